@@ -1,0 +1,52 @@
+package rpc
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Codes of JSON-RPC 2.0 errors. The first five are the specification's; the
+// application codes in -32000..-32099 are meshrpc's and documented in
+// docs/protocol.md. The set is closed: every error a client sees has one.
+const (
+	CodeParseError     = -32700 // the body is not JSON
+	CodeInvalidRequest = -32600 // JSON, but not a JSON-RPC 2.0 request
+	CodeMethodNotFound = -32601 // no procedure of that name
+	CodeInvalidParams  = -32602 // params do not fit the procedure
+	CodeInternalError  = -32603 // the handler failed or panicked
+
+	CodePermissionDenied = -32001 // the caller may not call this method
+	CodeNotFound         = -32002 // the thing the call names does not exist
+	CodeConflict         = -32003 // a compare-and-swap or similar lost a race
+	CodeDeadlineExceeded = -32004 // the call's deadline passed
+	CodeUnavailable      = -32005 // the node (or peer) cannot serve now; retry later
+	CodeTooManyRequests  = -32006 // the caller has too many calls in flight
+)
+
+// Error is a JSON-RPC error object. Handlers return one (or wrap one) to
+// choose the code a caller sees; any other error becomes CodeInternalError.
+type Error struct {
+	Code    int    `json:"code"`
+	Message string `json:"message"`
+	Data    any    `json:"data,omitempty"`
+}
+
+func (e *Error) Error() string { return fmt.Sprintf("%s (code %d)", e.Message, e.Code) }
+
+// Errorf returns an *Error with the given code and a formatted message.
+func Errorf(code int, format string, args ...any) *Error {
+	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+// CodeOf returns the JSON-RPC code carried by err: the code of the first
+// *Error in its chain, 0 for nil, CodeInternalError otherwise.
+func CodeOf(err error) int {
+	if err == nil {
+		return 0
+	}
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Code
+	}
+	return CodeInternalError
+}
