@@ -1,0 +1,12 @@
+// Package devnet runs a whole tailnet inside one process, bound to 127.0.0.1:
+// Tailscale's own coordination test server (tstest/integration/testcontrol),
+// a DERP relay (derp/derpserver) and a STUN responder.
+//
+// It is what the tests, `meshrpc demo` and `meshrpc devnet` join; it is not a
+// control server for real use (no persistence, no ACLs beyond app-capability
+// grants, every node trusted). Nodes joining it must not advertise or probe
+// non-loopback endpoints: call [mesh.UseLoopbackOnly] (mesh.Join does it by
+// itself when the control URL is a loopback address).
+//
+// It must not import the testing package: the meshrpc binary ships it.
+package devnet
