@@ -35,6 +35,14 @@ type Config struct {
 	// ("user-N@fake-control.example.net") instead of one shared user.
 	SeparateUsers bool
 
+	// AuthKey, if set, is the only auth key the control server accepts;
+	// nodes joining with another are refused.
+	AuthKey string
+
+	// InteractiveLogin makes nodes without an auth key log in through a URL,
+	// completed with [Net.CompleteLogin], as with a real control server.
+	InteractiveLogin bool
+
 	// Logf receives the control and DERP servers' logs; nil discards them.
 	Logf func(format string, args ...any)
 }
@@ -97,6 +105,8 @@ func Start(cfg Config) (_ *Net, err error) {
 		// A non-nil TagOwners makes the control server honour the tags a
 		// node asks for when it registers (tsnet's AdvertiseTags).
 		TagOwners:       map[string][]string{},
+		RequireAuthKey:  cfg.AuthKey,
+		RequireAuth:     cfg.InteractiveLogin,
 		ExplicitBaseURL: n.url,
 		Logf:            logf,
 	}
@@ -145,6 +155,11 @@ func (n *Net) derpMap() *tailcfg.DERPMap {
 // ControlURL is the URL nodes use as their control server
 // (mesh.Config.ControlURL, meshrpc --control-url).
 func (n *Net) ControlURL() string { return n.url }
+
+// CompleteLogin completes the interactive login at url (as shown to the
+// person joining) as if they had logged in. It reports whether url was a
+// pending login of this devnet.
+func (n *Net) CompleteLogin(url string) bool { return n.control.CompleteAuth(url) }
 
 // Control is the underlying test control server, for tests that need its
 // finer knobs.

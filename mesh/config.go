@@ -1,0 +1,87 @@
+package mesh
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"time"
+)
+
+// Config says how to join a tailnet. The zero value joins Tailscale's service
+// as this machine's hostname, with state under the user's config directory,
+// logging in interactively unless TS_AUTHKEY is set.
+type Config struct {
+	// Hostname is the node's name on the tailnet; default os.Hostname().
+	Hostname string
+
+	// StateDir holds the node's keys and tsnet's log. Default:
+	// os.UserConfigDir()/meshrpc/HOSTNAME. Created 0700.
+	StateDir string
+
+	// ControlURL is the coordination server; default Tailscale's. A loopback
+	// URL (a devnet) makes the node use loopback endpoints only.
+	ControlURL string
+
+	// AuthKey joins without an interactive login; default $TS_AUTHKEY. It is
+	// used only when the state directory holds no identity yet, and never
+	// logged.
+	AuthKey string
+
+	// Ephemeral nodes are removed from the tailnet soon after they go away.
+	Ephemeral bool
+
+	// Tags are ACL tags the node asks for ("tag:home").
+	Tags []string
+
+	// Progress receives the lines a person waits on while joining: the login
+	// URL and "connected". Default os.Stderr; io.Discard silences it.
+	Progress io.Writer
+
+	// Logf, if set, receives tsnet's own logs (meshrpc --verbose). Otherwise
+	// they go to tsnet.log in StateDir.
+	Logf func(format string, args ...any)
+
+	// ControlTimeout bounds how long Join waits for the control server to
+	// answer at all (a login URL or a running node) before failing with an
+	// error that names the control URL. Default 30 s. Once a login URL is
+	// shown, Join waits for the person until its context ends.
+	ControlTimeout time.Duration
+}
+
+func (c Config) withDefaults() (Config, error) {
+	if c.Hostname == "" {
+		h, err := os.Hostname()
+		if err != nil {
+			return c, fmt.Errorf("mesh: no hostname given and os.Hostname failed: %w", err)
+		}
+		c.Hostname = h
+	}
+	if c.StateDir == "" {
+		dir, err := DefaultStateDir(c.Hostname)
+		if err != nil {
+			return c, err
+		}
+		c.StateDir = dir
+	}
+	if c.AuthKey == "" {
+		c.AuthKey = os.Getenv("TS_AUTHKEY")
+	}
+	if c.Progress == nil {
+		c.Progress = os.Stderr
+	}
+	if c.ControlTimeout <= 0 {
+		c.ControlTimeout = 30 * time.Second
+	}
+	return c, nil
+}
+
+// DefaultStateDir is where a node named hostname keeps its state when
+// Config.StateDir is empty: os.UserConfigDir()/meshrpc/HOSTNAME.
+func DefaultStateDir(hostname string) (string, error) {
+	base, err := os.UserConfigDir()
+	if err != nil {
+		return "", fmt.Errorf("mesh: no state directory given and no user config directory: %w", err)
+	}
+	return filepath.Join(base, "meshrpc", hostname), nil
+}

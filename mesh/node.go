@@ -1,0 +1,162 @@
+package mesh
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"strings"
+	"sync"
+
+	"tailscale.com/client/local"
+	"tailscale.com/tsnet"
+)
+
+// Node is this process's presence on a tailnet: one tsnet server. Close it to
+// leave; a persistent node comes back with the same identity and address
+// when joined again on the same state directory.
+type Node struct {
+	cfg  Config
+	ts   *tsnet.Server
+	lc   *local.Client
+	logs *logFile
+	self Peer
+
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// Join starts a tsnet node and waits until it is connected to the tailnet,
+// logging in interactively (the URL goes to Config.Progress) when the state
+// directory holds no identity and no auth key is given. It fails, rather than
+// hangs, when the control server does not answer within
+// Config.ControlTimeout or refuses the auth key.
+func Join(ctx context.Context, cfg Config) (_ *Node, err error) {
+	cfg, err = cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	if isLoopbackURL(cfg.ControlURL) {
+		UseLoopbackOnly()
+	}
+	if err := os.MkdirAll(cfg.StateDir, 0o700); err != nil {
+		return nil, fmt.Errorf("mesh: create state directory: %w", err)
+	}
+	if err := os.Chmod(cfg.StateDir, 0o700); err != nil {
+		return nil, fmt.Errorf("mesh: state directory: %w", err)
+	}
+
+	n := &Node{cfg: cfg}
+	logf := cfg.Logf
+	if logf == nil {
+		n.logs, err = openLogFile(cfg.StateDir)
+		if err != nil {
+			return nil, err
+		}
+		logf = n.logs.Printf
+	}
+	errs := &lastError{logf: logf}
+	n.ts = &tsnet.Server{
+		Dir:           cfg.StateDir,
+		Hostname:      cfg.Hostname,
+		ControlURL:    cfg.ControlURL,
+		AuthKey:       cfg.AuthKey,
+		Ephemeral:     cfg.Ephemeral,
+		AdvertiseTags: cfg.Tags,
+		Logf:          errs.Printf,
+		UserLogf:      errs.Printf,
+	}
+	started := false
+	defer func() {
+		if err != nil {
+			if started {
+				n.ts.Close()
+			}
+			n.logs.Close()
+		}
+	}()
+	if err := n.ts.Start(); err != nil {
+		return nil, fmt.Errorf("mesh: start tailscale: %w", err)
+	}
+	started = true
+	if n.lc, err = n.ts.LocalClient(); err != nil {
+		return nil, fmt.Errorf("mesh: %w", err)
+	}
+	if err := n.waitRunning(ctx, errs); err != nil {
+		return nil, err
+	}
+	st, err := n.lc.StatusWithoutPeers(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("mesh: status after joining: %w", err)
+	}
+	if st.Self == nil || len(st.TailscaleIPs) == 0 {
+		return nil, errors.New("mesh: joined, but the tailnet gave this node no address")
+	}
+	n.self = peerFromStatus(st.Self, st.User)
+	fmt.Fprintf(cfg.Progress, "meshrpc: %s joined the tailnet as %s (%s)\n", cfg.Hostname, n.self.DNSName, n.self.Addrs[0])
+	return n, nil
+}
+
+// Self describes this node as the tailnet sees it.
+func (n *Node) Self() Peer { return n.self }
+
+// StateDir is the directory holding the node's identity and logs.
+func (n *Node) StateDir() string { return n.cfg.StateDir }
+
+// Listen listens on the node's tailnet addresses only, never on the host's:
+// Listen("tcp", ":4343").
+func (n *Node) Listen(network, addr string) (net.Listener, error) {
+	ln, err := n.ts.Listen(network, addr)
+	if err != nil {
+		return nil, fmt.Errorf("mesh: listen on tailnet %s: %w", addr, err)
+	}
+	return ln, nil
+}
+
+// Dial connects to addr ("home:4343", "home.tailnet.ts.net:4343" or
+// "100.64.0.2:4343") over the tailnet.
+func (n *Node) Dial(ctx context.Context, network, addr string) (net.Conn, error) {
+	c, err := n.ts.Dial(ctx, network, addr)
+	if err != nil {
+		return nil, fmt.Errorf("mesh: dial %s over the tailnet: %w", addr, err)
+	}
+	return c, nil
+}
+
+// LocalClient is the node's tailscale LocalAPI client, for what this package
+// does not wrap.
+func (n *Node) LocalClient() *local.Client { return n.lc }
+
+// Close leaves the tailnet and releases the node's sockets, goroutines and
+// files. It is idempotent.
+func (n *Node) Close() error {
+	n.closeOnce.Do(func() {
+		err := n.ts.Close()
+		n.closeErr = errors.Join(err, n.logs.Close())
+	})
+	return n.closeErr
+}
+
+// Addr is the node's first tailnet address (IPv4 when it has one).
+func (n *Node) Addr() netip.Addr { return n.self.Addrs[0] }
+
+func isLoopbackURL(u string) bool {
+	host := u
+	if i := strings.Index(host, "://"); i >= 0 {
+		host = host[i+3:]
+	}
+	if i := strings.IndexAny(host, "/?#"); i >= 0 {
+		host = host[:i]
+	}
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	host = strings.Trim(host, "[]")
+	if host == "localhost" {
+		return true
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.IsLoopback()
+}

@@ -1,0 +1,121 @@
+package mesh
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/netip"
+	"slices"
+	"strings"
+
+	"tailscale.com/ipn/ipnstate"
+	"tailscale.com/tailcfg"
+)
+
+// Peer is a node of the tailnet as this node sees it.
+type Peer struct {
+	Name    string       `json:"name"`     // MagicDNS short name ("home")
+	DNSName string       `json:"dns_name"` // full MagicDNS name, no trailing dot
+	Addrs   []netip.Addr `json:"addrs"`    // tailnet addresses, IPv4 first
+	OS      string       `json:"os"`
+	Online  bool         `json:"online"`
+	Tags    []string     `json:"tags,omitempty"`
+	User    string       `json:"user"` // owner's login; tagged nodes have the tailnet's tagged-devices user
+	// Relay is the DERP region code used when there is no direct path yet.
+	Relay string `json:"relay,omitempty"`
+	// CurAddr is the direct UDP endpoint in use, empty when relayed or idle.
+	CurAddr string `json:"cur_addr,omitempty"`
+}
+
+// Identity is who is at the other end of a tailnet connection, as the
+// tailnet (not the peer) says. Its fields match rpc.Caller's one for one, so
+// node converts it with a plain type conversion; keep them in step.
+type Identity struct {
+	Node     string
+	NodeFQDN string
+	Login    string
+	Tags     []string
+	Addr     string
+	Caps     map[string][]json.RawMessage
+}
+
+// Peers lists every other node of the tailnet, sorted by name.
+func (n *Node) Peers(ctx context.Context) ([]Peer, error) {
+	st, err := n.lc.Status(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("mesh: tailnet status: %w", err)
+	}
+	peers := make([]Peer, 0, len(st.Peer))
+	for _, ps := range st.Peer {
+		peers = append(peers, peerFromStatus(ps, st.User))
+	}
+	slices.SortFunc(peers, func(a, b Peer) int { return strings.Compare(a.Name, b.Name) })
+	return peers, nil
+}
+
+// WhoIs names the node and user behind remoteAddr ("100.64.0.3:51234"), the
+// remote address of a connection accepted on this node's tailnet listener,
+// with the app capabilities the tailnet grants it on this node.
+func (n *Node) WhoIs(ctx context.Context, remoteAddr string) (Identity, error) {
+	res, err := n.lc.WhoIs(ctx, remoteAddr)
+	if err != nil {
+		return Identity{}, fmt.Errorf("mesh: who is %s: %w", remoteAddr, err)
+	}
+	id := Identity{Addr: remoteAddr}
+	if ap, err := netip.ParseAddrPort(remoteAddr); err == nil {
+		id.Addr = ap.Addr().String()
+	}
+	if node := res.Node; node != nil {
+		id.NodeFQDN = strings.TrimSuffix(node.Name, ".")
+		id.Node = shortName(node.Name, node.ComputedName)
+		id.Tags = slices.Clone(node.Tags)
+	}
+	if res.UserProfile != nil {
+		id.Login = res.UserProfile.LoginName
+	}
+	if len(res.CapMap) > 0 {
+		id.Caps = make(map[string][]json.RawMessage, len(res.CapMap))
+		for name, vals := range res.CapMap {
+			raw := make([]json.RawMessage, len(vals))
+			for i, v := range vals {
+				raw[i] = json.RawMessage(v)
+			}
+			id.Caps[string(name)] = raw
+		}
+	}
+	return id, nil
+}
+
+func peerFromStatus(ps *ipnstate.PeerStatus, users map[tailcfg.UserID]tailcfg.UserProfile) Peer {
+	p := Peer{
+		Name:    shortName(ps.DNSName, ps.HostName),
+		DNSName: strings.TrimSuffix(ps.DNSName, "."),
+		Addrs:   slices.Clone(ps.TailscaleIPs),
+		OS:      ps.OS,
+		Online:  ps.Online,
+		Relay:   ps.Relay,
+		CurAddr: ps.CurAddr,
+		User:    users[ps.UserID].LoginName,
+	}
+	if ps.Tags != nil {
+		p.Tags = ps.Tags.AsSlice()
+	}
+	slices.SortStableFunc(p.Addrs, func(a, b netip.Addr) int {
+		if a.Is4() == b.Is4() {
+			return 0
+		}
+		if a.Is4() {
+			return -1
+		}
+		return 1
+	})
+	return p
+}
+
+// shortName is the first label of a MagicDNS name, or fallback without one.
+func shortName(dnsName, fallback string) string {
+	if name, _, _ := strings.Cut(strings.TrimSuffix(dnsName, "."), "."); name != "" {
+		return name
+	}
+	return fallback
+}
