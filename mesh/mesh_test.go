@@ -158,6 +158,9 @@ func TestRestartOnSameStateKeepsIdentityAndAddress(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer second.Close()
+	if a, b := first.WireGuardPort(), second.WireGuardPort(); a == 0 || a != b {
+		t.Errorf("WireGuard port %d after restart, %d before; want the same, so peers holding the old endpoint reach it at once", b, a)
+	}
 	after := second.Self()
 	if after.DNSName != before.DNSName || after.Addrs[0] != before.Addrs[0] {
 		t.Fatalf("after restart the node is %s %v, before %s %v", after.DNSName, after.Addrs, before.DNSName, before.Addrs)

@@ -65,6 +65,7 @@ func Join(ctx context.Context, cfg Config) (_ *Node, err error) {
 		AuthKey:       cfg.AuthKey,
 		Ephemeral:     cfg.Ephemeral,
 		AdvertiseTags: cfg.Tags,
+		Port:          savedPort(cfg.StateDir), // magicsock falls back to any port when it is taken
 		Logf:          errs.Printf,
 		UserLogf:      errs.Printf,
 	}
@@ -95,6 +96,7 @@ func Join(ctx context.Context, cfg Config) (_ *Node, err error) {
 		return nil, errors.New("mesh: joined, but the tailnet gave this node no address")
 	}
 	n.self = peerFromStatus(st.Self, st.User)
+	savePort(cfg.StateDir, n.WireGuardPort())
 	fmt.Fprintf(cfg.Progress, "meshrpc: %s joined the tailnet as %s (%s)\n", cfg.Hostname, n.self.DNSName, n.self.Addrs[0])
 	return n, nil
 }
@@ -123,6 +125,15 @@ func (n *Node) Dial(ctx context.Context, network, addr string) (net.Conn, error)
 		return nil, fmt.Errorf("mesh: dial %s over the tailnet: %w", addr, err)
 	}
 	return c, nil
+}
+
+// WireGuardPort is the local UDP port of the node's WireGuard, kept across
+// restarts on the same state directory (see portFileName).
+func (n *Node) WireGuardPort() uint16 {
+	if ms, ok := n.ts.Sys().MagicSock.GetOK(); ok {
+		return ms.LocalPort()
+	}
+	return 0
 }
 
 // LocalClient is the node's tailscale LocalAPI client, for what this package
