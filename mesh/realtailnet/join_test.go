@@ -20,9 +20,10 @@ import (
 // joinHeadscale joins an in-process mesh node to hs with key.
 func joinHeadscale(t *testing.T, hs *realtailnet.Headscale, name, key string) *mesh.Node {
 	t.Helper()
-	// Headscale's embedded DERP speaks plain HTTP (see ClientEnv); this
-	// process's nodes only ever talk to loopback servers.
+	// Headscale's embedded DERP speaks plain HTTP (see ClientEnv). The knob
+	// is process-wide: put it back for the devnet tests, whose DERP is TLS.
 	envknob.Setenv("TS_DEBUG_USE_DERP_HTTP", "true")
+	t.Cleanup(func() { envknob.Setenv("TS_DEBUG_USE_DERP_HTTP", "") })
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	n, err := mesh.Join(ctx, mesh.Config{
