@@ -1,12 +1,14 @@
 package realtailnet_test
 
 import (
+	"encoding/json"
 	"io"
 	"net/http"
 	"strings"
 	"testing"
 
 	"github.com/meshrpc/meshrpc/mesh"
+	"github.com/meshrpc/meshrpc/mesh/devnet"
 	"github.com/meshrpc/meshrpc/mesh/meshtest"
 	"github.com/meshrpc/meshrpc/mesh/realtailnet"
 )
@@ -63,4 +65,52 @@ func serveWhoAmI(t *testing.T, n *mesh.Node) {
 	})}
 	go srv.Serve(ln)
 	t.Cleanup(func() { srv.Close() })
+}
+
+// pingRequest is the JSON-RPC request a plain client sends.
+const pingRequest = `{"jsonrpc":"2.0","id":1,"method":"sys.ping"}`
+
+func TestTailscaledAndCurlCallMeshrpcOnHeadscale(t *testing.T) {
+	meshrpcBinary(t)
+	hs := realtailnet.StartHeadscale(t, realtailnet.HeadscaleConfig{})
+	alice := hs.CreateUser(t, "alice")
+	key := hs.AuthKey(t, alice)
+	home := newMeshrpc(t, hs.URL, "home", key, hs.ClientEnv())
+	homeProc := home.serve()
+	newMeshrpc(t, hs.URL, "laptop", key, hs.ClientEnv()).waitServing("home", homeProc)
+
+	// The phone is alice's too: the node's default rule (self) lets it in.
+	phone := realtailnet.StartTailscaled(t, realtailnet.TailscaledConfig{ControlURL: hs.URL, AuthKey: key, Env: hs.ClientEnv()})
+	curlPing(t, phone, "home")
+}
+
+func TestTailscaledAndCurlCallMeshrpcOnTheDevnet(t *testing.T) {
+	meshrpcBinary(t)
+	dn := meshtest.Net(t, devnet.Config{})
+	home := newMeshrpc(t, dn.ControlURL(), "home", "", nil)
+	homeProc := home.serve()
+	newMeshrpc(t, dn.ControlURL(), "laptop", "", nil).waitServing("home", homeProc)
+
+	phone := realtailnet.StartTailscaled(t, realtailnet.TailscaledConfig{ControlURL: dn.ControlURL()})
+	curlPing(t, phone, "home")
+}
+
+// curlPing sends sys.ping to node's /rpc with curl through phone's SOCKS5
+// proxy, as a person with the Tailscale app would.
+func curlPing(t *testing.T, phone *realtailnet.Tailscaled, node string) {
+	t.Helper()
+	phone.WaitPeer(t, node)
+	out, err := phone.Curl(t, "-H", "Content-Type: application/json", "-d", pingRequest, "http://"+node+":4343/rpc")
+	if err != nil {
+		t.Fatalf("curl: %v\ntailscaled's log:\n%s", err, phone.Log())
+	}
+	var resp struct {
+		JSONRPC string          `json:"jsonrpc"`
+		ID      int             `json:"id"`
+		Result  json.RawMessage `json:"result"`
+		Error   json.RawMessage `json:"error"`
+	}
+	if err := json.Unmarshal(out, &resp); err != nil || resp.JSONRPC != "2.0" || resp.ID != 1 || resp.Result == nil || resp.Error != nil {
+		t.Fatalf("curl got %q (%v); want a JSON-RPC 2.0 result for id 1", out, err)
+	}
 }
