@@ -94,6 +94,24 @@ func TestMeshNodesJoinHeadscaleAndWhoIsNamesTheUser(t *testing.T) {
 	}
 }
 
+func TestATaggedKeyMakesATaggedNodeOnHeadscale(t *testing.T) {
+	hs := realtailnet.StartHeadscale(t, realtailnet.HeadscaleConfig{})
+	alice := hs.CreateUser(t, "alice")
+	home := joinHeadscale(t, hs, "home", hs.AuthKey(t, alice))
+	robot := joinHeadscale(t, hs, "robot", hs.AuthKey(t, realtailnet.User{}, "tag:server"))
+	meshtest.WaitPeers(t, home, "robot")
+
+	id, err := home.WhoIs(context.Background(), robot.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Tagged nodes belong to their tags, not to a person; Headscale, like
+	// Tailscale, reports them as the user "tagged-devices".
+	if len(id.Tags) != 1 || id.Tags[0] != "tag:server" || id.Login != "tagged-devices" {
+		t.Fatalf("home sees robot as %+v; want tags [tag:server], login tagged-devices", id)
+	}
+}
+
 // checkDERPMapIsLoopback fails the test unless every DERP node n was given
 // is on 127.0.0.1: nothing may leave the machine.
 func checkDERPMapIsLoopback(t *testing.T, n *mesh.Node) {
