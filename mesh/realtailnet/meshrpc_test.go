@@ -36,10 +36,14 @@ var meshrpcBuild struct {
 	err  error
 }
 
-// meshrpcBinary builds cmd/meshrpc once per test run. It skips the test
+// meshrpcBinary builds cmd/meshrpc once per test run, or takes the binary
+// named by $MESHRPC_BINARY (to test an installed one). It skips the test
 // while the command does not exist yet.
 func meshrpcBinary(t *testing.T) string {
 	t.Helper()
+	if p := os.Getenv("MESHRPC_BINARY"); p != "" {
+		return p
+	}
 	if m, _ := filepath.Glob("../../cmd/meshrpc/*.go"); len(m) == 0 {
 		t.Skip("cmd/meshrpc has no Go files yet")
 	}
