@@ -1,6 +1,7 @@
 package rpc
 
 import (
+	"context"
 	"errors"
 	"fmt"
 )
@@ -38,15 +39,22 @@ func Errorf(code int, format string, args ...any) *Error {
 	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
 }
 
-// CodeOf returns the JSON-RPC code carried by err: the code of the first
-// *Error in its chain, 0 for nil, CodeInternalError otherwise.
+// CodeOf returns the JSON-RPC code carried by err: 0 for nil, the code of
+// the first *Error in its chain, CodeUnavailable for a transport failure,
+// CodeDeadlineExceeded for an expired context, CodeInternalError otherwise.
 func CodeOf(err error) int {
 	if err == nil {
 		return 0
 	}
 	var e *Error
-	if errors.As(err, &e) {
+	var te *TransportError
+	switch {
+	case errors.As(err, &e):
 		return e.Code
+	case errors.Is(err, context.DeadlineExceeded):
+		return CodeDeadlineExceeded
+	case errors.As(err, &te):
+		return CodeUnavailable
 	}
 	return CodeInternalError
 }

@@ -1,0 +1,199 @@
+package rpc
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"runtime/debug"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// incoming is what a request body arrived with.
+type incoming struct {
+	ctx     context.Context
+	conn    *connState
+	remote  string
+	callID  string
+	timeout time.Duration // asked by the client; 0 = none
+}
+
+type callIDKey struct{}
+
+// CallIDFrom returns the id of the call ctx belongs to (also the one the
+// client sent in Meshrpc-Call-Id, if any).
+func CallIDFrom(ctx context.Context) string {
+	id, _ := ctx.Value(callIDKey{}).(string)
+	return id
+}
+
+// WithCallID makes calls made with ctx carry id, so that a retry of a call
+// is recognisable as the same call.
+func WithCallID(ctx context.Context, id string) context.Context {
+	return context.WithValue(ctx, callIDKey{}, id)
+}
+
+func newCallID() string { return uuid.NewString() }
+
+// handleBody runs the requests of one body and appends the reply to out. It
+// returns nil when nothing is to be answered (only notifications).
+func (s *Server) handleBody(in incoming, body []byte, out []byte) []byte {
+	reqs, batch, bodyErr := decodeBody(body, s.cfg.MaxDepth, s.cfg.MaxBatch)
+	if bodyErr != nil {
+		return appendResponse(out, nil, nil, bodyErr)
+	}
+	caller, idErr := s.callerOf(in.ctx, in.conn, in.remote)
+	if !batch {
+		res := s.run(in, caller, idErr, &reqs[0])
+		if reqs[0].isNotification() {
+			return nil
+		}
+		return res.append(out, reqs[0].ID)
+	}
+	results := make([]result, len(reqs))
+	done := make(chan struct{}, len(reqs))
+	for i := range reqs {
+		go func() {
+			results[i] = s.run(in, caller, idErr, &reqs[i])
+			done <- struct{}{}
+		}()
+	}
+	for range reqs {
+		<-done
+	}
+	out = append(out, '[')
+	n := 0
+	for i := range reqs {
+		if reqs[i].isNotification() {
+			continue
+		}
+		if n > 0 {
+			out = append(out, ',')
+		}
+		out = results[i].append(out, reqs[i].ID)
+		n++
+	}
+	if n == 0 {
+		return nil
+	}
+	return append(out, ']')
+}
+
+// result is the outcome of one call: its JSON result or its error.
+type result struct {
+	json []byte
+	err  *Error
+}
+
+func (r result) append(out []byte, id json.RawMessage) []byte {
+	return appendResponse(out, id, r.json, r.err)
+}
+
+// run authorizes and runs one request, bounded by its deadline.
+func (s *Server) run(in incoming, caller Caller, idErr error, req *request) (res result) {
+	if req.err != nil {
+		return result{err: req.err}
+	}
+	start := time.Now()
+	defer func() { s.logCall(in, caller, req.Method, start, res.err) }()
+	if idErr != nil {
+		return result{err: &Error{Code: CodePermissionDenied, Message: fmt.Sprintf("permission denied: cannot tell who is calling from %s: %v", in.remote, idErr)}}
+	}
+	ctx := WithCaller(in.ctx, caller)
+	ctx = context.WithValue(ctx, callIDKey{}, in.callID)
+	if s.cfg.NodeName != "" {
+		ctx = context.WithValue(ctx, nodeNameKey{}, s.cfg.NodeName)
+	}
+	if s.cfg.Authorize != nil {
+		if err := s.cfg.Authorize(ctx, caller, req.Method); err != nil {
+			return result{err: toError(err)}
+		}
+	}
+	proc, ok := s.cfg.Registry.Lookup(req.Method)
+	if !ok {
+		return result{err: &Error{Code: CodeMethodNotFound, Message: fmt.Sprintf("method not found: %s has no procedure %q; rpc.discover lists them", s.nodeName(), req.Method)}}
+	}
+	release, ok := s.limits.acquire(limitKey(caller, in.remote))
+	if !ok {
+		return result{err: &Error{Code: CodeTooManyRequests, Message: fmt.Sprintf("too many calls in flight from %s (limit %d); wait for some to finish", caller.Name(), s.cfg.MaxCallsPerCaller)}}
+	}
+	timeout := s.cfg.DefaultTimeout
+	if in.timeout > 0 && in.timeout < timeout {
+		timeout = in.timeout
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+
+	s.inflight.Add(1)
+	done := make(chan result, 1)
+	go func() {
+		defer s.inflight.Done()
+		defer release()
+		done <- s.invoke(ctx, proc, req)
+	}()
+	select {
+	case res = <-done:
+		return res
+	case <-ctx.Done():
+		if in.ctx.Err() != nil {
+			return result{err: &Error{Code: CodeUnavailable, Message: "the caller went away"}}
+		}
+		return result{err: &Error{Code: CodeDeadlineExceeded, Message: fmt.Sprintf("deadline exceeded: %s did not finish within %v", req.Method, timeout)}}
+	}
+}
+
+// invoke calls the handler, turning panics and errors into results.
+func (s *Server) invoke(ctx context.Context, proc *Procedure, req *request) (res result) {
+	defer func() {
+		if p := recover(); p != nil {
+			s.cfg.Logger.Error("handler panic", "method", req.Method, "call_id", CallIDFrom(ctx), "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+			res = result{err: &Error{Code: CodeInternalError, Message: fmt.Sprintf("internal error in %s (call id %s); the node's log has the details", req.Method, CallIDFrom(ctx))}}
+		}
+	}()
+	v, err := proc.Handler.ServeRPC(ctx, req.Params)
+	if err != nil {
+		return result{err: toError(err)}
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return result{err: &Error{Code: CodeInternalError, Message: fmt.Sprintf("internal error: the result of %s does not marshal to JSON: %v", req.Method, err)}}
+	}
+	return result{json: b}
+}
+
+// toError turns a handler's error into the error object sent to the caller.
+func toError(err error) *Error {
+	var e *Error
+	if errors.As(err, &e) {
+		return e
+	}
+	switch {
+	case errors.Is(err, context.DeadlineExceeded):
+		return &Error{Code: CodeDeadlineExceeded, Message: "deadline exceeded: " + err.Error()}
+	case errors.Is(err, context.Canceled):
+		return &Error{Code: CodeUnavailable, Message: "canceled: " + err.Error()}
+	}
+	return &Error{Code: CodeInternalError, Message: err.Error()}
+}
+
+func (s *Server) nodeName() string {
+	if s.cfg.NodeName != "" {
+		return s.cfg.NodeName
+	}
+	return "this node"
+}
+
+func (s *Server) logCall(in incoming, c Caller, method string, start time.Time, err *Error) {
+	if !s.cfg.Logger.Enabled(in.ctx, slog.LevelInfo) {
+		return
+	}
+	outcome, code := "ok", 0
+	if err != nil {
+		outcome, code = err.Message, err.Code
+	}
+	s.cfg.Logger.Info("call", "call_id", in.callID, "caller", c.Name(), "login", c.Login, "method", method,
+		"duration", time.Since(start), "code", code, "outcome", outcome)
+}

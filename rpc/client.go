@@ -1,0 +1,274 @@
+package rpc
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptrace"
+	"reflect"
+	"strconv"
+	"sync/atomic"
+	"time"
+)
+
+// ErrUnavailable matches (errors.Is) a TransportError for a request that
+// was never sent: it is safe to retry.
+var ErrUnavailable = errors.New("unavailable")
+
+// TransportError is a call that got no JSON-RPC answer: the peer could not be
+// reached, or the connection failed. Sent tells whether the request may have
+// reached the peer (then a retry could run it twice).
+type TransportError struct {
+	Addr   string
+	Method string
+	Sent   bool
+	Err    error
+}
+
+func (e *TransportError) Error() string {
+	if e.Sent {
+		return fmt.Sprintf("calling %s on %s: no reply: %v", e.Method, e.Addr, e.Err)
+	}
+	return fmt.Sprintf("calling %s on %s: unreachable: %v", e.Method, e.Addr, e.Err)
+}
+
+func (e *TransportError) Unwrap() error { return e.Err }
+
+// Is makes errors.Is(err, ErrUnavailable) true for requests never sent.
+func (e *TransportError) Is(target error) bool { return target == ErrUnavailable && !e.Sent }
+
+// ClientConfig configures a Client.
+type ClientConfig struct {
+	// Addr is the peer's host:port, e.g. "home:4343".
+	Addr string
+	// Dial connects to the peer; nil uses a net.Dialer. Pass mesh's Dial to
+	// call over the tailnet.
+	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
+	// MaxConns bounds connections kept open to the peer; default 64.
+	MaxConns int
+}
+
+// Client calls one peer's procedures. It is safe for concurrent use and
+// keeps connections open for reuse; Close releases them.
+type Client struct {
+	url    string
+	addr   string
+	hc     *http.Client
+	tr     *http.Transport
+	nextID atomic.Int64
+}
+
+// NewClient returns a client for the peer at cfg.Addr.
+func NewClient(cfg ClientConfig) *Client {
+	dial := cfg.Dial
+	if dial == nil {
+		var d net.Dialer
+		dial = d.DialContext
+	}
+	maxConns := cfg.MaxConns
+	if maxConns <= 0 {
+		maxConns = 64
+	}
+	tr := &http.Transport{
+		DialContext:         dial,
+		MaxIdleConns:        maxConns,
+		MaxIdleConnsPerHost: maxConns,
+		IdleConnTimeout:     90 * time.Second,
+		DisableCompression:  true,
+	}
+	return &Client{
+		url:  "http://" + cfg.Addr + "/rpc",
+		addr: cfg.Addr,
+		hc:   &http.Client{Transport: tr},
+		tr:   tr,
+	}
+}
+
+// Close closes the client's idle connections.
+func (c *Client) Close() error {
+	c.tr.CloseIdleConnections()
+	return nil
+}
+
+// Call calls method with params and decodes the result into result (a
+// pointer; nil discards it). params may be nil, a struct or map (by name), a
+// slice (by position) or a json.RawMessage. A JSON-RPC error comes back as an
+// *Error; a failure to get any answer as a *TransportError.
+func (c *Client) Call(ctx context.Context, method string, params any, result any) error {
+	id := c.nextID.Add(1)
+	body, err := encodeRequest(nil, id, method, params)
+	if err != nil {
+		return err
+	}
+	resp, err := c.post(ctx, method, body)
+	if err != nil {
+		return err
+	}
+	var r response
+	if err := json.Unmarshal(resp, &r); err != nil {
+		return &TransportError{Addr: c.addr, Method: method, Sent: true, Err: fmt.Errorf("malformed reply: %w", err)}
+	}
+	if r.Error != nil {
+		return r.Error
+	}
+	if result != nil && len(r.Result) > 0 {
+		if err := json.Unmarshal(r.Result, result); err != nil {
+			return fmt.Errorf("calling %s on %s: decoding the result into %T: %w", method, c.addr, result, err)
+		}
+	}
+	return nil
+}
+
+// Notify sends a notification: method runs, and nothing is answered.
+func (c *Client) Notify(ctx context.Context, method string, params any) error {
+	body, err := encodeRequest(nil, 0, method, params)
+	if err != nil {
+		return err
+	}
+	_, err = c.post(ctx, method, body)
+	return err
+}
+
+// BatchCall is one call of a Batch. Error holds its JSON-RPC error.
+type BatchCall struct {
+	Method string
+	Params any
+	Result any // pointer to decode into; nil discards
+	Error  *Error
+}
+
+// Batch sends calls in one request; each call's outcome lands in its Result
+// or Error. The returned error is for the batch as a whole.
+func (c *Client) Batch(ctx context.Context, calls []*BatchCall) error {
+	if len(calls) == 0 {
+		return nil
+	}
+	body := []byte{'['}
+	first := c.nextID.Add(int64(len(calls))) - int64(len(calls)) + 1
+	var err error
+	for i, call := range calls {
+		if i > 0 {
+			body = append(body, ',')
+		}
+		if body, err = encodeRequest(body, first+int64(i), call.Method, call.Params); err != nil {
+			return err
+		}
+	}
+	body = append(body, ']')
+	resp, err := c.post(ctx, "batch", body)
+	if err != nil {
+		return err
+	}
+	var rs []response
+	if err := json.Unmarshal(resp, &rs); err != nil {
+		var single response // a batch refused as a whole
+		if json.Unmarshal(resp, &single) == nil && single.Error != nil {
+			return single.Error
+		}
+		return &TransportError{Addr: c.addr, Method: "batch", Sent: true, Err: fmt.Errorf("malformed reply: %w", err)}
+	}
+	for _, r := range rs {
+		n, err := strconv.ParseInt(string(r.ID), 10, 64)
+		if err != nil || n < first || n >= first+int64(len(calls)) {
+			continue
+		}
+		call := calls[n-first]
+		call.Error = r.Error
+		if r.Error == nil && call.Result != nil {
+			if err := json.Unmarshal(r.Result, call.Result); err != nil {
+				call.Error = &Error{Code: CodeInternalError, Message: "decoding the result: " + err.Error()}
+			}
+		}
+	}
+	return nil
+}
+
+type response struct {
+	ID     json.RawMessage `json:"id"`
+	Result json.RawMessage `json:"result"`
+	Error  *Error          `json:"error"`
+}
+
+func (c *Client) post(ctx context.Context, method string, body []byte) ([]byte, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.url, bytes.NewReader(body))
+	if err != nil {
+		return nil, fmt.Errorf("calling %s on %s: %w", method, c.addr, err)
+	}
+	req.Header["Content-Type"] = []string{"application/json"}
+	callID, _ := ctx.Value(callIDKey{}).(string)
+	if callID == "" {
+		callID = newCallID()
+	}
+	req.Header[HeaderCallID] = []string{callID}
+	if dl, ok := ctx.Deadline(); ok {
+		ms := time.Until(dl).Milliseconds()
+		if ms < 1 {
+			ms = 1
+		}
+		req.Header[HeaderTimeout] = []string{strconv.FormatInt(ms, 10)}
+	}
+	var sent atomic.Bool
+	req = req.WithContext(httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{
+		WroteHeaders: func() { sent.Store(true) },
+	}))
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("calling %s on %s: %w", method, c.addr, ctx.Err())
+		}
+		return nil, &TransportError{Addr: c.addr, Method: method, Sent: sent.Load(), Err: err}
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return nil, &TransportError{Addr: c.addr, Method: method, Sent: true, Err: err}
+	}
+	switch resp.StatusCode {
+	case http.StatusOK:
+		return data, nil
+	case http.StatusNoContent:
+		return nil, nil
+	}
+	var r response
+	if json.Unmarshal(data, &r) == nil && r.Error != nil {
+		return nil, r.Error
+	}
+	return nil, &TransportError{Addr: c.addr, Method: method, Sent: true, Err: fmt.Errorf("HTTP %s", resp.Status)}
+}
+
+// encodeRequest appends a request (a notification when id is 0) to buf.
+func encodeRequest(buf []byte, id int64, method string, params any) ([]byte, error) {
+	buf = append(buf, `{"jsonrpc":"2.0"`...)
+	if id != 0 {
+		buf = append(buf, `,"id":`...)
+		buf = strconv.AppendInt(buf, id, 10)
+	}
+	buf = append(buf, `,"method":`...)
+	mb, _ := json.Marshal(method)
+	buf = append(buf, mb...)
+	if params != nil {
+		pb, err := marshalParams(params)
+		if err != nil {
+			return nil, fmt.Errorf("encoding params of %s: %w", method, err)
+		}
+		buf = append(buf, `,"params":`...)
+		buf = append(buf, pb...)
+	}
+	return append(buf, '}'), nil
+}
+
+func marshalParams(params any) ([]byte, error) {
+	if raw, ok := params.(json.RawMessage); ok {
+		return raw, nil
+	}
+	switch reflect.Indirect(reflect.ValueOf(params)).Kind() {
+	case reflect.Struct, reflect.Map, reflect.Slice, reflect.Array:
+		return json.Marshal(params)
+	}
+	return nil, fmt.Errorf("params must be a struct, map or slice, not %T", params)
+}

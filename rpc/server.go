@@ -1,0 +1,150 @@
+package rpc
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+)
+
+// ErrServerClosed is returned by Serve after Shutdown or Close.
+var ErrServerClosed = http.ErrServerClosed
+
+// Config configures a Server. The zero value serves a registry to anyone,
+// with the default limits.
+type Config struct {
+	Registry *Registry
+
+	// Identify names the caller at remoteAddr (e.g. tsnet's WhoIs). nil makes
+	// every caller anonymous. It is called once per connection and again
+	// every few seconds, never per call.
+	Identify func(ctx context.Context, remoteAddr string) (Caller, error)
+
+	// Authorize decides, before any handler runs, whether c may call method.
+	// Its error is sent to the caller (usually CodePermissionDenied). nil
+	// allows everything.
+	Authorize func(ctx context.Context, c Caller, method string) error
+
+	// NodeName names this node in messages and in rpc.discover.
+	NodeName string
+
+	// Hosts are the Host header values this node answers to (its names and
+	// addresses, without port). Requests for another host are refused with
+	// 421, which defeats DNS rebinding. Empty accepts any host.
+	Hosts []string
+
+	MaxBodyBytes      int64         // request body limit; default 1 MiB
+	MaxBatch          int           // requests in one batch; default 100
+	MaxDepth          int           // JSON nesting; default 64
+	ReadHeaderTimeout time.Duration // default 5 s
+	BodyTimeout       time.Duration // reading one request body; default 10 s
+	DefaultTimeout    time.Duration // per call, when the client asks no less; default 30 s
+	MaxCallsPerCaller int           // concurrent calls per caller; default 64
+
+	// Logger receives a line per call (call id, caller, method, duration,
+	// outcome) at Info level and handler panics at Error. nil discards.
+	Logger *slog.Logger
+}
+
+func (c Config) withDefaults() Config {
+	if c.Registry == nil {
+		c.Registry = NewRegistry()
+	}
+	if c.MaxBodyBytes <= 0 {
+		c.MaxBodyBytes = 1 << 20
+	}
+	if c.MaxBatch <= 0 {
+		c.MaxBatch = 100
+	}
+	if c.MaxDepth <= 0 {
+		c.MaxDepth = 64
+	}
+	if c.ReadHeaderTimeout <= 0 {
+		c.ReadHeaderTimeout = 5 * time.Second
+	}
+	if c.BodyTimeout <= 0 {
+		c.BodyTimeout = 10 * time.Second
+	}
+	if c.DefaultTimeout <= 0 {
+		c.DefaultTimeout = 30 * time.Second
+	}
+	if c.MaxCallsPerCaller <= 0 {
+		c.MaxCallsPerCaller = 64
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	return c
+}
+
+// Server serves a Registry over JSON-RPC 2.0: POST /rpc (HTTP/1.1 and
+// cleartext HTTP/2) and a WebSocket stream on GET /rpc.
+type Server struct {
+	cfg   Config
+	hosts map[string]bool
+	http  *http.Server
+
+	inflight sync.WaitGroup // calls and streams, for Shutdown
+	limits   callerLimits
+}
+
+// NewServer returns a server for cfg.
+func NewServer(cfg Config) *Server {
+	s := &Server{cfg: cfg.withDefaults()}
+	s.hosts = hostSet(s.cfg.Hosts)
+	s.limits.max = s.cfg.MaxCallsPerCaller
+	var protocols http.Protocols
+	protocols.SetHTTP1(true)
+	protocols.SetUnencryptedHTTP2(true)
+	s.http = &http.Server{
+		Handler:           s,
+		ConnContext:       s.connContext,
+		ReadHeaderTimeout: s.cfg.ReadHeaderTimeout,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+		Protocols:         &protocols,
+		ErrorLog:          slog.NewLogLogger(s.cfg.Logger.Handler(), slog.LevelDebug),
+	}
+	return s
+}
+
+// Registry is the registry the server serves.
+func (s *Server) Registry() *Registry { return s.cfg.Registry }
+
+// Serve accepts connections on ln until Shutdown or Close. It may be called
+// for several listeners at once (the tailnet and a local socket).
+func (s *Server) Serve(ln net.Listener) error {
+	return s.http.Serve(ln)
+}
+
+// Shutdown stops accepting connections and waits for calls in flight to
+// finish, or for ctx to end.
+func (s *Server) Shutdown(ctx context.Context) error {
+	err := s.http.Shutdown(ctx)
+	done := make(chan struct{})
+	go func() {
+		s.inflight.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		return errors.Join(err, ctx.Err())
+	}
+	return err
+}
+
+// Close stops the server at once, closing every connection.
+func (s *Server) Close() error {
+	return s.http.Close()
+}
+
+type nodeNameKey struct{}
+
+func nodeNameFrom(ctx context.Context) string {
+	name, _ := ctx.Value(nodeNameKey{}).(string)
+	return name
+}
