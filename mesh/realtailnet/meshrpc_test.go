@@ -38,7 +38,7 @@ var meshrpcBuild struct {
 
 // meshrpcBinary builds cmd/meshrpc once per test run, or takes the binary
 // named by $MESHRPC_BINARY (to test an installed one). It skips the test
-// while the command does not exist yet.
+// while the command, or its serve and call, do not exist yet.
 func meshrpcBinary(t *testing.T) string {
 	t.Helper()
 	if p := os.Getenv("MESHRPC_BINARY"); p != "" {
@@ -57,6 +57,11 @@ func meshrpcBinary(t *testing.T) string {
 	})
 	if b.err != nil {
 		t.Fatal(b.err)
+	}
+	for _, cmd := range []string{"serve", "call"} {
+		if err := exec.Command(b.path, cmd, "--help").Run(); err != nil {
+			t.Skipf("meshrpc has no %s command yet (%v)", cmd, err)
+		}
 	}
 	return b.path
 }
