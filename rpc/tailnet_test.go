@@ -1,0 +1,97 @@
+package rpc_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/meshrpc/meshrpc/mesh"
+	"github.com/meshrpc/meshrpc/mesh/devnet"
+	"github.com/meshrpc/meshrpc/mesh/meshtest"
+	"github.com/meshrpc/meshrpc/rpc"
+)
+
+// serveOnTailnet serves the test registry on srv's tailnet address, with
+// the caller identified by WhoIs, and returns a client on cli.
+func serveOnTailnet(t *testing.T, srv, cli *mesh.Node, authorize func(context.Context, rpc.Caller, string) error) *rpc.Client {
+	t.Helper()
+	ln, err := srv.Listen("tcp", ":4343")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := rpc.NewServer(rpc.Config{
+		Registry: testRegistry(),
+		Identify: func(ctx context.Context, addr string) (rpc.Caller, error) {
+			id, err := srv.WhoIs(ctx, addr)
+			return rpc.Caller(id), err
+		},
+		Authorize: authorize,
+		NodeName:  srv.Self().Name,
+		Hosts:     []string{srv.Self().Name, srv.Self().DNSName, srv.Addr().String()},
+	})
+	go s.Serve(ln)
+	t.Cleanup(func() { s.Close() })
+	c := rpc.NewClient(rpc.ClientConfig{Addr: srv.Self().Name + ":4343", Dial: cli.Dial})
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+func TestCallOverTheTailnetCarriesTheCallersIdentity(t *testing.T) {
+	_, nodes := meshtest.Nodes(t, "home", "cafe")
+	c := serveOnTailnet(t, nodes[0], nodes[1], nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var who rpc.Caller
+	if err := c.Call(ctx, "whoami", nil, &who); err != nil {
+		t.Fatal(err)
+	}
+	if who.Node != "cafe" || who.Login != nodes[1].Self().User || who.Addr != nodes[1].Addr().String() {
+		t.Fatalf("caller seen by home = %+v; want cafe, %s", who, nodes[1].Self().User)
+	}
+	var n int64
+	if err := c.Call(ctx, "inc", []any{"k", 41}, &n); err != nil || n != 41 {
+		t.Fatalf("inc over the tailnet: %d, %v", n, err)
+	}
+}
+
+// TestGrantChangeReachesAnOpenConnection adds and removes a tailnet grant
+// while one connection stays open: each change must take effect within 10 s.
+func TestGrantChangeReachesAnOpenConnection(t *testing.T) {
+	dn := meshtest.Net(t, devnet.Config{SeparateUsers: true})
+	home := meshtest.Join(t, dn, mesh.Config{Hostname: "home"})
+	cafe := meshtest.Join(t, dn, mesh.Config{Hostname: "cafe"})
+	meshtest.WaitPeers(t, cafe, "home")
+	const capName = "github.com/meshrpc/meshrpc/cap/rpc"
+	allowByGrant := func(ctx context.Context, c rpc.Caller, method string) error {
+		for _, v := range c.Caps[capName] {
+			if strings.Contains(string(v), `"`+method+`"`) {
+				return nil
+			}
+		}
+		return rpc.Errorf(rpc.CodePermissionDenied, "permission denied: %s may not call %s", c.Name(), method)
+	}
+	c := serveOnTailnet(t, home, cafe, allowByGrant)
+	ctx := context.Background()
+	call := func() error { return c.Call(ctx, "get_data", nil, nil) }
+	if rpc.CodeOf(call()) != rpc.CodePermissionDenied {
+		t.Fatal("allowed before any grant")
+	}
+	waitFor := func(what string, ok func() bool) {
+		deadline := time.Now().Add(10 * time.Second)
+		for !ok() {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: not in effect after 10 s", what)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	if err := dn.Grant(capName, map[string]any{"methods": []string{"get_data"}}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor("grant added", func() bool { return call() == nil })
+	if err := dn.Grant(capName); err != nil {
+		t.Fatal(err)
+	}
+	waitFor("grant removed", func() bool { return rpc.CodeOf(call()) == rpc.CodePermissionDenied })
+}
