@@ -1,0 +1,172 @@
+package authz_test
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/meshrpc/meshrpc/rpc"
+	"github.com/meshrpc/meshrpc/rpc/authz"
+)
+
+const me = "alice@example.com"
+
+var (
+	laptop   = rpc.Caller{Node: "laptop", NodeFQDN: "laptop.tail.ts.net", Login: me}
+	stranger = rpc.Caller{Node: "bobs-pc", NodeFQDN: "bobs-pc.tail.ts.net", Login: "bob@example.com"}
+	tagged   = rpc.Caller{Node: "phone", NodeFQDN: "phone.tail.ts.net", Login: "tagged-devices", Tags: []string{"tag:phone"}}
+	taggedMe = rpc.Caller{Node: "nas", Login: me, Tags: []string{"tag:server"}}
+	nobody   = rpc.Caller{}
+)
+
+func grant(methods ...string) map[string][]json.RawMessage {
+	b, _ := json.Marshal(authz.Grant{Methods: methods})
+	return map[string][]json.RawMessage{authz.CapName: {b}}
+}
+
+func with(c rpc.Caller, caps map[string][]json.RawMessage) rpc.Caller {
+	c.Caps = caps
+	return c
+}
+
+func TestMatrix(t *testing.T) {
+	rules := func(ss ...string) []authz.Rule {
+		var rs []authz.Rule
+		for _, s := range ss {
+			r, err := authz.ParseRule(s)
+			if err != nil {
+				t.Fatal(err)
+			}
+			rs = append(rs, r)
+		}
+		return rs
+	}
+	for _, tc := range []struct {
+		name   string
+		rules  []authz.Rule
+		caller rpc.Caller
+		method string
+		want   bool
+	}{
+		{"default: self allowed", nil, laptop, "kv.put", true},
+		{"default: other user denied", nil, stranger, "sys.ping", false},
+		{"default: tagged device with my login is not self", nil, taggedMe, "sys.ping", false},
+		{"default: unidentified denied", nil, nobody, "sys.ping", false},
+		{"rules replace the default", rules("tag:phone"), laptop, "sys.ping", false},
+		{"self kept explicitly", rules("self", "tag:phone=kv.get"), laptop, "kv.put", true},
+		{"tag rule, matching method", rules("tag:phone=kv.get,sys.*"), tagged, "sys.uname", true},
+		{"tag rule, other method", rules("tag:phone=kv.get,sys.*"), tagged, "kv.put", false},
+		{"tag rule, untagged caller", rules("tag:phone"), stranger, "sys.ping", false},
+		{"user rule", rules("user:bob@example.com=sys.*"), stranger, "sys.ping", true},
+		{"user rule is exact", rules("user:bob@example"), stranger, "sys.ping", false},
+		{"node short name", rules("node:bobs-pc"), stranger, "kv.put", true},
+		{"node full name", rules("node:bobs-pc.tail.ts.net."), stranger, "kv.put", true},
+		{"node name case", rules("node:BOBS-PC"), stranger, "kv.put", true},
+		{"node other", rules("node:laptop"), stranger, "kv.put", false},
+		{"star allows anyone", rules("*=sys.ping"), nobody, "sys.ping", true},
+		{"star, other method", rules("*=sys.ping"), stranger, "kv.put", false},
+		{"grant allows", nil, with(stranger, grant("kv.*")), "kv.get", true},
+		{"grant for other methods", nil, with(stranger, grant("sys.*")), "kv.get", false},
+		{"malformed grant grants nothing", nil, with(stranger, map[string][]json.RawMessage{authz.CapName: {json.RawMessage(`"kv.*"`), json.RawMessage(`{"methods":"kv.*"}`)}}), "kv.get", false},
+		{"grant of another capability", nil, with(stranger, map[string][]json.RawMessage{"example.com/cap/other": {json.RawMessage(`{"methods":["*"]}`)}}), "kv.get", false},
+		{"rule or grant: grant", rules("tag:phone=sys.*"), with(tagged, grant("kv.get")), "kv.get", true},
+		{"rule or grant: rule", rules("tag:phone=sys.*"), with(tagged, grant("kv.get")), "sys.ping", true},
+		{"rule or grant: neither", rules("tag:phone=sys.*"), with(tagged, grant("kv.get")), "kv.put", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := authz.New(authz.Config{Rules: tc.rules, SelfLogin: me, NodeName: "home"})
+			d := p.Explain(tc.caller, tc.method)
+			err := p.Authorize(context.Background(), tc.caller, tc.method)
+			if d.Allowed != tc.want || (err == nil) != tc.want {
+				t.Fatalf("Explain = %+v, Authorize = %v; want allowed=%v", d, err, tc.want)
+			}
+			if tc.want && d.By == "" {
+				t.Error("allowed without saying by what")
+			}
+			if !tc.want && rpc.CodeOf(err) != rpc.CodePermissionDenied {
+				t.Errorf("denial code %d, want %d", rpc.CodeOf(err), rpc.CodePermissionDenied)
+			}
+		})
+	}
+}
+
+func TestDenialSaysWhoWhatWhereAndHow(t *testing.T) {
+	p := authz.New(authz.Config{SelfLogin: me, NodeName: "home"})
+	err := p.Authorize(context.Background(), stranger, "kv.put")
+	msg := err.Error()
+	for _, want := range []string{"permission denied", "bobs-pc", "bob@example.com", "kv.put", "on home", "--allow 'node:bobs-pc=kv.put'", authz.CapName} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("denial %q lacks %q", msg, want)
+		}
+	}
+	msg = p.Authorize(context.Background(), tagged, "kv.put").Error()
+	if !strings.Contains(msg, "--allow 'tag:phone=kv.put'") {
+		t.Errorf("denial of a tagged caller %q does not suggest its tag", msg)
+	}
+}
+
+func TestParseRule(t *testing.T) {
+	for _, tc := range []struct {
+		in, want string
+	}{
+		{"self", "self"},
+		{"*", "*"},
+		{"tag:laptop=kv.*,sys.*", "tag:laptop=kv.*,sys.*"},
+		{" user:alice@example.com = kv.get , kv.list ", "user:alice@example.com=kv.get,kv.list"},
+		{"node:home.tail.ts.net=*", "node:home.tail.ts.net=*"},
+	} {
+		r, err := authz.ParseRule(tc.in)
+		if err != nil || r.String() != tc.want {
+			t.Errorf("ParseRule(%q) = %q, %v; want %q", tc.in, r, err, tc.want)
+		}
+	}
+	for _, bad := range []string{"", "=kv.*", "laptop", "group:x", "user:", "tag:", "tag:a=", "tag:a=kv.get,,x", "tag:a=kv get", "self=kv.[a]"} {
+		if _, err := authz.ParseRule(bad); err == nil || !strings.Contains(err.Error(), "--allow 'tag:laptop=kv.*,sys.*'") {
+			t.Errorf("ParseRule(%q): err = %v; want an error showing the syntax", bad, err)
+		}
+	}
+}
+
+func TestGlob(t *testing.T) {
+	for _, tc := range []struct {
+		pattern, s string
+		want       bool
+	}{
+		{"*", "kv.get", true},
+		{"kv.*", "kv.get", true},
+		{"kv.*", "kv.", true},
+		{"kv.*", "kvx", false},
+		{"kv.*", "sys.kv.get", false},
+		{"*.get", "kv.get", true},
+		{"k*.g*t", "kv.get", true},
+		{"kv.get", "kv.get", true},
+		{"kv.get", "kv.gets", false},
+		{"a*b*c", "aXbYbZc", true},
+		{"a*b*c", "aXbYbZ", false},
+		{"", "", true},
+		{"", "x", false},
+	} {
+		if got := authz.Glob(tc.pattern, tc.s); got != tc.want {
+			t.Errorf("Glob(%q, %q) = %v, want %v", tc.pattern, tc.s, got, tc.want)
+		}
+	}
+}
+
+func FuzzParseRule(f *testing.F) {
+	for _, s := range []string{"self", "*", "tag:laptop=kv.*,sys.*", "user:a@b=x", "node:n=*", "=", "tag:=x"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		r, err := authz.ParseRule(s)
+		if err != nil {
+			return
+		}
+		again, err := authz.ParseRule(r.String())
+		if err != nil || again.String() != r.String() {
+			t.Fatalf("rule %q does not round-trip: %q, %v", r, again, err)
+		}
+		p := authz.New(authz.Config{Rules: []authz.Rule{r}, SelfLogin: me})
+		p.Explain(laptop, "kv.get")
+	})
+}
