@@ -1,0 +1,138 @@
+package store
+
+import (
+	"fmt"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// op is one write waiting for a commit. apply runs inside the shared
+// transaction: it validates first and writes only when valid, so a failing
+// op leaves the transaction as it found it. Its outcome is published only
+// after the commit succeeded.
+type op struct {
+	apply func(w *writer) (any, error)
+	res   any
+	err   error
+	done  chan struct{}
+}
+
+// writer is what an op sees of the transaction being built.
+type writer struct {
+	tx  *bolt.Tx
+	kv  *bolt.Bucket
+	log *bolt.Bucket
+	rev int64 // the revision of the last write so far
+}
+
+// maxBatchOps bounds the writes one commit takes, so that a flood of
+// writers cannot make one transaction unbounded.
+const maxBatchOps = 4096
+
+// commitLoop is the single committer: it takes every op queued, applies them
+// in one transaction with one fsync, then answers them all. A lone op is
+// committed at once; ops that arrive during a commit form the next batch.
+func (s *Store) commitLoop() {
+	defer close(s.stopped)
+	batch := make([]*op, 0, 64)
+	for {
+		var first *op
+		select {
+		case first = <-s.queue:
+		case <-s.stop:
+			// Writes queued before Close are still committed.
+			for {
+				select {
+				case o := <-s.queue:
+					s.commit([]*op{o})
+				default:
+					return
+				}
+			}
+		}
+		batch = append(batch[:0], first)
+	drain:
+		for len(batch) < maxBatchOps {
+			select {
+			case o := <-s.queue:
+				batch = append(batch, o)
+			default:
+				break drain
+			}
+		}
+		s.commit(batch)
+	}
+}
+
+func (s *Store) commit(batch []*op) {
+	rev := s.rev.Load()
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		w := &writer{tx: tx, kv: tx.Bucket(bucketKV), log: tx.Bucket(bucketLog), rev: rev}
+		for _, o := range batch {
+			o.res, o.err = o.apply(w)
+		}
+		if w.rev == rev {
+			return nil
+		}
+		meta := tx.Bucket(bucketMeta)
+		if err := putInt(meta, keyRev, w.rev); err != nil {
+			return err
+		}
+		if err := s.compactLog(w, meta); err != nil {
+			return err
+		}
+		rev = w.rev
+		return nil
+	})
+	if err != nil {
+		err = fmt.Errorf("store: commit to %s: %w", s.path, err)
+		for _, o := range batch {
+			o.res, o.err = nil, err
+		}
+	} else if rev != s.rev.Load() {
+		s.rev.Store(rev)
+		s.notifyWatchers()
+	}
+	for _, o := range batch {
+		close(o.done)
+	}
+}
+
+// compactLog drops the oldest changes beyond maxLog.
+func (s *Store) compactLog(w *writer, meta *bolt.Bucket) error {
+	compacted := s.compacted.Load()
+	if w.rev-compacted <= s.maxLog {
+		return nil
+	}
+	until := w.rev - s.maxLog
+	var old [][]byte // deleting under a moving cursor can skip keys
+	c := w.log.Cursor()
+	for k, _ := c.First(); k != nil && revOf(k) <= until; k, _ = c.Next() {
+		old = append(old, k)
+	}
+	for _, k := range old {
+		if err := w.log.Delete(k); err != nil {
+			return err
+		}
+	}
+	if err := putInt(meta, keyCompacted, until); err != nil {
+		return err
+	}
+	s.compacted.Store(until) // harmless if the commit then fails: only watchers re-list
+	return nil
+}
+
+// write queues apply for the next commit and waits for its outcome.
+func (s *Store) write(apply func(w *writer) (any, error)) (any, error) {
+	if s.closed.Load() {
+		return nil, ErrClosed
+	}
+	o := &op{apply: apply, done: make(chan struct{})}
+	select {
+	case s.queue <- o:
+	case <-s.stop:
+		return nil, ErrClosed
+	}
+	<-o.done
+	return o.res, o.err
+}

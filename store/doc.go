@@ -1,0 +1,18 @@
+// Package store is meshrpc's durable key-value store: JSON values under
+// string keys in one bbolt file, with atomic increments, compare-and-swap on
+// per-key revisions, and a change feed (Watch) ordered by a store-wide
+// revision that grows by one with every write, as in etcd.
+//
+// Durability: a write returns only after its transaction is committed and
+// the file fsynced (fdatasync on Linux); an acknowledged write survives a
+// crash or power loss. Concurrent writers are group-committed: the writes
+// queued while one commit runs share the next transaction and its single
+// fsync, so throughput grows with concurrency, and a lone writer never waits
+// for company. [OpenInMemory] skips the fsync; it is for tests and the demo.
+//
+// Limits: keys are 1 to 1024 bytes of UTF-8, values valid JSON of at most
+// 512 KiB. The change log keeps the last 10000 changes; a watch from an older
+// revision gets ErrCompacted and should re-list.
+//
+// It knows nothing of the network.
+package store

@@ -1,0 +1,35 @@
+package store
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Errors of the store. Callers test them with errors.Is; node maps them to
+// JSON-RPC codes.
+var (
+	ErrNotFound    = errors.New("store: key not found")
+	ErrConflict    = errors.New("store: revision conflict")
+	ErrNotInteger  = errors.New("store: value is not an integer")
+	ErrOverflow    = errors.New("store: integer overflow")
+	ErrCompacted   = errors.New("store: revision compacted")
+	ErrEmptyKey    = errors.New("store: empty key")
+	ErrTooLarge    = errors.New("store: too large")
+	ErrInvalidJSON = errors.New("store: value is not valid JSON")
+	ErrInvalidKey  = errors.New("store: key is not valid UTF-8")
+	ErrClosed      = errors.New("store: closed")
+)
+
+// ConflictError is a compare-and-swap that found another revision.
+type ConflictError struct {
+	Key      string
+	Expected int64 // the revision the caller gave (0: absent)
+	Current  int64 // the key's revision now (0: absent)
+}
+
+func (e *ConflictError) Error() string {
+	return fmt.Sprintf("store: revision conflict on %q: expected revision %d, current is %d", e.Key, e.Expected, e.Current)
+}
+
+// Is makes errors.Is(err, ErrConflict) true.
+func (e *ConflictError) Is(target error) bool { return target == ErrConflict }

@@ -1,0 +1,207 @@
+package store
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"math"
+	"strconv"
+	"unicode/utf8"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// Limits on keys and values.
+const (
+	MaxKeyBytes   = 1024
+	MaxValueBytes = 512 << 10
+)
+
+// Entry is a key, its value and the revision of its last write.
+type Entry struct {
+	Key   string          `json:"key"`
+	Value json.RawMessage `json:"value"`
+	Rev   int64           `json:"rev"`
+}
+
+// Get returns key's entry; ok is false when the key is absent.
+func (s *Store) Get(key string) (e Entry, ok bool, err error) {
+	if err := checkKey(key); err != nil {
+		return Entry{}, false, err
+	}
+	err = s.view(func(tx *bolt.Tx) error {
+		if b := tx.Bucket(bucketKV).Get([]byte(key)); b != nil {
+			e, _ = decodeRecord(key, b)
+			ok = true
+		}
+		return nil
+	})
+	return e, ok, err
+}
+
+// List returns up to limit entries (0: no limit) whose keys begin with
+// prefix, in key order.
+func (s *Store) List(prefix string, limit int) ([]Entry, error) {
+	entries := []Entry{}
+	err := s.view(func(tx *bolt.Tx) error {
+		c := tx.Bucket(bucketKV).Cursor()
+		p := []byte(prefix)
+		for k, v := c.Seek(p); k != nil && bytes.HasPrefix(k, p); k, v = c.Next() {
+			e, _ := decodeRecord(string(k), v)
+			entries = append(entries, e)
+			if limit > 0 && len(entries) == limit {
+				break
+			}
+		}
+		return nil
+	})
+	return entries, err
+}
+
+// Put sets key to value (valid JSON) and returns the write's revision.
+func (s *Store) Put(key string, value json.RawMessage) (int64, error) {
+	v, err := checkValue(key, value)
+	if err != nil {
+		return 0, err
+	}
+	res, err := s.write(func(w *writer) (any, error) {
+		return w.put(key, v)
+	})
+	return intOf(res), err
+}
+
+// Delete removes key. It returns the write's revision and whether the key
+// existed; deleting an absent key writes nothing.
+func (s *Store) Delete(key string) (rev int64, existed bool, err error) {
+	if err := checkKey(key); err != nil {
+		return 0, false, err
+	}
+	res, err := s.write(func(w *writer) (any, error) {
+		if w.kv.Get([]byte(key)) == nil {
+			return int64(0), nil
+		}
+		w.rev++
+		if err := w.kv.Delete([]byte(key)); err != nil {
+			return nil, err
+		}
+		return w.rev, w.log.Put(revKey(w.rev), encodeEvent(logDelete, key, nil))
+	})
+	rev = intOf(res)
+	return rev, rev != 0, err
+}
+
+// Inc adds delta to the integer at key (absent counts as 0) atomically and
+// returns the new value and the write's revision.
+func (s *Store) Inc(key string, delta int64) (value, rev int64, err error) {
+	if err := checkKey(key); err != nil {
+		return 0, 0, err
+	}
+	type incResult struct{ value, rev int64 }
+	res, err := s.write(func(w *writer) (any, error) {
+		var cur int64
+		if b := w.kv.Get([]byte(key)); b != nil {
+			e, _ := decodeRecord(key, b)
+			n, err := strconv.ParseInt(string(e.Value), 10, 64)
+			if err != nil {
+				return nil, fmt.Errorf("%w: %q holds %s", ErrNotInteger, key, shorten(e.Value))
+			}
+			cur = n
+		}
+		if (delta > 0 && cur > math.MaxInt64-delta) || (delta < 0 && cur < math.MinInt64-delta) {
+			return nil, fmt.Errorf("%w: %d + %d does not fit in 64 bits", ErrOverflow, cur, delta)
+		}
+		cur += delta
+		rev, err := w.put(key, strconv.AppendInt(nil, cur, 10))
+		return incResult{cur, rev}, err
+	})
+	if err != nil {
+		return 0, 0, err
+	}
+	r := res.(incResult)
+	return r.value, r.rev, nil
+}
+
+// CAS sets key to value only if key's revision is rev (0: only if absent).
+// A mismatch returns a *ConflictError (errors.Is ErrConflict) with the
+// current revision.
+func (s *Store) CAS(key string, rev int64, value json.RawMessage) (int64, error) {
+	v, err := checkValue(key, value)
+	if err != nil {
+		return 0, err
+	}
+	res, err := s.write(func(w *writer) (any, error) {
+		var cur int64
+		if b := w.kv.Get([]byte(key)); b != nil {
+			e, _ := decodeRecord(key, b)
+			cur = e.Rev
+		}
+		if cur != rev {
+			return nil, &ConflictError{Key: key, Expected: rev, Current: cur}
+		}
+		return w.put(key, v)
+	})
+	return intOf(res), err
+}
+
+// put writes key inside the commit, keeping its create revision.
+func (w *writer) put(key string, value []byte) (int64, error) {
+	w.rev++
+	createRev := w.rev
+	if b := w.kv.Get([]byte(key)); b != nil {
+		_, createRev = decodeRecord(key, b)
+	}
+	if err := w.kv.Put([]byte(key), encodeRecord(w.rev, createRev, value)); err != nil {
+		return 0, err
+	}
+	return w.rev, w.log.Put(revKey(w.rev), encodeEvent(logPut, key, value))
+}
+
+func (s *Store) view(fn func(tx *bolt.Tx) error) error {
+	if s.closed.Load() {
+		return ErrClosed
+	}
+	err := s.db.View(fn)
+	if err != nil && s.closed.Load() {
+		return ErrClosed
+	}
+	return err
+}
+
+func checkKey(key string) error {
+	switch {
+	case key == "":
+		return fmt.Errorf("%w: keys are 1 to %d bytes", ErrEmptyKey, MaxKeyBytes)
+	case len(key) > MaxKeyBytes:
+		return fmt.Errorf("%w: key of %d bytes, the limit is %d", ErrTooLarge, len(key), MaxKeyBytes)
+	case !utf8.ValidString(key):
+		return fmt.Errorf("%w: %q", ErrInvalidKey, key)
+	}
+	return nil
+}
+
+// checkValue validates key and value and returns the value compacted.
+func checkValue(key string, value json.RawMessage) ([]byte, error) {
+	if err := checkKey(key); err != nil {
+		return nil, err
+	}
+	if len(value) > MaxValueBytes {
+		return nil, fmt.Errorf("%w: value of %d bytes for %q, the limit is %d", ErrTooLarge, len(value), key, MaxValueBytes)
+	}
+	var buf bytes.Buffer
+	if err := json.Compact(&buf, value); err != nil || buf.Len() == 0 {
+		return nil, fmt.Errorf("%w: %s", ErrInvalidJSON, shorten(value))
+	}
+	return buf.Bytes(), nil
+}
+
+func shorten(b []byte) string {
+	if len(b) > 40 {
+		return string(b[:37]) + "..."
+	}
+	return string(b)
+}
+
+func intOf(v any) int64 {
+	n, _ := v.(int64)
+	return n
+}

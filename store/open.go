@@ -1,0 +1,218 @@
+package store
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+	berrors "go.etcd.io/bbolt/errors"
+)
+
+// Options tune Open. nil means the defaults.
+type Options struct {
+	// LockTimeout bounds the wait for a data file held by another process;
+	// default 1 s.
+	LockTimeout time.Duration
+	// MaxLog is how many changes the change log keeps; default 10000.
+	MaxLog int64
+}
+
+var (
+	bucketMeta = []byte("meta")
+	bucketKV   = []byte("kv")
+	bucketLog  = []byte("log")
+
+	keyFormat    = []byte("format")
+	keyRev       = []byte("rev")
+	keyCompacted = []byte("compacted")
+	formatV1     = []byte("meshrpc-store-v1")
+)
+
+// Store is an open store. Its methods are safe for concurrent use.
+type Store struct {
+	db       *bolt.DB
+	path     string
+	inMemory bool
+	maxLog   int64
+
+	rev       atomic.Int64
+	compacted atomic.Int64
+
+	queue   chan *op
+	stop    chan struct{}
+	stopped chan struct{}
+	closing sync.Once
+	closed  atomic.Bool
+
+	watchMu sync.Mutex
+	changed chan struct{} // closed and replaced after every commit
+}
+
+// Open opens (creating if needed) the store in the bbolt file path. A file
+// held by another process fails after Options.LockTimeout; a file that is not
+// a meshrpc store fails at once, and is left untouched.
+func Open(path string, opts *Options) (*Store, error) {
+	return open(path, opts, false)
+}
+
+// OpenInMemory opens a store in a temporary file that is never fsynced and is
+// removed on Close: for tests and the demo only, as a crash loses it.
+func OpenInMemory() (*Store, error) {
+	f, err := os.CreateTemp("", "meshrpc-store-*.db")
+	if err != nil {
+		return nil, fmt.Errorf("store: in-memory store: %w", err)
+	}
+	f.Close()
+	os.Remove(f.Name())
+	return open(f.Name(), nil, true)
+}
+
+func open(path string, opts *Options, inMemory bool) (_ *Store, err error) {
+	if opts == nil {
+		opts = &Options{}
+	}
+	lockTimeout := opts.LockTimeout
+	if lockTimeout <= 0 {
+		lockTimeout = time.Second
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, fmt.Errorf("store: %w", err)
+	}
+	if err := checkFile(path); err != nil {
+		return nil, err
+	}
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("store: %s is corrupt (bbolt: %v)", path, p)
+		}
+	}()
+	db, err := bolt.Open(path, 0o600, &bolt.Options{
+		Timeout:        lockTimeout,
+		NoSync:         inMemory,
+		// With the freelist unsynced, bbolt rebuilds it on open in a goroutine
+		// that panics, unrecoverably, on a corrupt file: keep it synced.
+		NoFreelistSync: inMemory,
+	})
+	switch {
+	case errors.Is(err, berrors.ErrTimeout):
+		return nil, fmt.Errorf("store: data file %s is in use by another process (is a meshrpc serve running with it?)", path)
+	case err != nil:
+		return nil, fmt.Errorf("store: open %s: %w", path, err)
+	}
+	s := &Store{
+		db: db, path: path, inMemory: inMemory, maxLog: opts.MaxLog,
+		queue: make(chan *op, 1024), stop: make(chan struct{}), stopped: make(chan struct{}),
+		changed: make(chan struct{}),
+	}
+	if s.maxLog <= 0 {
+		s.maxLog = 10000
+	}
+	if err := s.init(); err != nil {
+		db.Close()
+		return nil, err
+	}
+	go s.commitLoop()
+	return s, nil
+}
+
+// checkFile refuses a non-empty file that is not a bbolt database, before
+// bbolt gets to read it.
+func checkFile(path string) error {
+	f, err := os.Open(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("store: %w", err)
+	}
+	defer f.Close()
+	var hdr [20]byte
+	n, err := io.ReadFull(f, hdr[:])
+	if n == 0 {
+		return nil // empty: bbolt initializes it
+	}
+	const boltMagic = 0xED0CDAED // meta page: 16-byte page header, then the magic
+	if err != nil || binary.LittleEndian.Uint32(hdr[16:]) != boltMagic {
+		return fmt.Errorf("store: %s is not a meshrpc data file (not a bbolt database); refusing to touch it", path)
+	}
+	return nil
+}
+
+// init checks the format marker (or writes it into a new file) and loads
+// the revision.
+func (s *Store) init() error {
+	return s.db.Update(func(tx *bolt.Tx) error {
+		meta := tx.Bucket(bucketMeta)
+		if meta == nil {
+			empty := true
+			tx.ForEach(func([]byte, *bolt.Bucket) error { empty = false; return nil })
+			if !empty {
+				return fmt.Errorf("store: %s is a bbolt database of another program (no meshrpc format marker); refusing to touch it", s.path)
+			}
+			var err error
+			if meta, err = tx.CreateBucket(bucketMeta); err != nil {
+				return err
+			}
+			if err := meta.Put(keyFormat, formatV1); err != nil {
+				return err
+			}
+		} else if f := meta.Get(keyFormat); string(f) != string(formatV1) {
+			return fmt.Errorf("store: %s has format %q; this meshrpc reads %q", s.path, f, formatV1)
+		}
+		for _, b := range [][]byte{bucketKV, bucketLog} {
+			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
+				return err
+			}
+		}
+		s.rev.Store(getInt(meta, keyRev))
+		s.compacted.Store(getInt(meta, keyCompacted))
+		return nil
+	})
+}
+
+// Close waits for queued writes, then closes the file (and removes it for
+// an in-memory store). It is idempotent.
+func (s *Store) Close() error {
+	var err error
+	s.closing.Do(func() {
+		s.closed.Store(true)
+		close(s.stop)
+		<-s.stopped
+		err = s.db.Close()
+		if s.inMemory {
+			os.Remove(s.path)
+		}
+		s.watchMu.Lock()
+		close(s.changed)
+		s.changed = nil
+		s.watchMu.Unlock()
+	})
+	return err
+}
+
+// Path is the store's file.
+func (s *Store) Path() string { return s.path }
+
+// Rev is the store's revision: that of its last write.
+func (s *Store) Rev() int64 { return s.rev.Load() }
+
+func getInt(b *bolt.Bucket, k []byte) int64 {
+	v := b.Get(k)
+	if len(v) != 8 {
+		return 0
+	}
+	return int64(binary.BigEndian.Uint64(v))
+}
+
+func putInt(b *bolt.Bucket, k []byte, n int64) error {
+	var v [8]byte
+	binary.BigEndian.PutUint64(v[:], uint64(n))
+	return b.Put(k, v[:])
+}

@@ -1,0 +1,94 @@
+package store
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// Event types.
+const (
+	EventPut    = "put"
+	EventDelete = "delete"
+)
+
+// Event is one change: a put (with the new value) or a delete.
+type Event struct {
+	Type  string          `json:"type"`
+	Key   string          `json:"key"`
+	Value json.RawMessage `json:"value,omitempty"`
+	Rev   int64           `json:"rev"`
+}
+
+// maxWatchEvents bounds one Watch answer; the caller asks again after the
+// last revision it got.
+const maxWatchEvents = 1000
+
+// Watch returns the changes to keys beginning with prefix after revision
+// afterRev, in revision order. When there are none yet it waits for one, or
+// for ctx to end (then it returns none and no error). Every change is seen
+// exactly once by a watcher that continues after the last revision it got.
+// A revision the change log no longer holds gives ErrCompacted.
+func (s *Store) Watch(ctx context.Context, prefix string, afterRev int64) ([]Event, error) {
+	for {
+		changed := s.changedChan() // before reading, so no commit slips between
+		if changed == nil {
+			return nil, ErrClosed
+		}
+		events, seen, err := s.changesAfter(prefix, afterRev)
+		if err != nil || len(events) > 0 {
+			return events, err
+		}
+		afterRev = seen // changes up to seen exist, none under prefix
+		select {
+		case <-changed:
+		case <-ctx.Done():
+			return []Event{}, nil
+		}
+	}
+}
+
+// changesAfter reads the changes after afterRev under prefix, and the
+// revision the read saw the store at.
+func (s *Store) changesAfter(prefix string, afterRev int64) ([]Event, int64, error) {
+	if afterRev < s.compacted.Load() {
+		return nil, 0, fmt.Errorf("%w: revision %d is older than the change log, which starts after %d; list the keys again", ErrCompacted, afterRev, s.compacted.Load())
+	}
+	var events []Event
+	seen := afterRev
+	err := s.view(func(tx *bolt.Tx) error {
+		seen = max(seen, getInt(tx.Bucket(bucketMeta), keyRev))
+		c := tx.Bucket(bucketLog).Cursor()
+		p := []byte(prefix)
+		for k, v := c.Seek(revKey(afterRev + 1)); k != nil; k, v = c.Next() {
+			e, ok := decodeEvent(revOf(k), v)
+			if !ok || !bytes.HasPrefix([]byte(e.Key), p) {
+				continue
+			}
+			events = append(events, e)
+			if len(events) == maxWatchEvents {
+				break
+			}
+		}
+		return nil
+	})
+	return events, seen, err
+}
+
+func (s *Store) changedChan() chan struct{} {
+	s.watchMu.Lock()
+	defer s.watchMu.Unlock()
+	return s.changed
+}
+
+func (s *Store) notifyWatchers() {
+	s.watchMu.Lock()
+	defer s.watchMu.Unlock()
+	if s.changed != nil {
+		close(s.changed)
+		s.changed = make(chan struct{})
+	}
+}
