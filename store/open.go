@@ -94,8 +94,8 @@ func open(path string, opts *Options, inMemory bool) (_ *Store, err error) {
 		}
 	}()
 	db, err := bolt.Open(path, 0o600, &bolt.Options{
-		Timeout:        lockTimeout,
-		NoSync:         inMemory,
+		Timeout: lockTimeout,
+		NoSync:  inMemory,
 		// With the freelist unsynced, bbolt rebuilds it on open in a goroutine
 		// that panics, unrecoverably, on a corrupt file: keep it synced.
 		NoFreelistSync: inMemory,
