@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/http"
 	"net/netip"
 	"os"
 	"strings"
@@ -18,11 +19,13 @@ import (
 // leave; a persistent node comes back with the same identity and address
 // when joined again on the same state directory.
 type Node struct {
-	cfg  Config
-	ts   *tsnet.Server
-	lc   *local.Client
-	logs *logFile
-	self Peer
+	cfg Config
+	ts  *tsnet.Server
+	lc  *local.Client
+
+	localTransport *http.Transport
+	logs           *logFile
+	self           Peer
 
 	closeOnce sync.Once
 	closeErr  error
@@ -82,9 +85,15 @@ func Join(ctx context.Context, cfg Config) (_ *Node, err error) {
 		return nil, fmt.Errorf("mesh: start tailscale: %w", err)
 	}
 	started = true
-	if n.lc, err = n.ts.LocalClient(); err != nil {
+	tsLC, err := n.ts.LocalClient()
+	if err != nil {
 		return nil, fmt.Errorf("mesh: %w", err)
 	}
+	// Our own LocalAPI client, whose idle connections Close can drop: tsnet
+	// waits 5 s at Close for a LocalAPI connection that was dialled and never
+	// used, which concurrent WhoIs calls leave behind.
+	n.localTransport = &http.Transport{DialContext: tsLC.Dial}
+	n.lc = &local.Client{Dial: tsLC.Dial, Transport: n.localTransport}
 	if err := n.waitRunning(ctx, errs); err != nil {
 		return nil, err
 	}
@@ -144,6 +153,7 @@ func (n *Node) LocalClient() *local.Client { return n.lc }
 // files. It is idempotent.
 func (n *Node) Close() error {
 	n.closeOnce.Do(func() {
+		n.localTransport.CloseIdleConnections()
 		err := n.ts.Close()
 		n.closeErr = errors.Join(err, n.logs.Close())
 	})
