@@ -1,0 +1,111 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/meshrpc/meshrpc/rpc"
+)
+
+type callOptions struct {
+	*globalOptions
+	peer    string
+	method  string
+	args    []string
+	params  string
+	json    bool
+	raw     bool
+	timeout time.Duration
+	all     bool
+	tag     string
+}
+
+func newCmdCall(g *globalOptions) *cobra.Command {
+	opts := &callOptions{globalOptions: g}
+	cmd := &cobra.Command{
+		Use:   "call PEER METHOD [ARG...]",
+		Short: "Call a procedure on a peer",
+		Long: `Call METHOD on PEER and print its result.
+
+Each ARG is taken as JSON when it parses as JSON, else as a string; key=value
+pairs make named params. --params gives the params as raw JSON instead.
+With --all or --tag, PEER is left out and the call goes to every matching peer
+at once, one row per peer.
+
+Exit status: 0 ok, 1 the call returned an error, 2 usage, 3 unreachable.`,
+		Example: `  meshrpc call home sys.uname
+  meshrpc call home kv.put greeting '"hello"'
+  meshrpc call home kv.inc key=visits delta=5
+  meshrpc call home kv.get --params '["greeting"]' --raw
+  meshrpc call --all sys.ping`,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if opts.all || opts.tag != "" {
+				return minArgs(1)(cmd, args)
+			}
+			return minArgs(2)(cmd, args)
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if opts.all || opts.tag != "" {
+				opts.method, opts.args = args[0], args[1:]
+			} else {
+				opts.peer, opts.method, opts.args = args[0], args[1], args[2:]
+			}
+			return runCall(cmd.Context(), opts)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&opts.params, "params", "", "params as raw JSON (an object or an array)")
+	f.BoolVar(&opts.json, "json", false, "print the result as one JSON document")
+	f.BoolVar(&opts.raw, "raw", false, "print a string result without quotes")
+	f.DurationVar(&opts.timeout, "timeout", 30*time.Second, "give up on the call (per peer) after this long")
+	f.BoolVar(&opts.all, "all", false, "call every online peer")
+	f.StringVar(&opts.tag, "tag", "", "call every online peer with this tag (tag:NAME)")
+	return cmd
+}
+
+func runCall(ctx context.Context, opts *callOptions) error {
+	params, err := parseParams(opts.args, opts.params)
+	if err != nil {
+		return err
+	}
+	c, err := opts.dial(ctx)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	if opts.all || opts.tag != "" {
+		targets, err := selectPeers(ctx, c, opts.all, opts.tag)
+		if err != nil {
+			return err
+		}
+		results := fanOut(ctx, c, targets, opts.method, params, opts.timeout)
+		return printFanOut(opts.globalOptions, results, opts.json)
+	}
+	ctx, cancel := context.WithTimeout(ctx, opts.timeout)
+	defer cancel()
+	var result json.RawMessage
+	if err := c.Call(ctx, opts.peer, opts.method, params, &result); err != nil {
+		return callError(opts.peer, opts.method, err)
+	}
+	if opts.json {
+		return printJSON(opts.stdout, result)
+	}
+	return printResult(opts.stdout, result, opts.raw)
+}
+
+// callError explains a failed call; its type decides the exit status.
+func callError(peer, method string, err error) error {
+	var re *rpc.Error
+	switch {
+	case errors.As(err, &re):
+		return fmt.Errorf("%s on %s: %s (code %d)", method, peer, re.Message, re.Code)
+	case errors.Is(err, context.DeadlineExceeded):
+		return unreachableError{fmt.Errorf("%s on %s: no answer before the timeout; is %s online and running meshrpc serve?", method, peer, peer)}
+	}
+	return unreachableError{fmt.Errorf("%s on %s: %w; is %s online and running meshrpc serve?", method, peer, err, peer)}
+}

@@ -1,0 +1,188 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/spf13/cobra"
+)
+
+type kvOptions struct {
+	*globalOptions
+	json  bool
+	limit int
+}
+
+func newCmdKV(g *globalOptions) *cobra.Command {
+	opts := &kvOptions{globalOptions: g}
+	cmd := &cobra.Command{
+		Use:   "kv",
+		Short: "Use a peer's key-value store",
+		Long: `Read and write the durable key-value store of a peer. Values are JSON; a
+VALUE that is not valid JSON is taken as a string. Every write is on disk
+(fsynced) before it is acknowledged.`,
+		Example: `  meshrpc kv put home greeting hello
+  meshrpc kv get home greeting
+  meshrpc kv inc home visits
+  meshrpc kv list home user/
+  meshrpc kv watch home user/`,
+	}
+	cmd.PersistentFlags().BoolVar(&opts.json, "json", false, "print one JSON document")
+	simple := func(use, short, example, method string, args cobra.PositionalArgs, build func([]string) []any) *cobra.Command {
+		return &cobra.Command{
+			Use: use, Short: short, Example: example, Args: args,
+			RunE: func(cmd *cobra.Command, args []string) error {
+				return runKV(cmd.Context(), opts, args[0], method, build(args[1:]))
+			},
+		}
+	}
+	list := simple("list PEER [PREFIX]", "List keys (and values) by prefix", "  meshrpc kv list home user/", "kv.list", rangeArgs(1, 2),
+		func(a []string) []any {
+			prefix := ""
+			if len(a) > 0 {
+				prefix = a[0]
+			}
+			if opts.limit > 0 {
+				return []any{prefix, opts.limit}
+			}
+			return []any{prefix}
+		})
+	list.Flags().IntVar(&opts.limit, "limit", 0, "at most this many entries")
+	cmd.AddCommand(
+		simple("get PEER KEY", "Print the value of KEY (null when absent)", "  meshrpc kv get home greeting", "kv.get", exactArgs(2),
+			func(a []string) []any { return []any{a[0]} }),
+		simple("put PEER KEY VALUE", "Set KEY to VALUE", "  meshrpc kv put home greeting '\"hello\"'\n  meshrpc kv put home config '{\"x\":1}'", "kv.put", exactArgs(3),
+			func(a []string) []any { return []any{a[0], argValue(a[1])} }),
+		simple("delete PEER KEY", "Delete KEY", "  meshrpc kv delete home greeting", "kv.delete", exactArgs(2),
+			func(a []string) []any { return []any{a[0]} }),
+		simple("inc PEER KEY [DELTA]", "Add DELTA (default 1) to the integer at KEY, atomically", "  meshrpc kv inc home visits\n  meshrpc kv inc home visits -- -5", "kv.inc", rangeArgs(2, 3),
+			func(a []string) []any {
+				if len(a) == 2 {
+					return []any{a[0], argValue(a[1])}
+				}
+				return []any{a[0]}
+			}),
+		list,
+		newCmdKVWatch(opts),
+	)
+	return cmd
+}
+
+func runKV(ctx context.Context, opts *kvOptions, peer, method string, params []any) error {
+	c, err := opts.dial(ctx)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	var result json.RawMessage
+	if err := c.Call(cctx, peer, method, params, &result); err != nil {
+		return callError(peer, method, err)
+	}
+	if opts.json || method != "kv.list" {
+		return printResult(opts.stdout, result, false)
+	}
+	return printEntries(opts, result)
+}
+
+func printEntries(opts *kvOptions, result json.RawMessage) error {
+	var entries []struct {
+		Key   string          `json:"key"`
+		Value json.RawMessage `json:"value"`
+		Rev   int64           `json:"rev"`
+	}
+	if err := json.Unmarshal(result, &entries); err != nil {
+		return printResult(opts.stdout, result, false)
+	}
+	tw := newTable(opts.stdout)
+	fmt.Fprintln(tw, "KEY\tREV\tVALUE")
+	for _, e := range entries {
+		fmt.Fprintf(tw, "%s\t%d\t%s\n", e.Key, e.Rev, oneLine(e.Value, 60))
+	}
+	return tw.Flush()
+}
+
+func newCmdKVWatch(opts *kvOptions) *cobra.Command {
+	var after int64
+	cmd := &cobra.Command{
+		Use:   "watch PEER [PREFIX]",
+		Short: "Print changes under PREFIX as they happen, until interrupted",
+		Example: `  meshrpc kv watch home
+  meshrpc kv watch home user/ --after 120`,
+		Args: rangeArgs(1, 2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			prefix := ""
+			if len(args) == 2 {
+				prefix = args[1]
+			}
+			return runKVWatch(cmd.Context(), opts, args[0], prefix, after)
+		},
+	}
+	cmd.Flags().Int64Var(&after, "after", 0, "print changes after this store revision (0: every change the store still remembers)")
+	return cmd
+}
+
+func runKVWatch(ctx context.Context, opts *kvOptions, peer, prefix string, after int64) error {
+	c, err := opts.dial(ctx)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	const wait = 30 // seconds each long poll may wait
+	for ctx.Err() == nil {
+		cctx, cancel := context.WithTimeout(ctx, (wait+10)*time.Second)
+		var res json.RawMessage
+		err := c.Call(cctx, peer, "kv.watch", []any{prefix, after, wait}, &res)
+		cancel()
+		if ctx.Err() != nil {
+			return nil
+		}
+		if err != nil {
+			return callError(peer, "kv.watch", err)
+		}
+		events, rev := watchEvents(res)
+		for _, e := range events {
+			if opts.json {
+				fmt.Fprintf(opts.stdout, "%s\n", e)
+			} else {
+				var ev struct {
+					Type  string          `json:"type"`
+					Key   string          `json:"key"`
+					Value json.RawMessage `json:"value"`
+					Rev   int64           `json:"rev"`
+				}
+				json.Unmarshal(e, &ev)
+				fmt.Fprintf(opts.stdout, "%-6s %s = %s (rev %s)\n", ev.Type, ev.Key, oneLine(ev.Value, 60), strconv.FormatInt(ev.Rev, 10))
+			}
+		}
+		if rev > after {
+			after = rev
+		}
+	}
+	return nil
+}
+
+// watchEvents reads kv.watch's result: {"events": [...], "rev": N} or a bare
+// list of events, each with a "rev".
+func watchEvents(res json.RawMessage) (events []json.RawMessage, rev int64) {
+	var obj struct {
+		Events []json.RawMessage `json:"events"`
+		Rev    int64             `json:"rev"`
+	}
+	if json.Unmarshal(res, &obj) != nil {
+		json.Unmarshal(res, &obj.Events)
+	}
+	for _, e := range obj.Events {
+		var r struct {
+			Rev int64 `json:"rev"`
+		}
+		if json.Unmarshal(e, &r) == nil && r.Rev > obj.Rev {
+			obj.Rev = r.Rev
+		}
+	}
+	return obj.Events, obj.Rev
+}

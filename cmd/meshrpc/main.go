@@ -1,0 +1,22 @@
+// Command meshrpc calls and serves named procedures on a private tailnet.
+//
+// See docs/cli.md, or run `meshrpc help`.
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	err := newCmdRoot().ExecuteContext(ctx)
+	if err != nil && err.Error() != "" {
+		fmt.Fprintln(os.Stderr, "meshrpc:", err)
+	}
+	os.Exit(exitCode(err))
+}

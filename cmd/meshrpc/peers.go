@@ -1,0 +1,113 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/meshrpc/meshrpc/mesh"
+	"github.com/meshrpc/meshrpc/node"
+)
+
+type peersOptions struct {
+	*globalOptions
+	json    bool
+	timeout time.Duration
+}
+
+// peerRow is one line of `meshrpc peers`.
+type peerRow struct {
+	mesh.Peer
+	Meshrpc bool    `json:"meshrpc"`
+	Version string  `json:"version,omitempty"`
+	Methods int     `json:"methods,omitempty"`
+	RTTMs   float64 `json:"rtt_ms,omitempty"`
+	Error   string  `json:"error,omitempty"`
+}
+
+func newCmdPeers(g *globalOptions) *cobra.Command {
+	opts := &peersOptions{globalOptions: g}
+	cmd := &cobra.Command{
+		Use:   "peers",
+		Short: "List the tailnet's peers and which of them run meshrpc",
+		Long: `List every peer of the tailnet: name, address, OS, whether it is online,
+and whether it runs meshrpc (probed with sys.info, all at once, each with a
+short timeout), its version, method count and round-trip time.`,
+		Example: `  meshrpc peers
+  meshrpc peers --json`,
+		Args: exactArgs(0),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runPeers(cmd.Context(), opts)
+		},
+	}
+	cmd.Flags().BoolVar(&opts.json, "json", false, "print one JSON array")
+	cmd.Flags().DurationVar(&opts.timeout, "timeout", 2*time.Second, "how long to wait for each peer's answer")
+	return cmd
+}
+
+func runPeers(ctx context.Context, opts *peersOptions) error {
+	c, err := opts.dial(ctx)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	_, peers, err := c.Peers(ctx)
+	if err != nil {
+		return unreachableError{err}
+	}
+	rows := make([]peerRow, len(peers))
+	var wg sync.WaitGroup
+	for i, p := range peers {
+		rows[i].Peer = p
+		if !p.Online {
+			continue
+		}
+		wg.Go(func() { probe(ctx, c, &rows[i], opts.timeout) })
+	}
+	wg.Wait()
+	if opts.json {
+		return printJSON(opts.stdout, rows)
+	}
+	tw := newTable(opts.stdout)
+	fmt.Fprintln(tw, "NAME\tADDRESS\tOS\tSTATUS\tMESHRPC\tVERSION\tMETHODS\tRTT")
+	for _, r := range rows {
+		addr := ""
+		if len(r.Addrs) > 0 {
+			addr = r.Addrs[0].String()
+		}
+		status := "online"
+		if !r.Online {
+			status = "offline"
+		}
+		rpcCol, version, methods, rtt := "no", "-", "-", "-"
+		if r.Meshrpc {
+			rpcCol, version, methods, rtt = "yes", r.Version, fmt.Sprint(r.Methods), fmt.Sprintf("%.1fms", r.RTTMs)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.Name, addr, r.OS, status, rpcCol, version, methods, rtt)
+	}
+	return tw.Flush()
+}
+
+// probe asks a peer's sys.info; an answer means it runs meshrpc.
+func probe(ctx context.Context, c *node.Client, row *peerRow, timeout time.Duration) {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	start := time.Now()
+	var info node.Info
+	err := c.Call(ctx, row.Name, "sys.info", nil, &info)
+	if err != nil {
+		// A permission error still proves meshrpc answers.
+		if msg := err.Error(); strings.Contains(msg, "permission denied") {
+			row.Meshrpc, row.Error = true, "permission denied"
+			row.RTTMs = float64(time.Since(start).Microseconds()) / 1000
+		}
+		return
+	}
+	row.Meshrpc = true
+	row.Version, row.Methods = info.Version, info.Methods
+	row.RTTMs = float64(time.Since(start).Microseconds()) / 1000
+}

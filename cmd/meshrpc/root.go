@@ -1,0 +1,133 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log"
+	"os"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/meshrpc/meshrpc/node"
+)
+
+// globalOptions are the flags every command takes.
+type globalOptions struct {
+	controlURL string
+	stateDir   string
+	hostname   string
+	authKey    string
+	verbose    bool
+
+	stdout io.Writer
+	stderr io.Writer
+}
+
+func newCmdRoot() *cobra.Command {
+	g := &globalOptions{stdout: os.Stdout, stderr: os.Stderr}
+	root := &cobra.Command{
+		Use:   "meshrpc",
+		Short: "Call and serve named procedures on your private tailnet",
+		Long: `meshrpc offers named procedures (JSON-RPC 2.0) to the other devices of your
+tailnet, and to nobody else: nothing listens on a host port, and the caller's
+tailnet identity decides what it may call.
+
+Serve on the home server, call from anywhere on the tailnet:
+
+  meshrpc serve --hostname home
+  meshrpc uname home
+  meshrpc kv inc home visits`,
+		Example: `  meshrpc demo
+  meshrpc peers
+  meshrpc call home sys.whoami`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	fl := root.PersistentFlags()
+	fl.StringVar(&g.controlURL, "control-url", os.Getenv("MESHRPC_CONTROL_URL"), "coordination server URL (env MESHRPC_CONTROL_URL; default Tailscale's)")
+	fl.StringVar(&g.stateDir, "state-dir", os.Getenv("MESHRPC_STATE_DIR"), "directory of this node's identity, logs and socket (env MESHRPC_STATE_DIR; default "+defaultStateDirHelp()+")")
+	fl.StringVar(&g.hostname, "hostname", os.Getenv("MESHRPC_HOSTNAME"), "this node's name on the tailnet (env MESHRPC_HOSTNAME; default the machine's, or the one used last)")
+	fl.StringVar(&g.authKey, "authkey", "", "auth key to join the tailnet without a browser login (env TS_AUTHKEY)")
+	fl.BoolVar(&g.verbose, "verbose", false, "show tsnet's logs on stderr instead of writing them to the state directory")
+	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return usageError{err} })
+	root.SetOut(g.stdout)
+	root.SetErr(g.stderr)
+
+	root.AddCommand(
+		newCmdServe(g),
+		newCmdPeers(g),
+		newCmdCall(g),
+		newCmdUname(g),
+		newCmdWhoami(g),
+		newCmdKV(g),
+		newCmdDevnet(g),
+		newCmdDemo(g),
+	)
+	return root
+}
+
+func defaultStateDirHelp() string {
+	d, err := node.DefaultStateDir()
+	if err != nil {
+		return "~/.config/meshrpc/default"
+	}
+	return d
+}
+
+// tsLogf is tsnet's logger: stderr when verbose, else nil (the state dir).
+func (g *globalOptions) tsLogf() func(string, ...any) {
+	if !g.verbose {
+		return nil
+	}
+	l := log.New(g.stderr, "tsnet: ", log.LstdFlags)
+	return l.Printf
+}
+
+// dial returns a client on the tailnet, through a local serving node when
+// there is one.
+func (g *globalOptions) dial(ctx context.Context) (*node.Client, error) {
+	c, err := node.Dial(ctx, node.ClientConfig{
+		Hostname:       g.hostname,
+		StateDir:       g.stateDir,
+		ControlURL:     g.controlURL,
+		AuthKey:        g.authKey,
+		Progress:       g.stderr,
+		TailscaleLogf:  g.tsLogf(),
+		ControlTimeout: 30 * time.Second,
+	})
+	if err != nil {
+		return nil, unreachableError{fmt.Errorf("joining the tailnet: %w", err)}
+	}
+	return c, nil
+}
+
+// exactArgs and friends make cobra's argument checks usage errors (exit 2).
+func exactArgs(n int) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		if len(args) != n {
+			return usagef("%s takes %d argument(s), got %d; see meshrpc %s --help", cmd.Name(), n, len(args), cmd.Name())
+		}
+		return nil
+	}
+}
+
+func minArgs(n int) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		if len(args) < n {
+			return usagef("%s takes at least %d argument(s), got %d; see meshrpc %s --help", cmd.Name(), n, len(args), cmd.Name())
+		}
+		return nil
+	}
+}
+
+func rangeArgs(lo, hi int) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		if len(args) < lo || len(args) > hi {
+			return usagef("%s takes %d to %d argument(s), got %d; see meshrpc %s --help", cmd.Name(), lo, hi, len(args), cmd.Name())
+		}
+		return nil
+	}
+}
+

@@ -1,0 +1,116 @@
+package node
+
+import (
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/meshrpc/meshrpc/mesh"
+)
+
+// DefaultPort is where nodes serve JSON-RPC on their tailnet addresses.
+const DefaultPort = 4343
+
+// SocketName is the local unix socket of a serving node, in its state
+// directory: the CLI reaches the tailnet through it.
+const SocketName = "meshrpc.sock"
+
+// Config configures a node. The zero value joins Tailscale's tailnet as this
+// machine's hostname with state in DefaultStateDir, serves on port 4343 with
+// the store in STATE_DIR/kv.db, and lets only the same user's devices call.
+type Config struct {
+	Hostname   string
+	StateDir   string
+	ControlURL string
+	AuthKey    string // default $TS_AUTHKEY; never logged
+	Ephemeral  bool
+	Tags       []string
+
+	Port int // default 4343
+
+	// DataFile is the bbolt file of the store; default STATE_DIR/kv.db.
+	DataFile string
+	// InMemory keeps the store in a temporary file without fsync, removed on
+	// Close: for tests and the demo only.
+	InMemory bool
+
+	// Allow holds --allow rules ("self", "tag:laptop=kv.*,sys.*"). Empty
+	// means "self" for all methods; rules given replace that default.
+	Allow []string
+
+	// Progress receives what a person waits on (the login URL, "joined").
+	// Default os.Stderr.
+	Progress io.Writer
+	// TailscaleLogf receives tsnet's own logs (verbose); otherwise they go
+	// to a file in the state directory.
+	TailscaleLogf func(format string, args ...any)
+	// Logger receives a line per call; default: STATE_DIR/meshrpc.log.
+	Logger *slog.Logger
+
+	// ControlTimeout bounds the wait for the control server; see mesh.Config.
+	ControlTimeout time.Duration
+}
+
+// DefaultStateDir is the state directory of a node, or of the CLI, when none
+// is given: os.UserConfigDir()/meshrpc/default. `meshrpc serve` and the other
+// commands share it, so that the CLI finds the serving node's socket.
+func DefaultStateDir() (string, error) {
+	base, err := os.UserConfigDir()
+	if err != nil {
+		return "", fmt.Errorf("node: no state directory given and no user config directory: %w", err)
+	}
+	return filepath.Join(base, "meshrpc", "default"), nil
+}
+
+// hostnameFile remembers the node's hostname in its state directory, so a
+// later run without --hostname does not rename it.
+const hostnameFile = "hostname"
+
+func resolveIdentity(hostname, stateDir string) (string, string, error) {
+	if stateDir == "" {
+		d, err := DefaultStateDir()
+		if err != nil {
+			return "", "", err
+		}
+		stateDir = d
+	}
+	if hostname == "" {
+		if b, err := os.ReadFile(filepath.Join(stateDir, hostnameFile)); err == nil {
+			hostname = strings.TrimSpace(string(b))
+		}
+	}
+	if hostname == "" {
+		h, err := os.Hostname()
+		if err != nil {
+			return "", "", fmt.Errorf("node: no hostname given: %w", err)
+		}
+		hostname = h
+	}
+	return hostname, stateDir, nil
+}
+
+func rememberHostname(stateDir, hostname string) {
+	p := filepath.Join(stateDir, hostnameFile)
+	if b, err := os.ReadFile(p); err == nil && strings.TrimSpace(string(b)) == hostname {
+		return
+	}
+	os.WriteFile(p, []byte(hostname+"\n"), 0o600)
+}
+
+func (c Config) meshConfig(hostname, stateDir string) mesh.Config {
+	return mesh.Config{
+		Hostname:       hostname,
+		StateDir:       stateDir,
+		ControlURL:     c.ControlURL,
+		AuthKey:        c.AuthKey,
+		Ephemeral:      c.Ephemeral,
+		Tags:           c.Tags,
+		Progress:       c.Progress,
+		Logf:           c.TailscaleLogf,
+		ControlTimeout: c.ControlTimeout,
+	}
+}

@@ -1,0 +1,151 @@
+package node
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"time"
+
+	"github.com/meshrpc/meshrpc/rpc"
+	"github.com/meshrpc/meshrpc/store"
+)
+
+// maxWatchWait caps how long one kv.watch call may wait for a change.
+const maxWatchWait = 60 * time.Second
+
+type keyParams struct {
+	Key string `json:"key"`
+}
+
+type putParams struct {
+	Key   string          `json:"key"`
+	Value json.RawMessage `json:"value"`
+}
+
+type listParams struct {
+	Prefix string `json:"prefix,omitempty"`
+	Limit  int    `json:"limit,omitempty"`
+}
+
+type incParams struct {
+	Key   string `json:"key"`
+	Delta *int64 `json:"delta,omitempty"`
+}
+
+type casParams struct {
+	Key   string          `json:"key"`
+	Rev   int64           `json:"rev"`
+	Value json.RawMessage `json:"value"`
+}
+
+type watchParams struct {
+	Prefix   string  `json:"prefix,omitempty"`
+	AfterRev int64   `json:"after_rev,omitempty"`
+	Wait     float64 `json:"wait,omitempty"` // seconds; default 30, at most 60
+}
+
+// RevResult is the revision a write got.
+type RevResult struct {
+	Rev int64 `json:"rev"`
+}
+
+// DeleteResult says whether kv.delete removed something.
+type DeleteResult struct {
+	Rev     int64 `json:"rev"`
+	Existed bool  `json:"existed"`
+}
+
+// WatchResult holds the changes kv.watch saw and the revision to continue
+// after.
+type WatchResult struct {
+	Events []store.Event `json:"events"`
+	Rev    int64         `json:"rev"`
+}
+
+func registerKV(r *rpc.Registry, s *store.Store) {
+	rpc.Register(r, "kv.get", "The value at key, or null when absent.", func(ctx context.Context, p keyParams) (json.RawMessage, error) {
+		e, ok, err := s.Get(p.Key)
+		if err != nil || !ok {
+			return json.RawMessage("null"), kvError(err)
+		}
+		return e.Value, nil
+	}).ReadOnly = true
+	rpc.Register(r, "kv.put", "Sets key to value (any JSON), durably.", func(ctx context.Context, p putParams) (RevResult, error) {
+		rev, err := s.Put(p.Key, p.Value)
+		return RevResult{rev}, kvError(err)
+	})
+	rpc.Register(r, "kv.delete", "Deletes key.", func(ctx context.Context, p keyParams) (DeleteResult, error) {
+		rev, existed, err := s.Delete(p.Key)
+		return DeleteResult{rev, existed}, kvError(err)
+	})
+	rpc.Register(r, "kv.list", "Entries (key, value, rev) whose keys begin with prefix, in key order.", func(ctx context.Context, p listParams) ([]store.Entry, error) {
+		entries, err := s.List(p.Prefix, p.Limit)
+		return entries, kvError(err)
+	}).ReadOnly = true
+	rpc.Register(r, "kv.inc", "Adds delta (default 1) to the integer at key, atomically; returns the new value.", func(ctx context.Context, p incParams) (int64, error) {
+		delta := int64(1)
+		if p.Delta != nil {
+			delta = *p.Delta
+		}
+		v, _, err := s.Inc(p.Key, delta)
+		return v, kvError(err)
+	})
+	rpc.Register(r, "kv.cas", "Sets key to value only if its revision is rev (0: only if absent).", func(ctx context.Context, p casParams) (RevResult, error) {
+		rev, err := s.CAS(p.Key, p.Rev, p.Value)
+		return RevResult{rev}, kvError(err)
+	})
+	rpc.Register(r, "kv.watch", "Changes under prefix after after_rev; waits up to wait seconds (max 60) for one.", func(ctx context.Context, p watchParams) (WatchResult, error) {
+		wait := 30 * time.Second
+		if p.Wait > 0 {
+			wait = min(time.Duration(p.Wait*float64(time.Second)), maxWatchWait)
+		}
+		ctx, cancel := context.WithTimeout(ctx, wait)
+		defer cancel()
+		events, err := s.Watch(ctx, p.Prefix, p.AfterRev)
+		if err != nil {
+			return WatchResult{}, kvError(err)
+		}
+		res := WatchResult{Events: events, Rev: p.AfterRev}
+		if n := len(events); n > 0 {
+			res.Rev = events[n-1].Rev
+		}
+		if res.Events == nil {
+			res.Events = []store.Event{}
+		}
+		return res, nil
+	}).ReadOnly = true
+}
+
+// kvErrorCodes maps the store's errors to JSON-RPC codes: the one table.
+var kvErrorCodes = []struct {
+	err  error
+	code int
+}{
+	{store.ErrNotFound, rpc.CodeNotFound},
+	{store.ErrConflict, rpc.CodeConflict},
+	{store.ErrNotInteger, rpc.CodeInvalidParams},
+	{store.ErrOverflow, rpc.CodeInvalidParams},
+	{store.ErrEmptyKey, rpc.CodeInvalidParams},
+	{store.ErrInvalidKey, rpc.CodeInvalidParams},
+	{store.ErrTooLarge, rpc.CodeInvalidParams},
+	{store.ErrInvalidJSON, rpc.CodeInvalidParams},
+	{store.ErrCompacted, rpc.CodeNotFound},
+	{store.ErrClosed, rpc.CodeUnavailable},
+}
+
+func kvError(err error) error {
+	if err == nil {
+		return nil
+	}
+	for _, m := range kvErrorCodes {
+		if errors.Is(err, m.err) {
+			e := &rpc.Error{Code: m.code, Message: err.Error()}
+			var ce *store.ConflictError
+			if errors.As(err, &ce) {
+				e.Data = map[string]int64{"current_rev": ce.Current}
+			}
+			return e
+		}
+	}
+	return err
+}

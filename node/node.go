@@ -1,0 +1,209 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net"
+	"net/netip"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/meshrpc/meshrpc/mesh"
+	"github.com/meshrpc/meshrpc/rpc"
+	"github.com/meshrpc/meshrpc/rpc/authz"
+	"github.com/meshrpc/meshrpc/store"
+)
+
+// Node is a running meshrpc node. Register procedures on Registry, then
+// Serve; Close releases everything.
+type Node struct {
+	cfg     Config
+	mesh    *mesh.Node
+	store   *store.Store
+	reg     *rpc.Registry
+	policy  *authz.Policy
+	server  *rpc.Server
+	logs    *logFile
+	started time.Time
+
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// New joins the tailnet, opens the store and registers the built-in
+// procedures. It does not serve yet.
+func New(ctx context.Context, cfg Config) (_ *Node, err error) {
+	rules := make([]authz.Rule, 0, len(cfg.Allow))
+	for _, a := range cfg.Allow {
+		r, err := authz.ParseRule(a)
+		if err != nil {
+			return nil, err
+		}
+		rules = append(rules, r)
+	}
+	hostname, stateDir, err := resolveIdentity(cfg.Hostname, cfg.StateDir)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.Port == 0 {
+		cfg.Port = DefaultPort
+	}
+	n := &Node{cfg: cfg, started: time.Now()}
+	defer func() {
+		if err != nil {
+			n.Close()
+		}
+	}()
+
+	if n.mesh, err = mesh.Join(ctx, cfg.meshConfig(hostname, stateDir)); err != nil {
+		return nil, err
+	}
+	rememberHostname(stateDir, hostname)
+	if cfg.InMemory {
+		n.store, err = store.OpenInMemory()
+	} else {
+		path := cfg.DataFile
+		if path == "" {
+			path = filepath.Join(stateDir, "kv.db")
+		}
+		n.store, err = store.Open(path, nil)
+	}
+	if err != nil {
+		return nil, err
+	}
+
+	logger := cfg.Logger
+	if logger == nil {
+		if n.logs, err = openLogFile(filepath.Join(stateDir, "meshrpc.log")); err != nil {
+			return nil, err
+		}
+		logger = slog.New(slog.NewTextHandler(n.logs, nil))
+	}
+	self := n.mesh.Self()
+	n.policy = authz.New(authz.Config{Rules: rules, SelfLogin: self.User, NodeName: self.Name})
+	n.reg = rpc.NewRegistry()
+	registerSys(n.reg, n)
+	registerKV(n.reg, n.store)
+	n.server = rpc.NewServer(rpc.Config{
+		Registry:  n.reg,
+		Identify:  n.identify,
+		Authorize: n.policy.Authorize,
+		NodeName:  self.Name,
+		Hosts:     hostsOf(self),
+		Logger:    logger,
+	})
+	return n, nil
+}
+
+func (n *Node) identify(ctx context.Context, remoteAddr string) (rpc.Caller, error) {
+	id, err := n.mesh.WhoIs(ctx, remoteAddr)
+	return rpc.Caller(id), err
+}
+
+// hostsOf lists the names and addresses a node answers to.
+func hostsOf(self mesh.Peer) []string {
+	hosts := []string{self.Name, self.DNSName}
+	for _, a := range self.Addrs {
+		hosts = append(hosts, a.String())
+	}
+	return hosts
+}
+
+// Registry is where procedures are registered; register before Serve.
+func (n *Node) Registry() *rpc.Registry { return n.reg }
+
+// Mesh is the node's tailnet presence.
+func (n *Node) Mesh() *mesh.Node { return n.mesh }
+
+// Store is the node's key-value store.
+func (n *Node) Store() *store.Store { return n.store }
+
+// Policy is the node's authorization policy.
+func (n *Node) Policy() *authz.Policy { return n.policy }
+
+// Name is the node's MagicDNS short name.
+func (n *Node) Name() string { return n.mesh.Self().Name }
+
+// Addr is the node's RPC address on the tailnet ("100.64.0.1:4343").
+func (n *Node) Addr() string {
+	return net.JoinHostPort(n.mesh.Addr().String(), strconv.Itoa(n.cfg.Port))
+}
+
+// Serve serves calls on the node's tailnet address, and the CLI on a unix
+// socket in the state directory, until ctx ends; then it drains calls in
+// flight (up to 10 s) and closes the node.
+func (n *Node) Serve(ctx context.Context) error {
+	ln, err := n.mesh.Listen("tcp", ":"+strconv.Itoa(n.cfg.Port))
+	if err != nil {
+		return err
+	}
+	sock, err := listenSocket(filepath.Join(n.mesh.StateDir(), SocketName))
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	local := &socketServer{node: n}
+	errc := make(chan error, 2)
+	go func() { errc <- n.server.Serve(ln) }()
+	go func() { errc <- local.serve(sock) }()
+
+	select {
+	case <-ctx.Done():
+	case err = <-errc:
+	}
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	sock.Close()
+	local.close()
+	shutErr := n.server.Shutdown(shutdownCtx)
+	if errors.Is(err, rpc.ErrServerClosed) {
+		err = nil
+	}
+	return errors.Join(err, shutErr, n.Close())
+}
+
+// Close leaves the tailnet and closes the store. It is idempotent.
+func (n *Node) Close() error {
+	n.closeOnce.Do(func() {
+		var errs []error
+		if n.server != nil {
+			errs = append(errs, ignoreClosed(n.server.Close()))
+		}
+		if n.store != nil {
+			errs = append(errs, n.store.Close())
+		}
+		if n.mesh != nil {
+			errs = append(errs, n.mesh.Close())
+		}
+		errs = append(errs, n.logs.Close())
+		n.closeErr = errors.Join(errs...)
+	})
+	return n.closeErr
+}
+
+func ignoreClosed(err error) error {
+	if errors.Is(err, rpc.ErrServerClosed) || errors.Is(err, net.ErrClosed) {
+		return nil
+	}
+	return err
+}
+
+// isSelf reports whether host names this node.
+func (n *Node) isSelf(host string) bool {
+	self := n.mesh.Self()
+	if host == self.Name || host == self.DNSName || host == "localhost" {
+		return true
+	}
+	if a, err := netip.ParseAddr(host); err == nil {
+		for _, sa := range self.Addrs {
+			if a == sa {
+				return true
+			}
+		}
+		return a.IsLoopback()
+	}
+	return false
+}

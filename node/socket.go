@@ -1,0 +1,216 @@
+package node
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"sync"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/meshrpc/meshrpc/mesh"
+)
+
+// The local socket lets the CLI use a serving node's tailnet presence instead
+// of starting its own tsnet node, which would take a second or more. It
+// speaks HTTP: CONNECT host:port opens a tailnet connection (to a peer, or to
+// this node itself), GET /peers lists the tailnet. Only the node's own OS user
+// may use it: the socket file is 0600 and each connection's peer credentials
+// are checked.
+
+func listenSocket(path string) (net.Listener, error) {
+	if c, err := net.DialTimeout("unix", path, time.Second); err == nil {
+		c.Close()
+		return nil, fmt.Errorf("node: another meshrpc serve is already running with state in %s (its socket %s answers)", path[:len(path)-len(SocketName)-1], path)
+	}
+	os.Remove(path) // a stale socket from a node that died
+	ln, err := net.Listen("unix", path)
+	if err != nil {
+		return nil, fmt.Errorf("node: local socket: %w", err)
+	}
+	if err := os.Chmod(path, 0o600); err != nil {
+		ln.Close()
+		return nil, fmt.Errorf("node: local socket: %w", err)
+	}
+	return &sameUserListener{Listener: ln, uid: os.Getuid()}, nil
+}
+
+// sameUserListener refuses connections from other users, in case the
+// socket's mode was loosened.
+type sameUserListener struct {
+	net.Listener
+	uid int
+}
+
+func (l *sameUserListener) Accept() (net.Conn, error) {
+	for {
+		c, err := l.Listener.Accept()
+		if err != nil {
+			return nil, err
+		}
+		if uc, ok := c.(*net.UnixConn); ok && peerUID(uc) == l.uid {
+			return c, nil
+		}
+		c.Close()
+	}
+}
+
+func peerUID(c *net.UnixConn) int {
+	raw, err := c.SyscallConn()
+	if err != nil {
+		return -1
+	}
+	uid := -1
+	raw.Control(func(fd uintptr) {
+		if cred, err := unix.GetsockoptUcred(int(fd), unix.SOL_SOCKET, unix.SO_PEERCRED); err == nil {
+			uid = int(cred.Uid)
+		}
+	})
+	return uid
+}
+
+type socketServer struct {
+	node *Node
+	http *http.Server
+	self *pipeListener
+}
+
+func (s *socketServer) serve(ln net.Listener) error {
+	s.self = newPipeListener(s.node.mesh.Addr().String())
+	go s.node.server.Serve(s.self)
+	s.http = &http.Server{Handler: s, ReadHeaderTimeout: 5 * time.Second}
+	err := s.http.Serve(ln)
+	if errors.Is(err, http.ErrServerClosed) {
+		return nil
+	}
+	return err
+}
+
+func (s *socketServer) close() {
+	if s.http != nil {
+		s.http.Close()
+	}
+	if s.self != nil {
+		s.self.Close()
+	}
+}
+
+// PeersStatus is the answer of GET /peers on the local socket.
+type PeersStatus struct {
+	Self  mesh.Peer   `json:"self"`
+	Peers []mesh.Peer `json:"peers"`
+}
+
+func (s *socketServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	switch {
+	case r.Method == http.MethodConnect:
+		s.connect(w, r)
+	case r.Method == http.MethodGet && r.URL.Path == "/peers":
+		peers, err := s.node.mesh.Peers(r.Context())
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadGateway)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		json.NewEncoder(w).Encode(PeersStatus{Self: s.node.mesh.Self(), Peers: peers})
+	default:
+		http.NotFound(w, r)
+	}
+}
+
+func (s *socketServer) connect(w http.ResponseWriter, r *http.Request) {
+	host, _, err := net.SplitHostPort(r.Host)
+	if err != nil {
+		http.Error(w, "CONNECT needs host:port", http.StatusBadRequest)
+		return
+	}
+	var conn net.Conn
+	if s.node.isSelf(host) {
+		conn, err = s.self.dial()
+	} else {
+		ctx, cancel := context.WithTimeout(r.Context(), 15*time.Second)
+		conn, err = s.node.mesh.Dial(ctx, "tcp", r.Host)
+		cancel()
+	}
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadGateway)
+		return
+	}
+	defer conn.Close()
+	w.WriteHeader(http.StatusOK)
+	client, buf, err := http.NewResponseController(w).Hijack()
+	if err != nil {
+		return
+	}
+	defer client.Close()
+	if n := buf.Reader.Buffered(); n > 0 {
+		b, _ := buf.Reader.Peek(n)
+		conn.Write(b)
+	}
+	splice(client, conn)
+}
+
+// splice copies both ways until either side closes.
+func splice(a, b net.Conn) {
+	var wg sync.WaitGroup
+	wg.Go(func() { io.Copy(a, b); a.Close() })
+	wg.Go(func() { io.Copy(b, a); b.Close() })
+	wg.Wait()
+}
+
+// pipeListener hands in-process connections to the node's own rpc server,
+// for CLI calls addressed to the serving node itself. Their remote address is
+// the node's own tailnet address, so WhoIs names the node.
+type pipeListener struct {
+	addr  net.Addr
+	conns chan net.Conn
+	done  chan struct{}
+	once  sync.Once
+}
+
+func newPipeListener(selfIP string) *pipeListener {
+	return &pipeListener{
+		addr:  &net.TCPAddr{IP: net.ParseIP(selfIP), Port: 1},
+		conns: make(chan net.Conn),
+		done:  make(chan struct{}),
+	}
+}
+
+func (l *pipeListener) dial() (net.Conn, error) {
+	server, client := net.Pipe()
+	select {
+	case l.conns <- &addrConn{Conn: server, remote: l.addr}:
+		return client, nil
+	case <-l.done:
+		return nil, net.ErrClosed
+	}
+}
+
+func (l *pipeListener) Accept() (net.Conn, error) {
+	select {
+	case c := <-l.conns:
+		return c, nil
+	case <-l.done:
+		return nil, net.ErrClosed
+	}
+}
+
+func (l *pipeListener) Close() error {
+	l.once.Do(func() { close(l.done) })
+	return nil
+}
+
+func (l *pipeListener) Addr() net.Addr { return l.addr }
+
+type addrConn struct {
+	net.Conn
+	remote net.Addr
+}
+
+func (c *addrConn) RemoteAddr() net.Addr { return c.remote }
