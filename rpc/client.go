@@ -256,8 +256,10 @@ func encodeRequest(buf []byte, id int64, method string, params any) ([]byte, err
 		if err != nil {
 			return nil, fmt.Errorf("encoding params of %s: %w", method, err)
 		}
-		buf = append(buf, `,"params":`...)
-		buf = append(buf, pb...)
+		if len(pb) > 0 { // an empty json.RawMessage means no params
+			buf = append(buf, `,"params":`...)
+			buf = append(buf, pb...)
+		}
 	}
 	return append(buf, '}'), nil
 }

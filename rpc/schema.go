@@ -94,8 +94,10 @@ func (s Schema) describe() string {
 	case "object":
 		return "an object"
 	}
-	if _, ok := s["oneOf"]; ok {
-		return "a value or null"
+	if alts, ok := s["oneOf"].([]any); ok && len(alts) > 0 {
+		if inner, ok := alts[0].(Schema); ok {
+			return inner.describe() + " or null"
+		}
 	}
 	return "any JSON value"
 }

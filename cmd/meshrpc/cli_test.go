@@ -1,0 +1,205 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/meshrpc/meshrpc/mesh/devnet"
+	"github.com/meshrpc/meshrpc/mesh/meshtest"
+	"github.com/meshrpc/meshrpc/node"
+)
+
+// binary is the meshrpc command built once for the tests.
+var binary string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "meshrpc-cli-test-")
+	if err != nil {
+		panic(err)
+	}
+	binary = filepath.Join(dir, "meshrpc")
+	if out, err := exec.Command("go", "build", "-o", binary, ".").CombinedOutput(); err != nil {
+		os.Stderr.Write(out)
+		panic(err)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+type result struct {
+	stdout, stderr string
+	code           int
+}
+
+// run runs meshrpc with args against the devnet at controlURL.
+func run(t *testing.T, controlURL string, args ...string) result {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, binary, args...)
+	cmd.Env = append(os.Environ(), "MESHRPC_CONTROL_URL="+controlURL, "HOME="+t.TempDir(), "XDG_CONFIG_HOME=")
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	return result{out.String(), errb.String(), code}
+}
+
+// serveHome runs `meshrpc serve` as "home" and waits until its socket
+// answers; the process is stopped with SIGTERM at the end of the test.
+func serveHome(t *testing.T, controlURL, stateDir string, extra ...string) {
+	t.Helper()
+	args := append([]string{"--hostname", "home", "--state-dir", stateDir, "serve"}, extra...)
+	cmd := exec.Command(binary, args...)
+	cmd.Env = append(os.Environ(), "MESHRPC_CONTROL_URL="+controlURL)
+	var errb bytes.Buffer
+	cmd.Stderr = &errb
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	t.Cleanup(func() {
+		cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case err := <-exited:
+			if err != nil {
+				t.Errorf("serve exited with %v after SIGTERM; stderr:\n%s", err, errb.String())
+			}
+		case <-time.After(20 * time.Second):
+			cmd.Process.Kill()
+			t.Errorf("serve did not stop within 20 s of SIGTERM")
+		}
+	})
+	sock := filepath.Join(stateDir, node.SocketName)
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		if _, err := os.Stat(sock); err == nil {
+			return
+		}
+		select {
+		case err := <-exited:
+			t.Fatalf("serve exited: %v\n%s", err, errb.String())
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("serve did not start; stderr:\n%s", errb.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func TestServeAndCall(t *testing.T) {
+	dn := meshtest.Net(t, devnet.Config{})
+	homeState := filepath.Join(t.TempDir(), "home")
+	serveHome(t, dn.ControlURL(), homeState)
+	cafe := []string{"--hostname", "cafe", "--state-dir", filepath.Join(t.TempDir(), "cafe")}
+
+	r := run(t, dn.ControlURL(), append(cafe, "call", "home", "sys.ping", "--raw")...)
+	if r.code != 0 || strings.TrimSpace(r.stdout) != "pong" {
+		t.Fatalf("call sys.ping: %+v", r)
+	}
+	if r := run(t, dn.ControlURL(), append(cafe, "kv", "put", "home", "greeting", "hello")...); r.code != 0 {
+		t.Fatalf("kv put: %+v", r)
+	}
+	if r := run(t, dn.ControlURL(), append(cafe, "kv", "get", "home", "greeting")...); r.code != 0 || strings.TrimSpace(r.stdout) != `"hello"` {
+		t.Fatalf("kv get: %+v", r)
+	}
+	if r := run(t, dn.ControlURL(), append(cafe, "call", "home", "kv.inc", "key=visits", "delta=5")...); strings.TrimSpace(r.stdout) != "5" {
+		t.Fatalf("call with key=value params: %+v", r)
+	}
+	if r := run(t, dn.ControlURL(), append(cafe, "kv", "inc", "home", "visits")...); strings.TrimSpace(r.stdout) != "6" {
+		t.Fatalf("kv inc: %+v", r)
+	}
+	r = run(t, dn.ControlURL(), append(cafe, "whoami", "home", "--json")...)
+	var who struct{ Node, Login string }
+	if r.code != 0 || json.Unmarshal([]byte(r.stdout), &who) != nil || who.Node != "cafe" || who.Login == "" {
+		t.Fatalf("whoami home: %+v", r)
+	}
+	r = run(t, dn.ControlURL(), append(cafe, "uname", "home")...)
+	if r.code != 0 || !strings.Contains(r.stdout, "Linux") {
+		t.Fatalf("uname: %+v", r)
+	}
+	r = run(t, dn.ControlURL(), append(cafe, "peers", "--json")...)
+	var peers []struct {
+		Name    string `json:"name"`
+		Meshrpc bool   `json:"meshrpc"`
+		Methods int    `json:"methods"`
+	}
+	if r.code != 0 || json.Unmarshal([]byte(r.stdout), &peers) != nil || len(peers) != 1 || peers[0].Name != "home" || !peers[0].Meshrpc || peers[0].Methods == 0 {
+		t.Fatalf("peers --json: %+v", r)
+	}
+	r = run(t, dn.ControlURL(), append(cafe, "call", "--all", "sys.ping", "--json")...)
+	if r.code != 0 || !strings.Contains(r.stdout, `"peer": "home"`) {
+		t.Fatalf("call --all: %+v", r)
+	}
+}
+
+func TestCallThroughTheLocalSocket(t *testing.T) {
+	dn := meshtest.Net(t, devnet.Config{})
+	homeState := filepath.Join(t.TempDir(), "home")
+	serveHome(t, dn.ControlURL(), homeState)
+	// The same state dir as the serving node: the CLI goes through its socket,
+	// to the node itself as well as to others.
+	r := run(t, dn.ControlURL(), "--state-dir", homeState, "call", "home", "sys.whoami", "--json")
+	var who struct{ Node string }
+	if r.code != 0 || json.Unmarshal([]byte(r.stdout), &who) != nil || who.Node != "home" {
+		t.Fatalf("call through the socket: %+v", r)
+	}
+	if strings.Contains(r.stderr, "joined the tailnet") {
+		t.Fatalf("the CLI started a node of its own instead of using the socket: %s", r.stderr)
+	}
+	fi, err := os.Stat(filepath.Join(homeState, node.SocketName))
+	if err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("socket mode: %v %v", fi, err)
+	}
+}
+
+func TestExitCodes(t *testing.T) {
+	dn := meshtest.Net(t, devnet.Config{})
+	homeState := filepath.Join(t.TempDir(), "home")
+	serveHome(t, dn.ControlURL(), homeState)
+	cafe := []string{"--hostname", "cafe", "--state-dir", filepath.Join(t.TempDir(), "cafe")}
+	for _, tc := range []struct {
+		name string
+		args []string
+		code int
+		want string
+	}{
+		{"unknown flag", []string{"call", "--nope"}, 2, "unknown flag"},
+		{"missing args", []string{"call", "home"}, 2, "at least 2"},
+		{"bad --params", []string{"call", "home", "sys.ping", "--params", "{"}, 2, "not valid JSON"},
+		{"unknown method", append(cafe, "call", "home", "no.such"), 1, "method not found"},
+		{"wrong param type", append(cafe, "call", "home", "kv.inc", "key=k", `delta="x"`), 1, "must be an integer"},
+		{"unreachable peer", append(cafe, "call", "nosuchpeer", "sys.ping", "--timeout", "3s"), 3, "nosuchpeer"},
+		{"bad allow rule", []string{"--state-dir", filepath.Join(t.TempDir(), "x"), "serve", "--allow", "group:x"}, 3, "unknown principal kind"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := run(t, dn.ControlURL(), tc.args...)
+			if r.code != tc.code || !strings.Contains(r.stderr, tc.want) {
+				t.Fatalf("exit %d, stderr %q; want exit %d mentioning %q", r.code, r.stderr, tc.code, tc.want)
+			}
+		})
+	}
+}
+
+func TestDemo(t *testing.T) {
+	r := run(t, "", "demo")
+	if r.code != 0 || !strings.Contains(r.stdout, "the counter is exactly 5000") {
+		t.Fatalf("demo: %+v", r)
+	}
+}
