@@ -134,4 +134,3 @@ func allUnreachable(results []peerResult) bool {
 	}
 	return true
 }
-
