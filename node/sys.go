@@ -40,7 +40,7 @@ func registerSys(r *rpc.Registry, n *Node) {
 		return "pong", nil
 	}).ReadOnly = true
 	rpc.Register(r, "sys.uname", "uname(2) of the node's machine: sysname, nodename, release, version, machine.", func(ctx context.Context, _ NoParams) (Uname, error) {
-		return uname()
+		return MachineUname()
 	}).ReadOnly = true
 	rpc.Register(r, "sys.info", "The node's host, OS, meshrpc version, uptime and method count.", func(ctx context.Context, _ NoParams) (Info, error) {
 		host, _ := os.Hostname()
@@ -61,7 +61,8 @@ func registerSys(r *rpc.Registry, n *Node) {
 	}).ReadOnly = true
 }
 
-func uname() (Uname, error) {
+// MachineUname is uname(2) of this machine, as sys.uname answers it.
+func MachineUname() (Uname, error) {
 	var u unix.Utsname
 	if err := unix.Uname(&u); err != nil {
 		return Uname{}, err

@@ -1,0 +1,82 @@
+// Package examples_test builds the ported seed programs and runs them
+// against a local tailnet: the home server, then the café client.
+package examples_test
+
+import (
+	"bytes"
+	"context"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/meshrpc/meshrpc/mesh/devnet"
+	"github.com/meshrpc/meshrpc/mesh/meshtest"
+)
+
+func build(t *testing.T, dir, pkg string) string {
+	t.Helper()
+	bin := filepath.Join(dir, filepath.Base(pkg))
+	if out, err := exec.Command("go", "build", "-o", bin, pkg).CombinedOutput(); err != nil {
+		t.Fatalf("build %s: %v\n%s", pkg, err, out)
+	}
+	return bin
+}
+
+func TestSeedProgramsPortedToGo(t *testing.T) {
+	dir := t.TempDir()
+	home := build(t, dir, "./home")
+	cafe := build(t, dir, "./cafe")
+	dn := meshtest.Net(t, devnet.Config{})
+
+	server := exec.Command(home, "-hostname", "home", "-state-dir", filepath.Join(dir, "home-state"), "-control-url", dn.ControlURL())
+	serverLog := new(lockedBuffer)
+	server.Stderr = serverLog
+	if err := server.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		server.Process.Signal(syscall.SIGTERM)
+		server.Wait()
+	}()
+	deadline := time.Now().Add(60 * time.Second)
+	for !strings.Contains(serverLog.String(), "serving on") {
+		if time.Now().After(deadline) {
+			t.Fatalf("home did not start:\n%s", serverLog.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, cafe, "-server", "home", "-state-dir", filepath.Join(dir, "cafe-state"), "-control-url", dn.ControlURL()).CombinedOutput()
+	if err != nil {
+		t.Fatalf("cafe: %v\n%s", err, out)
+	}
+	for _, want := range []string{"get 0", "get 10", "get_uname map[", "hikakin 5000"} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("cafe's output lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+// lockedBuffer is a bytes.Buffer safe to read while a process writes it.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
