@@ -129,6 +129,17 @@ func (n *Node) Listen(network, addr string) (net.Listener, error) {
 // Dial connects to addr ("home:4343", "home.tailnet.ts.net:4343" or
 // "100.64.0.2:4343") over the tailnet.
 func (n *Node) Dial(ctx context.Context, network, addr string) (net.Conn, error) {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return nil, fmt.Errorf("mesh: dial %s: %w", addr, err)
+	}
+	if _, err := netip.ParseAddr(host); err != nil {
+		ip, err := n.resolve(ctx, host)
+		if err != nil {
+			return nil, err
+		}
+		addr = net.JoinHostPort(ip.String(), port)
+	}
 	c, err := n.ts.Dial(ctx, network, addr)
 	if err != nil {
 		return nil, fmt.Errorf("mesh: dial %s over the tailnet: %w", addr, err)
