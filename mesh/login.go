@@ -13,13 +13,14 @@ import (
 // waitRunning watches the node's IPN bus until it is running. It shows the
 // login URL when one is needed, fails at once when control refuses the node
 // (a bad or expired auth key), and fails after ControlTimeout when control
-// has given no sign of life at all.
-func (n *Node) waitRunning(ctx context.Context, errs *lastError) error {
+// has given no sign of life at all. loggedIn reports whether a person logged
+// in through a URL.
+func (n *Node) waitRunning(ctx context.Context, errs *lastError) (loggedIn bool, err error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	w, err := n.lc.WatchIPNBus(ctx, ipn.NotifyInitialState)
 	if err != nil {
-		return fmt.Errorf("mesh: watch tailscale state: %w", err)
+		return false, fmt.Errorf("mesh: watch tailscale state: %w", err)
 	}
 	defer w.Close()
 
@@ -46,15 +47,15 @@ func (n *Node) waitRunning(ctx context.Context, errs *lastError) error {
 	for {
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("mesh: joining the tailnet at %s: %w", n.controlName(), ctx.Err())
+			return false, fmt.Errorf("mesh: joining the tailnet at %s: %w", n.controlName(), ctx.Err())
 		case err := <-watchErr:
-			return fmt.Errorf("mesh: watch tailscale state: %w", err)
+			return false, fmt.Errorf("mesh: watch tailscale state: %w", err)
 		case <-silence.C:
-			return fmt.Errorf("mesh: no answer from the control server %s after %s; check --control-url and this machine's network%s",
+			return false, fmt.Errorf("mesh: no answer from the control server %s after %s; check --control-url and this machine's network%s",
 				n.controlName(), n.cfg.ControlTimeout, errs.suffix())
 		case nt := <-notes:
 			if nt.ErrMessage != nil {
-				return fmt.Errorf("mesh: the control server %s refused this node: %s (is the auth key valid and unexpired?)",
+				return false, fmt.Errorf("mesh: the control server %s refused this node: %s (is the auth key valid and unexpired?)",
 					n.controlName(), *nt.ErrMessage)
 			}
 			url := ""
@@ -79,7 +80,7 @@ func (n *Node) waitRunning(ctx context.Context, errs *lastError) error {
 				silence.Stop()
 				fmt.Fprintf(n.cfg.Progress, "meshrpc: %s is waiting for a tailnet admin to approve it\n", n.cfg.Hostname)
 			case ipn.Running:
-				return nil
+				return shownURL != "", nil
 			}
 		}
 	}

@@ -94,7 +94,8 @@ func Join(ctx context.Context, cfg Config) (_ *Node, err error) {
 	// used, which concurrent WhoIs calls leave behind.
 	n.localTransport = &http.Transport{DialContext: tsLC.Dial}
 	n.lc = &local.Client{Dial: tsLC.Dial, Transport: n.localTransport}
-	if err := n.waitRunning(ctx, errs); err != nil {
+	loggedIn, err := n.waitRunning(ctx, errs)
+	if err != nil {
 		return nil, err
 	}
 	st, err := n.lc.StatusWithoutPeers(ctx)
@@ -106,7 +107,9 @@ func Join(ctx context.Context, cfg Config) (_ *Node, err error) {
 	}
 	n.self = peerFromStatus(st.Self, st.User)
 	savePort(cfg.StateDir, n.WireGuardPort())
-	fmt.Fprintf(cfg.Progress, "meshrpc: %s joined the tailnet as %s (%s)\n", cfg.Hostname, n.self.DNSName, n.self.Addrs[0])
+	if loggedIn { // after a login URL, say that the wait is over
+		fmt.Fprintf(cfg.Progress, "meshrpc: %s joined the tailnet as %s (%s)\n", cfg.Hostname, n.self.DNSName, n.self.Addrs[0])
+	}
 	return n, nil
 }
 

@@ -100,6 +100,9 @@ func (g *globalOptions) dial(ctx context.Context) (*node.Client, error) {
 	if err != nil {
 		return nil, unreachableError{fmt.Errorf("joining the tailnet: %w", err)}
 	}
+	if g.verbose {
+		fmt.Fprintf(g.stderr, "meshrpc: reaching the tailnet through %s\n", c.Via())
+	}
 	return c, nil
 }
 
