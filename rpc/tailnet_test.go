@@ -14,7 +14,7 @@ import (
 
 // serveOnTailnet serves the test registry on srv's tailnet address, with
 // the caller identified by WhoIs, and returns a client on cli.
-func serveOnTailnet(t *testing.T, srv, cli *mesh.Node, authorize func(context.Context, rpc.Caller, string) error) *rpc.Client {
+func serveOnTailnet(t testing.TB, srv, cli *mesh.Node, authorize func(context.Context, rpc.Caller, string) error) *rpc.Client {
 	t.Helper()
 	ln, err := srv.Listen("tcp", ":4343")
 	if err != nil {

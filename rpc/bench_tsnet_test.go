@@ -1,0 +1,122 @@
+package rpc_test
+
+import (
+	"context"
+	"io"
+	"sort"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/meshrpc/meshrpc/mesh"
+	"github.com/meshrpc/meshrpc/mesh/meshtest"
+	"github.com/meshrpc/meshrpc/rpc"
+)
+
+// BenchmarkTailnet measures, in one run over the same two tsnet nodes, the
+// floor (a 64-byte TCP ping-pong) and meshrpc small calls at concurrency 1,
+// 8 and 64. Compare them as ratios; docs/benchmarks.md has the figures.
+func BenchmarkTailnet(b *testing.B) {
+	_, nodes := meshtest.Nodes(b, "srv", "cli")
+	srv, cli := nodes[0], nodes[1]
+
+	b.Run("raw-pingpong-64B", func(b *testing.B) { benchPingPong(b, srv, cli) })
+
+	c := serveOnTailnet(b, srv, cli, nil)
+	for _, conc := range []int{1, 8, 64} {
+		b.Run("meshrpc-call/conc="+itoa(conc), func(b *testing.B) { benchCalls(b, c, conc) })
+	}
+}
+
+func benchPingPong(b *testing.B, srv, cli *mesh.Node) {
+	ln, err := srv.Listen("tcp", ":7000")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() { io.Copy(c, c); c.Close() }()
+		}
+	}()
+	conn, err := cli.Dial(context.Background(), "tcp", srv.Addr().String()+":7000")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer conn.Close()
+	buf := make([]byte, 64)
+	roundTrip := func() {
+		if _, err := conn.Write(buf); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := io.ReadFull(conn, buf); err != nil {
+			b.Fatal(err)
+		}
+	}
+	for range 100 {
+		roundTrip()
+	}
+	lat := make([]time.Duration, 0, b.N)
+	b.ResetTimer()
+	for range b.N {
+		t := time.Now()
+		roundTrip()
+		lat = append(lat, time.Since(t))
+	}
+	reportLatency(b, lat)
+}
+
+func benchCalls(b *testing.B, c *rpc.Client, conc int) {
+	ctx := context.Background()
+	for range 100 {
+		if err := c.Call(ctx, "get_data", nil, nil); err != nil {
+			b.Fatal(err)
+		}
+	}
+	var mu sync.Mutex
+	lat := make([]time.Duration, 0, b.N)
+	work := make(chan struct{}, b.N)
+	for range b.N {
+		work <- struct{}{}
+	}
+	close(work)
+	b.ReportAllocs()
+	b.ResetTimer()
+	var wg sync.WaitGroup
+	for range conc {
+		wg.Go(func() {
+			mine := make([]time.Duration, 0, b.N/conc+1)
+			for range work {
+				t := time.Now()
+				if err := c.Call(ctx, "get_data", nil, nil); err != nil {
+					b.Error(err)
+					return
+				}
+				mine = append(mine, time.Since(t))
+			}
+			mu.Lock()
+			lat = append(lat, mine...)
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	b.StopTimer()
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "calls/s")
+	reportLatency(b, lat)
+}
+
+func reportLatency(b *testing.B, lat []time.Duration) {
+	if len(lat) == 0 {
+		return
+	}
+	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
+	b.ReportMetric(float64(lat[len(lat)/2].Microseconds()), "p50-us")
+	b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds()), "p99-us")
+}
+
+func itoa(n int) string { return strconv.Itoa(n) }
