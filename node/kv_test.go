@@ -1,0 +1,131 @@
+package node_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/meshrpc/meshrpc/mesh/devnet"
+	"github.com/meshrpc/meshrpc/mesh/meshtest"
+	"github.com/meshrpc/meshrpc/node"
+	"github.com/meshrpc/meshrpc/rpc"
+)
+
+// TestKVFromSeveralNodesAtOnce has three client nodes increment one counter
+// and write their own keys concurrently while a fourth watches: the counter
+// ends exact and the watcher sees every change once.
+func TestKVFromSeveralNodesAtOnce(t *testing.T) {
+	dn := meshtest.Net(t, devnet.Config{})
+	startNode(t, dn, node.Config{Hostname: "home"})
+	watcher := dialAs(t, dn, "watcher")
+	ctx := context.Background()
+
+	const clients, each = 3, 100
+	type change struct {
+		Type string `json:"type"`
+		Key  string `json:"key"`
+		Rev  int64  `json:"rev"`
+	}
+	seen := map[int64]bool{}
+	watchDone := make(chan error, 1)
+	go func() {
+		after := int64(0)
+		for len(seen) < clients*each*2 {
+			var res struct {
+				Events []change `json:"events"`
+				Rev    int64    `json:"rev"`
+			}
+			if err := watcher.Call(ctx, "home", "kv.watch", []any{"", after, 10}, &res); err != nil {
+				watchDone <- err
+				return
+			}
+			for _, e := range res.Events {
+				if seen[e.Rev] || e.Rev <= after {
+					watchDone <- fmt.Errorf("change %d seen twice or out of order", e.Rev)
+					return
+				}
+				seen[e.Rev] = true
+				after = e.Rev
+			}
+			if len(res.Events) == 0 {
+				watchDone <- fmt.Errorf("watch returned no change after %d", after)
+				return
+			}
+		}
+		watchDone <- nil
+	}()
+
+	var wg sync.WaitGroup
+	for i := range clients {
+		c := dialAs(t, dn, fmt.Sprintf("client%d", i))
+		wg.Go(func() {
+			for j := range each {
+				if err := c.Call(ctx, "home", "kv.inc", []any{"counter"}, nil); err != nil {
+					t.Error(err)
+					return
+				}
+				if err := c.Call(ctx, "home", "kv.put", []any{fmt.Sprintf("c%d/%d", i, j), j}, nil); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	var n int64
+	if err := watcher.Call(ctx, "home", "kv.get", []any{"counter"}, &n); err != nil || n != clients*each {
+		t.Fatalf("counter = %d, %v; want %d", n, err, clients*each)
+	}
+	select {
+	case err := <-watchDone:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatalf("watcher saw %d of %d changes", len(seen), clients*each*2)
+	}
+	var entries []json.RawMessage
+	if err := watcher.Call(ctx, "home", "kv.list", []any{"c1/"}, &entries); err != nil || len(entries) != each {
+		t.Fatalf("kv.list c1/: %d entries, %v", len(entries), err)
+	}
+}
+
+func TestKVErrorsHaveTheirCodes(t *testing.T) {
+	dn := meshtest.Net(t, devnet.Config{})
+	startNode(t, dn, node.Config{Hostname: "home", InMemory: true})
+	c := dialAs(t, dn, "cafe")
+	ctx := context.Background()
+	c.Call(ctx, "home", "kv.put", []any{"s", "text"}, nil)
+	var rev struct{ Rev int64 }
+	if err := c.Call(ctx, "home", "kv.cas", []any{"new", 0, 1}, &rev); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		method string
+		params []any
+		code   int
+	}{
+		{"kv.inc", []any{"s"}, rpc.CodeInvalidParams},
+		{"kv.put", []any{"", 1}, rpc.CodeInvalidParams},
+		{"kv.cas", []any{"new", 0, 2}, rpc.CodeConflict},
+		{"kv.inc", []any{"n", "five"}, rpc.CodeInvalidParams},
+	} {
+		err := c.Call(ctx, "home", tc.method, tc.params, nil)
+		if rpc.CodeOf(err) != tc.code {
+			t.Errorf("%s %v: %v; want code %d", tc.method, tc.params, err, tc.code)
+		}
+	}
+	err := c.Call(ctx, "home", "kv.cas", []any{"new", 0, 2}, nil)
+	var e *rpc.Error
+	if !errors.As(err, &e) || e.Data == nil {
+		t.Fatalf("conflict without the current revision: %v", err)
+	}
+	var v any
+	if err := c.Call(ctx, "home", "kv.get", []any{"absent"}, &v); err != nil || v != nil {
+		t.Fatalf("kv.get of an absent key: %v, %v; want null", v, err)
+	}
+}
