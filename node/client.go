@@ -110,7 +110,7 @@ func (c *Client) rpc(peer string) *rpc.Client {
 	defer c.mu.Unlock()
 	rc, ok := c.clients[addr]
 	if !ok {
-		rc = rpc.NewClient(rpc.ClientConfig{Addr: addr, Dial: c.dial})
+		rc = rpc.NewClient(rpc.ClientConfig{Addr: addr, Dial: c.dial, Stream: true})
 		c.clients[addr] = rc
 	}
 	return rc

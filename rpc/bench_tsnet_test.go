@@ -24,8 +24,11 @@ func BenchmarkTailnet(b *testing.B) {
 	b.Run("raw-pingpong-64B", func(b *testing.B) { benchPingPong(b, srv, cli) })
 
 	c := serveOnTailnet(b, srv, cli, nil)
+	sc := rpc.NewClient(rpc.ClientConfig{Addr: srv.Self().Name + ":4343", Dial: cli.Dial, Stream: true})
+	defer sc.Close()
 	for _, conc := range []int{1, 8, 64} {
-		b.Run("meshrpc-call/conc="+itoa(conc), func(b *testing.B) { benchCalls(b, c, conc) })
+		b.Run("meshrpc-post/conc="+itoa(conc), func(b *testing.B) { benchCalls(b, c, conc) })
+		b.Run("meshrpc-stream/conc="+itoa(conc), func(b *testing.B) { benchCalls(b, sc, conc) })
 	}
 }
 

@@ -12,6 +12,7 @@ import (
 	"net/http/httptrace"
 	"reflect"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -51,6 +52,11 @@ type ClientConfig struct {
 	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
 	// MaxConns bounds connections kept open to the peer; default 64.
 	MaxConns int
+	// Stream makes Call use one WebSocket stream to the peer for all calls,
+	// multiplexed, instead of an HTTP request per call: faster for many
+	// calls, one round trip more for a single one. Deadlines are then
+	// enforced by the client; the server applies its own limit.
+	Stream bool
 }
 
 // Client calls one peer's procedures. It is safe for concurrent use and
@@ -61,6 +67,10 @@ type Client struct {
 	hc     *http.Client
 	tr     *http.Transport
 	nextID atomic.Int64
+
+	useStream bool
+	streamMu  sync.Mutex
+	stream    *stream
 }
 
 // NewClient returns a client for the peer at cfg.Addr.
@@ -86,11 +96,14 @@ func NewClient(cfg ClientConfig) *Client {
 		addr: cfg.Addr,
 		hc:   &http.Client{Transport: tr},
 		tr:   tr,
+
+		useStream: cfg.Stream,
 	}
 }
 
-// Close closes the client's idle connections.
+// Close closes the client's stream and idle connections.
 func (c *Client) Close() error {
+	c.closeStream()
 	c.tr.CloseIdleConnections()
 	return nil
 }
@@ -105,13 +118,19 @@ func (c *Client) Call(ctx context.Context, method string, params any, result any
 	if err != nil {
 		return err
 	}
-	resp, err := c.post(ctx, method, body)
-	if err != nil {
-		return err
-	}
 	var r response
-	if err := json.Unmarshal(resp, &r); err != nil {
-		return &TransportError{Addr: c.addr, Method: method, Sent: true, Err: fmt.Errorf("malformed reply: %w", err)}
+	if c.useStream {
+		if r, err = c.callStream(ctx, id, method, body); err != nil {
+			return err
+		}
+	} else {
+		resp, err := c.post(ctx, method, body)
+		if err != nil {
+			return err
+		}
+		if err := json.Unmarshal(resp, &r); err != nil {
+			return &TransportError{Addr: c.addr, Method: method, Sent: true, Err: fmt.Errorf("malformed reply: %w", err)}
+		}
 	}
 	if r.Error != nil {
 		return r.Error

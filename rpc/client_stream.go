@@ -1,0 +1,136 @@
+package rpc
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"sync"
+
+	"github.com/coder/websocket"
+)
+
+// stream is the client's side of a WebSocket stream: many calls in flight
+// on one connection, replies matched by id.
+type stream struct {
+	conn *websocket.Conn
+
+	mu      sync.Mutex
+	pending map[int64]chan response
+	err     error // set once the stream is broken
+}
+
+// errStreamClosed is a stream that ended with calls in flight.
+var errStreamClosed = errors.New("stream closed")
+
+func (c *Client) getStream(ctx context.Context) (*stream, error) {
+	c.streamMu.Lock()
+	defer c.streamMu.Unlock()
+	if st := c.stream; st != nil && st.broken() == nil {
+		return st, nil
+	}
+	conn, _, err := websocket.Dial(ctx, "ws://"+c.addr+"/rpc", &websocket.DialOptions{
+		HTTPClient:      c.hc,
+		CompressionMode: websocket.CompressionDisabled,
+	})
+	if err != nil {
+		return nil, err
+	}
+	conn.SetReadLimit(64 << 20)
+	st := &stream{conn: conn, pending: map[int64]chan response{}}
+	go st.readLoop()
+	c.stream = st
+	return st, nil
+}
+
+func (st *stream) broken() error {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	return st.err
+}
+
+func (st *stream) readLoop() {
+	for {
+		_, data, err := st.conn.Read(context.Background())
+		if err != nil {
+			st.fail(err)
+			return
+		}
+		var r response
+		if json.Unmarshal(data, &r) != nil {
+			continue
+		}
+		id, err := strconv.ParseInt(string(r.ID), 10, 64)
+		if err != nil {
+			continue // not one of ours (an error for an unparseable request has id null)
+		}
+		st.mu.Lock()
+		ch := st.pending[id]
+		delete(st.pending, id)
+		st.mu.Unlock()
+		if ch != nil {
+			ch <- r
+		}
+	}
+}
+
+// fail ends the stream, failing every call in flight.
+func (st *stream) fail(err error) {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if st.err == nil {
+		st.err = fmt.Errorf("%w: %v", errStreamClosed, err)
+	}
+	for id, ch := range st.pending {
+		close(ch)
+		delete(st.pending, id)
+	}
+}
+
+// callStream makes one call on the stream.
+func (c *Client) callStream(ctx context.Context, id int64, method string, body []byte) (response, error) {
+	st, err := c.getStream(ctx)
+	if err != nil {
+		if ctx.Err() != nil {
+			return response{}, fmt.Errorf("calling %s on %s: %w", method, c.addr, ctx.Err())
+		}
+		return response{}, &TransportError{Addr: c.addr, Method: method, Err: err}
+	}
+	ch := make(chan response, 1)
+	st.mu.Lock()
+	if st.err != nil {
+		st.mu.Unlock()
+		return response{}, &TransportError{Addr: c.addr, Method: method, Err: st.err}
+	}
+	st.pending[id] = ch
+	st.mu.Unlock()
+	if err := st.conn.Write(ctx, websocket.MessageText, body); err != nil {
+		st.mu.Lock()
+		delete(st.pending, id)
+		st.mu.Unlock()
+		st.fail(err)
+		return response{}, &TransportError{Addr: c.addr, Method: method, Sent: true, Err: err}
+	}
+	select {
+	case r, ok := <-ch:
+		if !ok {
+			return response{}, &TransportError{Addr: c.addr, Method: method, Sent: true, Err: st.broken()}
+		}
+		return r, nil
+	case <-ctx.Done():
+		st.mu.Lock()
+		delete(st.pending, id)
+		st.mu.Unlock()
+		return response{}, fmt.Errorf("calling %s on %s: %w", method, c.addr, ctx.Err())
+	}
+}
+
+func (c *Client) closeStream() {
+	c.streamMu.Lock()
+	defer c.streamMu.Unlock()
+	if c.stream != nil {
+		c.stream.conn.Close(websocket.StatusNormalClosure, "")
+		c.stream = nil
+	}
+}

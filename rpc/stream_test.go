@@ -1,0 +1,97 @@
+package rpc_test
+
+import (
+	"context"
+	"net/http"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/meshrpc/meshrpc/rpc"
+)
+
+func streamClient(t *testing.T, addr string) *rpc.Client {
+	c := rpc.NewClient(rpc.ClientConfig{Addr: addr, Stream: true})
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+func TestStreamCallsConcurrentlyAndRepliesOutOfOrder(t *testing.T) {
+	c := streamClient(t, serve(t, rpc.Config{}))
+	ctx := context.Background()
+	// A slow call first: the fast ones behind it must not wait for it.
+	slow := make(chan error, 1)
+	go func() { slow <- c.Call(ctx, "sleep", map[string]int{"ms": 300}, nil) }()
+	time.Sleep(20 * time.Millisecond)
+	var wg sync.WaitGroup
+	for range 50 {
+		wg.Go(func() {
+			var n int64
+			if err := c.Call(ctx, "inc", []any{"k"}, &n); err != nil || n == 0 {
+				t.Errorf("inc on the stream: %d, %v", n, err)
+			}
+		})
+	}
+	wg.Wait()
+	select {
+	case err := <-slow:
+		t.Fatalf("the slow call finished before 50 fast ones were answered: %v", err)
+	default:
+	}
+	if err := <-slow; err != nil {
+		t.Fatal(err)
+	}
+	var n int64
+	if err := c.Call(ctx, "inc", []any{"k", 0}, &n); err != nil || n != 51 {
+		t.Fatalf("after 50 concurrent increments + 1: %d, %v", n, err)
+	}
+}
+
+func TestStreamErrors(t *testing.T) {
+	c := streamClient(t, serve(t, rpc.Config{}))
+	ctx := context.Background()
+	if err := c.Call(ctx, "inc", map[string]any{"key": 1}, nil); rpc.CodeOf(err) != rpc.CodeInvalidParams {
+		t.Fatalf("bad params on the stream: %v", err)
+	}
+	if err := c.Call(ctx, "panic", nil, nil); rpc.CodeOf(err) != rpc.CodeInternalError {
+		t.Fatalf("panic on the stream: %v", err)
+	}
+	short, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
+	defer cancel()
+	if err := c.Call(short, "block", nil, nil); rpc.CodeOf(err) != rpc.CodeDeadlineExceeded {
+		t.Fatalf("client deadline on the stream: %v", err)
+	}
+	if err := c.Call(ctx, "get_data", nil, nil); err != nil {
+		t.Fatalf("the stream after errors: %v", err)
+	}
+}
+
+func TestStreamRefusesForeignOrigins(t *testing.T) {
+	addr := serve(t, rpc.Config{})
+	req, _ := http.NewRequest("GET", "http://"+addr+"/rpc", nil)
+	req.Header.Set("Connection", "Upgrade")
+	req.Header.Set("Upgrade", "websocket")
+	req.Header.Set("Sec-WebSocket-Version", "13")
+	req.Header.Set("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ==")
+	req.Header.Set("Origin", "http://evil.example")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusForbidden {
+		t.Fatalf("upgrade from a foreign origin: %d, want 403", resp.StatusCode)
+	}
+}
+
+func TestStreamRedialsAfterClose(t *testing.T) {
+	addr := serve(t, rpc.Config{})
+	c := streamClient(t, addr)
+	if err := c.Call(context.Background(), "get_data", nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	c.Close() // drops the stream; the next call dials a new one
+	if err := c.Call(context.Background(), "get_data", nil, nil); err != nil {
+		t.Fatalf("after Close: %v", err)
+	}
+}
