@@ -61,4 +61,3 @@ func fuzzRegistry() *rpc.Registry {
 	}
 	return reg
 }
-
