@@ -17,13 +17,11 @@ import (
 //
 // Against Headscale, Join (state Running) returns before the first network
 // map that lists the peers: they arrive 0.3 s later with this harness's
-// batching and about 1.5 s later with Headscale's defaults. Meanwhile the
-// name "home" is not in the tailnet's DNS, so tsnet asks the host's resolver
-// instead, which fails here and could, on a real network, find another
-// machine called "home". The devnet sends complete maps, so mesh's own
-// tests do not see this.
+// batching and about 1.5 s later with Headscale's defaults. mesh resolves
+// names from the tailnet map and waits briefly for it, never from the host's
+// DNS (which, on a real network, could find another machine called "home").
+// The devnet sends complete maps, so only a real control server shows this.
 func TestARejoiningNodeDialsAPeerByNameAtOnce(t *testing.T) {
-	t.Skip("known issue in mesh (reported with issue 8): Join returns before Headscale has sent the peers; remove this skip with the fix")
 	hs := realtailnet.StartHeadscale(t, realtailnet.HeadscaleConfig{})
 	alice := hs.CreateUser(t, "alice")
 	key := hs.AuthKey(t, alice)
