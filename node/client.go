@@ -144,11 +144,23 @@ func (c *Client) dial(ctx context.Context, network, addr string) (net.Conn, erro
 	return conn, nil
 }
 
+// peersWait bounds how long Peers waits for a first peer on a node that has
+// just joined.
+const peersWait = 2 * time.Second
+
 // Peers lists this node (self) and the other nodes of the tailnet.
 func (c *Client) Peers(ctx context.Context) (self mesh.Peer, peers []mesh.Peer, err error) {
 	if c.mesh != nil {
-		peers, err = c.mesh.Peers(ctx)
-		return c.mesh.Self(), peers, err
+		// Right after joining, some control servers (Headscale) send the
+		// peers a moment after the node is up: give them that moment.
+		deadline := time.Now().Add(peersWait)
+		for {
+			peers, err = c.mesh.Peers(ctx)
+			if err != nil || len(peers) > 0 || time.Now().After(deadline) {
+				return c.mesh.Self(), peers, err
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
 	}
 	hc := &http.Client{Transport: &http.Transport{
 		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
