@@ -3,6 +3,8 @@ package authz_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -106,6 +108,52 @@ func TestDenialSaysWhoWhatWhereAndHow(t *testing.T) {
 	}
 }
 
+func TestDenialMessageMatchesTheDocumentedExample(t *testing.T) {
+	p := authz.New(authz.Config{SelfLogin: "me@example.com", NodeName: "home"})
+	err := p.Authorize(context.Background(), laptop, "kv.put")
+	want := `permission denied: laptop (alice@example.com) may not call kv.put on home; to allow it, run meshrpc serve on home with --allow 'node:laptop=kv.put' (or --allow 'user:alice@example.com=kv.put'), or grant the tailnet app capability github.com/meshrpc/meshrpc/cap/rpc {"methods":["kv.put"]}`
+	var e *rpc.Error
+	if !errors.As(err, &e) || e.Message != want {
+		t.Fatalf("denial = %v\nwant message %s", err, want)
+	}
+}
+
+func TestDenialOfUnidentifiedCallerSuggestsStar(t *testing.T) {
+	p := authz.New(authz.Config{SelfLogin: me, NodeName: "home"})
+	msg := p.Authorize(context.Background(), rpc.Caller{Addr: "100.64.0.9:1234"}, "sys.ping").Error()
+	for _, want := range []string{"permission denied", "100.64.0.9", "sys.ping", "on home", "--allow '*=sys.ping'"} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("denial %q lacks %q", msg, want)
+		}
+	}
+}
+
+func TestExplainSaysWhichRuleOrGrant(t *testing.T) {
+	p := authz.New(authz.Config{Rules: []authz.Rule{{Principal: "tag:phone", Methods: []string{"sys.*"}}}, SelfLogin: me})
+	if d := p.Explain(tagged, "sys.ping"); d.By != "rule tag:phone=sys.*" {
+		t.Errorf("By = %q, want the rule", d.By)
+	}
+	if d := p.Explain(with(tagged, grant("kv.*")), "kv.get"); d.By != `grant `+authz.CapName+` {"methods":["kv.*"]}` {
+		t.Errorf("By = %q, want the grant", d.By)
+	}
+	if d := authz.New(authz.Config{SelfLogin: me}).Explain(laptop, "kv.get"); d.By != "rule self" {
+		t.Errorf("By = %q, want the default rule self", d.By)
+	}
+}
+
+func TestPolicyIsNotChangedThroughItsRules(t *testing.T) {
+	given := []authz.Rule{{Principal: "tag:phone", Methods: []string{"sys.ping"}}}
+	p := authz.New(authz.Config{Rules: given})
+	given[0].Methods[0] = "*"
+	p.Rules()[0].Methods[0] = "*"
+	if p.Explain(tagged, "kv.put").Allowed {
+		t.Fatal("changing the caller's slices widened the policy")
+	}
+	if got := p.Rules(); !reflect.DeepEqual(got, []authz.Rule{{Principal: "tag:phone", Methods: []string{"sys.ping"}}}) {
+		t.Errorf("Rules() = %v", got)
+	}
+}
+
 func TestParseRule(t *testing.T) {
 	for _, tc := range []struct {
 		in, want string
@@ -163,10 +211,11 @@ func FuzzParseRule(f *testing.F) {
 			return
 		}
 		again, err := authz.ParseRule(r.String())
-		if err != nil || again.String() != r.String() {
+		if err != nil || !reflect.DeepEqual(again, r) {
 			t.Fatalf("rule %q does not round-trip: %q, %v", r, again, err)
 		}
 		p := authz.New(authz.Config{Rules: []authz.Rule{r}, SelfLogin: me})
 		p.Explain(laptop, "kv.get")
+		p.Explain(rpc.Caller{}, r.String())
 	})
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/meshrpc/meshrpc/rpc"
@@ -43,7 +44,7 @@ type Policy struct {
 
 // New returns the policy for cfg.
 func New(cfg Config) *Policy {
-	p := &Policy{rules: cfg.Rules, selfLogin: cfg.SelfLogin, nodeName: cfg.NodeName, capName: cfg.CapName}
+	p := &Policy{rules: cloneRules(cfg.Rules), selfLogin: cfg.SelfLogin, nodeName: cfg.NodeName, capName: cfg.CapName}
 	if len(p.rules) == 0 {
 		p.rules = []Rule{{Principal: "self"}}
 	}
@@ -56,8 +57,18 @@ func New(cfg Config) *Policy {
 	return p
 }
 
-// Rules are the local rules in force (the default included).
-func (p *Policy) Rules() []Rule { return append([]Rule(nil), p.rules...) }
+// Rules are the local rules in force (the default included), as a copy.
+func (p *Policy) Rules() []Rule { return cloneRules(p.rules) }
+
+// cloneRules copies rules deeply, so that neither New's caller nor Rules'
+// can change a Policy that other goroutines are reading.
+func cloneRules(rules []Rule) []Rule {
+	out := make([]Rule, 0, len(rules))
+	for _, r := range rules {
+		out = append(out, Rule{Principal: r.Principal, Methods: slices.Clone(r.Methods)})
+	}
+	return out
+}
 
 // Decision is the outcome of a check and its reason.
 type Decision struct {
@@ -118,27 +129,33 @@ func (p *Policy) principalMatches(principal string, c rpc.Caller) bool {
 	return false
 }
 
-// hint says what would allow c to call method.
+// hint says what would allow c to call method. It suggests the narrowest
+// principal that names the caller: a tag for a tagged device (its login is
+// the tailnet's shared tagged-devices user, so user: would allow every tagged
+// device), else the node, with the user as an alternative.
 func (p *Policy) hint(c rpc.Caller, method string) string {
 	var principals []string
-	switch {
-	case len(c.Tags) > 0:
+	if len(c.Tags) > 0 {
 		principals = append(principals, c.Tags[0])
-	case c.Node != "":
+	}
+	if c.Node != "" {
 		principals = append(principals, "node:"+c.Node)
 	}
 	if c.Login != "" && len(c.Tags) == 0 {
 		principals = append(principals, "user:"+c.Login)
 	}
+	grant := fmt.Sprintf("grant the tailnet app capability %s {\"methods\":[%q]}", p.capName, method)
 	if len(principals) == 0 {
-		return "the caller could not be identified; only a '*' rule allows unidentified callers"
+		// Without a name only "*" can match; say so rather than suggest a
+		// rule that cannot work.
+		return fmt.Sprintf("the caller could not be identified, so only a '*' rule allows it: run meshrpc serve on %s with --allow '*=%s' (anyone on the tailnet), or %s",
+			p.nodeName, method, grant)
 	}
 	allow := fmt.Sprintf("--allow '%s=%s'", principals[0], method)
 	if len(principals) > 1 {
 		allow += fmt.Sprintf(" (or --allow '%s=%s')", principals[1], method)
 	}
-	return fmt.Sprintf("to allow it, run meshrpc serve on %s with %s, or grant the tailnet app capability %s {\"methods\":[%q]}",
-		p.nodeName, allow, p.capName, method)
+	return fmt.Sprintf("to allow it, run meshrpc serve on %s with %s, or %s", p.nodeName, allow, grant)
 }
 
 func describe(c rpc.Caller) string {
