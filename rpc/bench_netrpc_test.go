@@ -81,4 +81,3 @@ func benchNetRPC(b *testing.B, c *netrpc.Client, conc int) {
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "calls/s")
 	reportLatency(b, lat)
 }
-
