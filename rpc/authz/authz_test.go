@@ -70,6 +70,7 @@ func TestMatrix(t *testing.T) {
 		{"star, other method", rules("*=sys.ping"), stranger, "kv.put", false},
 		{"grant allows", nil, with(stranger, grant("kv.*")), "kv.get", true},
 		{"grant for other methods", nil, with(stranger, grant("sys.*")), "kv.get", false},
+		{"key-scoped grant grants nothing until keys are enforced", nil, with(stranger, map[string][]json.RawMessage{authz.CapName: {json.RawMessage(`{"methods":["kv.*"],"keys":["shared/*"]}`)}}), "kv.get", false},
 		{"malformed grant grants nothing", nil, with(stranger, map[string][]json.RawMessage{authz.CapName: {json.RawMessage(`"kv.*"`), json.RawMessage(`{"methods":"kv.*"}`)}}), "kv.get", false},
 		{"grant of another capability", nil, with(stranger, map[string][]json.RawMessage{"example.com/cap/other": {json.RawMessage(`{"methods":["*"]}`)}}), "kv.get", false},
 		{"rule or grant: grant", rules("tag:phone=sys.*"), with(tagged, grant("kv.get")), "kv.get", true},

@@ -19,6 +19,10 @@ const CapName = "github.com/meshrpc/meshrpc/cap/rpc"
 // Grant is one value of the capability in a tailnet policy grant.
 type Grant struct {
 	Methods []string `json:"methods"`
+	// Keys would narrow a grant to some keys of the store. This node does
+	// not enforce key scopes yet, so a grant that names keys grants nothing
+	// here rather than every key: it fails closed.
+	Keys []string `json:"keys,omitempty"`
 }
 
 // Config configures a Policy.
@@ -86,8 +90,8 @@ func (p *Policy) Explain(c rpc.Caller, method string) Decision {
 	}
 	for _, raw := range c.Caps[p.capName] {
 		var g Grant
-		if json.Unmarshal(raw, &g) != nil {
-			continue // a malformed grant grants nothing
+		if json.Unmarshal(raw, &g) != nil || len(g.Keys) > 0 {
+			continue // a malformed or key-scoped grant grants nothing (see Grant)
 		}
 		if anyGlob(g.Methods, method) {
 			return Decision{Allowed: true, By: "grant " + p.capName + " " + string(raw)}
