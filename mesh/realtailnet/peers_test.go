@@ -10,10 +10,9 @@ import (
 // TestMeshrpcPeersListsTheServerEveryTimeOnHeadscale runs `meshrpc peers`
 // several times from one state directory, as a person does. Each run joins
 // again; against Headscale the first network map after Join may list no
-// peers yet (see TestARejoiningNodeDialsAPeerByNameAtOnce), and a list taken
-// then is empty.
+// peers yet (see TestARejoiningNodeDialsAPeerByNameAtOnce), so a list taken
+// at once would be empty: the client waits briefly for the first peers.
 func TestMeshrpcPeersListsTheServerEveryTimeOnHeadscale(t *testing.T) {
-	t.Skip("known issue (reported with issue 8): a rerun of meshrpc peers on Headscale sometimes lists no peers; remove this skip with the fix")
 	meshrpcBinary(t)
 	hs := realtailnet.StartHeadscale(t, realtailnet.HeadscaleConfig{})
 	alice := hs.CreateUser(t, "alice")
