@@ -27,8 +27,10 @@ func BenchmarkTailnet(b *testing.B) {
 	sc := rpc.NewClient(rpc.ClientConfig{Addr: srv.Self().Name + ":4343", Dial: cli.Dial, Stream: true})
 	defer sc.Close()
 	nc := netRPCClient(b, srv, cli)
+	gc := grpcClient(b, srv, cli)
 	for _, conc := range []int{1, 8, 64} {
 		b.Run("netrpc/conc="+itoa(conc), func(b *testing.B) { benchNetRPC(b, nc, conc) })
+		b.Run("grpc/conc="+itoa(conc), func(b *testing.B) { benchGRPC(b, gc, conc) })
 		b.Run("meshrpc-post/conc="+itoa(conc), func(b *testing.B) { benchCalls(b, c, conc) })
 		b.Run("meshrpc-stream/conc="+itoa(conc), func(b *testing.B) { benchCalls(b, sc, conc) })
 	}
