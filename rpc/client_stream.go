@@ -33,6 +33,7 @@ func (c *Client) getStream(ctx context.Context) (*stream, error) {
 	conn, _, err := websocket.Dial(ctx, "ws://"+c.addr+"/rpc", &websocket.DialOptions{
 		HTTPClient:      c.hc,
 		CompressionMode: websocket.CompressionDisabled,
+		Subprotocols:    []string{CoalesceSubprotocol},
 	})
 	if err != nil {
 		return nil, err
@@ -57,21 +58,35 @@ func (st *stream) readLoop() {
 			st.fail(err)
 			return
 		}
-		var r response
-		if json.Unmarshal(data, &r) != nil {
+		if len(data) > 0 && data[0] == '[' { // several replies packed in one message
+			var rs []response
+			if json.Unmarshal(data, &rs) == nil {
+				for _, r := range rs {
+					st.deliver(r)
+				}
+			}
 			continue
 		}
-		id, err := strconv.ParseInt(string(r.ID), 10, 64)
-		if err != nil {
-			continue // not one of ours (an error for an unparseable request has id null)
+		var r response
+		if json.Unmarshal(data, &r) == nil {
+			st.deliver(r)
 		}
-		st.mu.Lock()
-		ch := st.pending[id]
-		delete(st.pending, id)
-		st.mu.Unlock()
-		if ch != nil {
-			ch <- r
-		}
+	}
+}
+
+// deliver hands a reply to the call waiting for its id, if any (an error for
+// an unparseable request has id null and is nobody's).
+func (st *stream) deliver(r response) {
+	id, err := strconv.ParseInt(string(r.ID), 10, 64)
+	if err != nil {
+		return
+	}
+	st.mu.Lock()
+	ch := st.pending[id]
+	delete(st.pending, id)
+	st.mu.Unlock()
+	if ch != nil {
+		ch <- r
 	}
 }
 

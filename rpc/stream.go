@@ -9,6 +9,17 @@ import (
 	"github.com/coder/websocket"
 )
 
+// CoalesceSubprotocol is the WebSocket subprotocol with which a client
+// says it accepts several replies packed into one message, as a JSON array
+// of response objects (its own requests' replies, matched by id). The server
+// then writes, in one message, every reply that is ready when the previous
+// write ends, so that many replies share a packet. Clients that do not ask
+// get one reply per message, as JSON-RPC over WebSocket usually goes.
+const CoalesceSubprotocol = "meshrpc.coalesce"
+
+// maxCoalesce bounds the replies packed into one message.
+const maxCoalesce = 64
+
 // maxStreamInFlight bounds the requests one stream has being handled; the
 // stream stops reading (back pressure) beyond it.
 const maxStreamInFlight = 256
@@ -24,6 +35,7 @@ func (s *Server) serveStream(w http.ResponseWriter, r *http.Request) {
 	conn, err := websocket.Accept(w, r, &websocket.AcceptOptions{
 		InsecureSkipVerify: true, // the Origin check above is stricter
 		CompressionMode:    websocket.CompressionDisabled,
+		Subprotocols:       []string{CoalesceSubprotocol},
 	})
 	if err != nil {
 		return // Accept has answered
@@ -40,9 +52,14 @@ func (s *Server) serveStream(w http.ResponseWriter, r *http.Request) {
 
 	replies := make(chan []byte, maxStreamInFlight)
 	writerDone := make(chan struct{})
+	coalesce := conn.Subprotocol() == CoalesceSubprotocol
 	go func() {
 		defer close(writerDone)
+		var packed []byte
 		for msg := range replies {
+			if coalesce {
+				msg, packed = packReplies(msg, replies, packed[:0])
+			}
 			if err := conn.Write(ctx, websocket.MessageText, msg); err != nil {
 				cancel()
 				for range replies { // drain, so handlers never block
@@ -77,4 +94,45 @@ func (s *Server) serveStream(w http.ResponseWriter, r *http.Request) {
 	close(replies)
 	<-writerDone
 	conn.CloseNow()
+}
+
+// packReplies returns first alone, or, when more replies are queued, all of
+// them (up to maxCoalesce) as one JSON array, flattening batch replies.
+func packReplies(first []byte, queue <-chan []byte, buf []byte) (msg, reuse []byte) {
+	select {
+	case next, ok := <-queue:
+		if !ok {
+			return first, buf
+		}
+		buf = append(buf, '[')
+		buf = appendElements(buf, first)
+		buf = append(buf, ',')
+		buf = appendElements(buf, next)
+		for n := 2; n < maxCoalesce; n++ {
+			select {
+			case more, ok := <-queue:
+				if !ok {
+					return append(buf, ']'), buf
+				}
+				buf = append(buf, ',')
+				buf = appendElements(buf, more)
+				continue
+			default:
+			}
+			break
+		}
+		buf = append(buf, ']')
+		return buf, buf
+	default:
+		return first, buf
+	}
+}
+
+// appendElements appends a reply: an object as is, a batch's array without
+// its brackets.
+func appendElements(buf, reply []byte) []byte {
+	if len(reply) >= 2 && reply[0] == '[' {
+		return append(buf, reply[1:len(reply)-1]...)
+	}
+	return append(buf, reply...)
 }
