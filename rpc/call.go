@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"runtime/debug"
+	"strconv"
 	"time"
 
 	"github.com/google/uuid"
@@ -96,6 +97,14 @@ func (r result) append(out []byte, id json.RawMessage) []byte {
 func (s *Server) run(in incoming, caller Caller, idErr error, req *request) (res result) {
 	if req.err != nil {
 		return result{err: req.err}
+	}
+	if m := req.Meta; m != nil { // a stream's per-message headers
+		if m.CallID != "" && len(m.CallID) <= 128 {
+			in.callID = m.CallID
+		}
+		if m.TimeoutMs > 0 {
+			in.timeout = parseTimeout(strconv.FormatInt(m.TimeoutMs, 10))
+		}
 	}
 	start := time.Now()
 	defer func() { s.logCall(in, caller, req.Method, start, res.err) }()

@@ -114,7 +114,11 @@ func (c *Client) Close() error {
 // *Error; a failure to get any answer as a *TransportError.
 func (c *Client) Call(ctx context.Context, method string, params any, result any) error {
 	id := c.nextID.Add(1)
-	body, err := encodeRequest(nil, id, method, params)
+	var meta *requestMeta
+	if c.useStream {
+		meta = metaFrom(ctx)
+	}
+	body, err := encodeRequest(nil, id, method, params, meta)
 	if err != nil {
 		return err
 	}
@@ -145,7 +149,7 @@ func (c *Client) Call(ctx context.Context, method string, params any, result any
 
 // Notify sends a notification: method runs, and nothing is answered.
 func (c *Client) Notify(ctx context.Context, method string, params any) error {
-	body, err := encodeRequest(nil, 0, method, params)
+	body, err := encodeRequest(nil, 0, method, params, nil)
 	if err != nil {
 		return err
 	}
@@ -174,7 +178,7 @@ func (c *Client) Batch(ctx context.Context, calls []*BatchCall) error {
 		if i > 0 {
 			body = append(body, ',')
 		}
-		if body, err = encodeRequest(body, first+int64(i), call.Method, call.Params); err != nil {
+		if body, err = encodeRequest(body, first+int64(i), call.Method, call.Params, nil); err != nil {
 			return err
 		}
 	}
@@ -219,17 +223,10 @@ func (c *Client) post(ctx context.Context, method string, body []byte) ([]byte, 
 		return nil, fmt.Errorf("calling %s on %s: %w", method, c.addr, err)
 	}
 	req.Header["Content-Type"] = []string{"application/json"}
-	callID, _ := ctx.Value(callIDKey{}).(string)
-	if callID == "" {
-		callID = newCallID()
-	}
-	req.Header[HeaderCallID] = []string{callID}
-	if dl, ok := ctx.Deadline(); ok {
-		ms := time.Until(dl).Milliseconds()
-		if ms < 1 {
-			ms = 1
-		}
-		req.Header[HeaderTimeout] = []string{strconv.FormatInt(ms, 10)}
+	meta := metaFrom(ctx)
+	req.Header[HeaderCallID] = []string{meta.CallID}
+	if meta.TimeoutMs > 0 {
+		req.Header[HeaderTimeout] = []string{strconv.FormatInt(meta.TimeoutMs, 10)}
 	}
 	var sent atomic.Bool
 	req = req.WithContext(httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{
@@ -260,8 +257,23 @@ func (c *Client) post(ctx context.Context, method string, body []byte) ([]byte, 
 	return nil, &TransportError{Addr: c.addr, Method: method, Sent: true, Err: fmt.Errorf("HTTP %s", resp.Status)}
 }
 
-// encodeRequest appends a request (a notification when id is 0) to buf.
-func encodeRequest(buf []byte, id int64, method string, params any) ([]byte, error) {
+// metaFrom is the call id (from WithCallID, else a new one) and remaining
+// time of a call made with ctx.
+func metaFrom(ctx context.Context) *requestMeta {
+	m := &requestMeta{}
+	m.CallID, _ = ctx.Value(callIDKey{}).(string)
+	if m.CallID == "" {
+		m.CallID = newCallID()
+	}
+	if dl, ok := ctx.Deadline(); ok {
+		m.TimeoutMs = max(time.Until(dl).Milliseconds(), 1)
+	}
+	return m
+}
+
+// encodeRequest appends a request (a notification when id is 0) to buf,
+// with meta as its "meshrpc" member when given (on a stream).
+func encodeRequest(buf []byte, id int64, method string, params any, meta *requestMeta) ([]byte, error) {
 	buf = append(buf, `{"jsonrpc":"2.0"`...)
 	if id != 0 {
 		buf = append(buf, `,"id":`...)
@@ -279,6 +291,16 @@ func encodeRequest(buf []byte, id int64, method string, params any) ([]byte, err
 			buf = append(buf, `,"params":`...)
 			buf = append(buf, pb...)
 		}
+	}
+	if meta != nil {
+		buf = append(buf, `,"meshrpc":{"call_id":`...)
+		cb, _ := json.Marshal(meta.CallID)
+		buf = append(buf, cb...)
+		if meta.TimeoutMs > 0 {
+			buf = append(buf, `,"timeout_ms":`...)
+			buf = strconv.AppendInt(buf, meta.TimeoutMs, 10)
+		}
+		buf = append(buf, '}')
 	}
 	return append(buf, '}'), nil
 }

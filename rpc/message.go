@@ -16,11 +16,20 @@ type request struct {
 	ID      json.RawMessage `json:"id"`
 	Method  string          `json:"method"`
 	Params  json.RawMessage `json:"params"`
+	// Meta carries, on a stream, what POST carries in headers: the call id
+	// and the caller's remaining time. Other servers ignore the member.
+	Meta *requestMeta `json:"meshrpc,omitempty"`
 
 	err *Error // set when the request is invalid: answered with this error
 }
 
 func (r *request) isNotification() bool { return r.ID == nil && r.err == nil }
+
+// requestMeta is the "meshrpc" member of a request sent on a stream.
+type requestMeta struct {
+	CallID    string `json:"call_id,omitempty"`
+	TimeoutMs int64  `json:"timeout_ms,omitempty"`
+}
 
 var nullID = json.RawMessage("null")
 

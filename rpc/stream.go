@@ -83,7 +83,7 @@ func (s *Server) serveStream(w http.ResponseWriter, r *http.Request) {
 		slots <- struct{}{}
 		handlers.Go(func() {
 			defer func() { <-slots }()
-			in := incoming{ctx: ctx, conn: cs, remote: r.RemoteAddr, callID: newCallID()}
+			in := incoming{ctx: ctx, conn: cs, remote: r.RemoteAddr, callID: newCallID()} // unless the message says
 			if reply := s.handleBody(in, data, nil); reply != nil {
 				replies <- reply
 			}

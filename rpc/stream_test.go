@@ -95,3 +95,34 @@ func TestStreamRedialsAfterClose(t *testing.T) {
 		t.Fatalf("after Close: %v", err)
 	}
 }
+
+func TestStreamCarriesCallIDAndDeadline(t *testing.T) {
+	reg := testRegistry()
+	rpc.Register(reg, "callid", "The call's id.", func(ctx context.Context, _ struct{}) (string, error) {
+		return rpc.CallIDFrom(ctx), nil
+	})
+	ended := make(chan error, 1)
+	rpc.Register(reg, "wait", "Waits for its context to end.", func(ctx context.Context, _ struct{}) (string, error) {
+		<-ctx.Done()
+		ended <- ctx.Err()
+		return "", ctx.Err()
+	})
+	c := streamClient(t, serve(t, rpc.Config{Registry: reg, DefaultTimeout: time.Minute}))
+	var id string
+	if err := c.Call(rpc.WithCallID(context.Background(), "my-call-7"), "callid", nil, &id); err != nil || id != "my-call-7" {
+		t.Fatalf("call id on the stream: %q, %v", id, err)
+	}
+	// The handler's context ends at the client's deadline, not at the
+	// server's own minute.
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	c.Call(ctx, "wait", nil, nil)
+	select {
+	case err := <-ended:
+		if err != context.DeadlineExceeded {
+			t.Fatalf("handler context ended with %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("the client's deadline did not reach the handler over the stream")
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/spf13/cobra"
 
 	"github.com/meshrpc/meshrpc/rpc"
@@ -88,6 +89,11 @@ func runCall(ctx context.Context, opts *callOptions) error {
 	}
 	ctx, cancel := context.WithTimeout(ctx, opts.timeout)
 	defer cancel()
+	if opts.verbose {
+		id := uuid.NewString()
+		ctx = rpc.WithCallID(ctx, id)
+		fmt.Fprintf(opts.stderr, "meshrpc: calling %s on %s, call id %s\n", opts.method, opts.peer, id)
+	}
 	var result json.RawMessage
 	if err := c.Call(ctx, opts.peer, opts.method, params, &result); err != nil {
 		return callError(opts.peer, opts.method, err)
