@@ -7,7 +7,10 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
+
+	"github.com/coder/websocket"
 )
 
 // ErrServerClosed is returned by Serve after Shutdown or Close.
@@ -87,8 +90,12 @@ type Server struct {
 	hosts map[string]bool
 	http  *http.Server
 
-	inflight sync.WaitGroup // calls and streams, for Shutdown
+	inflight sync.WaitGroup // calls being handled, for Shutdown
 	limits   callerLimits
+
+	streamsMu sync.Mutex
+	streams   map[*streamConn]bool // open streams, closed by Shutdown and Close
+	closing   atomic.Bool          // Shutdown began: streams refuse new calls
 }
 
 // NewServer returns a server for cfg.
@@ -121,25 +128,66 @@ func (s *Server) Serve(ln net.Listener) error {
 }
 
 // Shutdown stops accepting connections and waits for calls in flight to
-// finish, or for ctx to end.
+// finish, or for ctx to end; then it closes the streams, whose clients see
+// the node going away.
 func (s *Server) Shutdown(ctx context.Context) error {
+	s.closing.Store(true)
 	err := s.http.Shutdown(ctx)
 	done := make(chan struct{})
 	go func() {
 		s.inflight.Wait()
+		for _, st := range s.openStreams() {
+			for st.pending.Load() > 0 && ctx.Err() == nil { // every call answered on the wire
+				time.Sleep(5 * time.Millisecond)
+			}
+		}
 		close(done)
 	}()
 	select {
 	case <-done:
 	case <-ctx.Done():
-		return errors.Join(err, ctx.Err())
+		err = errors.Join(err, ctx.Err())
 	}
+	s.closeStreams(websocket.StatusGoingAway, "the node is shutting down")
 	return err
 }
 
 // Close stops the server at once, closing every connection.
 func (s *Server) Close() error {
-	return s.http.Close()
+	err := s.http.Close()
+	s.closeStreams(websocket.StatusGoingAway, "the node is closing")
+	return err
+}
+
+func (s *Server) addStream(st *streamConn) {
+	s.streamsMu.Lock()
+	defer s.streamsMu.Unlock()
+	if s.streams == nil {
+		s.streams = map[*streamConn]bool{}
+	}
+	s.streams[st] = true
+}
+
+func (s *Server) removeStream(st *streamConn) {
+	s.streamsMu.Lock()
+	defer s.streamsMu.Unlock()
+	delete(s.streams, st)
+}
+
+func (s *Server) openStreams() []*streamConn {
+	s.streamsMu.Lock()
+	defer s.streamsMu.Unlock()
+	sts := make([]*streamConn, 0, len(s.streams))
+	for st := range s.streams {
+		sts = append(sts, st)
+	}
+	return sts
+}
+
+func (s *Server) closeStreams(code websocket.StatusCode, reason string) {
+	for _, st := range s.openStreams() {
+		go st.conn.Close(code, reason) // Close waits for the peer's answer; don't wait on each in turn
+	}
 }
 
 type nodeNameKey struct{}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/coder/websocket"
@@ -41,8 +42,9 @@ func (s *Server) serveStream(w http.ResponseWriter, r *http.Request) {
 		return // Accept has answered
 	}
 	conn.SetReadLimit(s.cfg.MaxBodyBytes)
-	s.inflight.Add(1)
-	defer s.inflight.Done()
+	st := &streamConn{conn: conn}
+	s.addStream(st)
+	defer s.removeStream(st)
 
 	// The request's context ends when this handler returns; the stream's
 	// calls need the connection's values (its identity) but their own life.
@@ -57,12 +59,18 @@ func (s *Server) serveStream(w http.ResponseWriter, r *http.Request) {
 		defer close(writerDone)
 		var packed []byte
 		for msg := range replies {
+			n := 1
 			if coalesce {
-				msg, packed = packReplies(msg, replies, packed[:0])
+				msg, n, packed = packReplies(msg, replies, packed[:0])
 			}
-			if err := conn.Write(ctx, websocket.MessageText, msg); err != nil {
+			err := conn.Write(ctx, websocket.MessageText, msg)
+			for range n {
+				st.pending.Add(-1)
+			}
+			if err != nil {
 				cancel()
 				for range replies { // drain, so handlers never block
+					st.pending.Add(-1)
 				}
 				return
 			}
@@ -81,12 +89,21 @@ func (s *Server) serveStream(w http.ResponseWriter, r *http.Request) {
 			break
 		}
 		slots <- struct{}{}
+		st.pending.Add(1)
 		handlers.Go(func() {
 			defer func() { <-slots }()
-			in := incoming{ctx: ctx, conn: cs, remote: r.RemoteAddr, callID: newCallID()} // unless the message says
-			if reply := s.handleBody(in, data, nil); reply != nil {
-				replies <- reply
+			var reply []byte
+			if s.closing.Load() {
+				reply = appendResponse(nil, nil, nil, &Error{Code: CodeUnavailable, Message: "the node is shutting down; call again when it is back"})
+			} else {
+				in := incoming{ctx: ctx, conn: cs, remote: r.RemoteAddr, callID: newCallID()} // unless the message says
+				reply = s.handleBody(in, data, nil)
 			}
+			if reply == nil {
+				st.pending.Add(-1)
+				return
+			}
+			replies <- reply
 		})
 	}
 	cancel()
@@ -96,36 +113,40 @@ func (s *Server) serveStream(w http.ResponseWriter, r *http.Request) {
 	conn.CloseNow()
 }
 
+// streamConn is an open stream as the server tracks it.
+type streamConn struct {
+	conn    *websocket.Conn
+	pending atomic.Int64 // messages read and not yet answered on the wire
+}
+
 // packReplies returns first alone, or, when more replies are queued, all of
-// them (up to maxCoalesce) as one JSON array, flattening batch replies.
-func packReplies(first []byte, queue <-chan []byte, buf []byte) (msg, reuse []byte) {
-	select {
-	case next, ok := <-queue:
-		if !ok {
-			return first, buf
-		}
-		buf = append(buf, '[')
-		buf = appendElements(buf, first)
-		buf = append(buf, ',')
-		buf = appendElements(buf, next)
-		for n := 2; n < maxCoalesce; n++ {
-			select {
-			case more, ok := <-queue:
-				if !ok {
-					return append(buf, ']'), buf
-				}
-				buf = append(buf, ',')
-				buf = appendElements(buf, more)
-				continue
-			default:
+// them (up to maxCoalesce) as one JSON array, flattening batch replies. n is
+// how many replies msg holds.
+func packReplies(first []byte, queue <-chan []byte, buf []byte) (msg []byte, n int, reuse []byte) {
+	n = 1
+	for n < maxCoalesce {
+		select {
+		case next, ok := <-queue:
+			if !ok {
+				break
 			}
-			break
+			if n == 1 {
+				buf = append(buf, '[')
+				buf = appendElements(buf, first)
+			}
+			buf = append(buf, ',')
+			buf = appendElements(buf, next)
+			n++
+			continue
+		default:
 		}
-		buf = append(buf, ']')
-		return buf, buf
-	default:
-		return first, buf
+		break
 	}
+	if n == 1 {
+		return first, 1, buf
+	}
+	buf = append(buf, ']')
+	return buf, n, buf
 }
 
 // appendElements appends a reply: an object as is, a batch's array without

@@ -6,12 +6,12 @@ func TestPackRepliesFlattensBatches(t *testing.T) {
 	q := make(chan []byte, 4)
 	q <- []byte(`[{"id":2},{"id":3}]`)
 	q <- []byte(`{"id":4}`)
-	msg, _ := packReplies([]byte(`{"id":1}`), q, nil)
-	if want := `[{"id":1},{"id":2},{"id":3},{"id":4}]`; string(msg) != want {
-		t.Fatalf("packed %s, want %s", msg, want)
+	msg, n, _ := packReplies([]byte(`{"id":1}`), q, nil)
+	if want := `[{"id":1},{"id":2},{"id":3},{"id":4}]`; string(msg) != want || n != 3 {
+		t.Fatalf("packed %s (%d replies), want %s (3)", msg, n, want)
 	}
-	msg, _ = packReplies([]byte(`{"id":5}`), q, nil)
-	if string(msg) != `{"id":5}` {
-		t.Fatalf("a lone reply was changed: %s", msg)
+	msg, n, _ = packReplies([]byte(`{"id":5}`), q, nil)
+	if string(msg) != `{"id":5}` || n != 1 {
+		t.Fatalf("a lone reply was changed: %s (%d)", msg, n)
 	}
 }

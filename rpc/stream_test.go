@@ -2,6 +2,8 @@ package rpc_test
 
 import (
 	"context"
+	"errors"
+	"net"
 	"net/http"
 	"sync"
 	"testing"
@@ -124,5 +126,32 @@ func TestStreamCarriesCallIDAndDeadline(t *testing.T) {
 		}
 	case <-time.After(30 * time.Second):
 		t.Fatal("the client's deadline did not reach the handler over the stream")
+	}
+}
+
+func TestShutdownClosesStreamsAfterTheirCalls(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := rpc.NewServer(rpc.Config{Registry: testRegistry()})
+	go srv.Serve(ln)
+	c := streamClient(t, ln.Addr().String())
+	if err := c.Call(context.Background(), "get_data", nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	slow := make(chan error, 1)
+	go func() { slow <- c.Call(context.Background(), "sleep", map[string]int{"ms": 300}, nil) }()
+	time.Sleep(50 * time.Millisecond) // let the slow call start
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(ctx); err != nil {
+		t.Fatalf("Shutdown with an open stream: %v", err)
+	}
+	if err := <-slow; err != nil {
+		t.Fatalf("a call in flight at Shutdown: %v; want it answered", err)
+	}
+	if err := c.Call(context.Background(), "get_data", nil, nil); !errors.Is(err, rpc.ErrUnavailable) && rpc.CodeOf(err) != rpc.CodeUnavailable {
+		t.Fatalf("a call after Shutdown: %v; want unavailable", err)
 	}
 }
