@@ -3,9 +3,7 @@ package rpc_test
 import (
 	"context"
 	"net"
-	"sync"
 	"testing"
-	"time"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
@@ -69,43 +67,7 @@ func grpcClient(b *testing.B, srv, cli *mesh.Node) *grpc.ClientConn {
 func benchGRPC(b *testing.B, cc *grpc.ClientConn, conc int) {
 	ctx := context.Background()
 	in := wrapperspb.Bytes(nil)
-	call := func() error {
-		out := new(wrapperspb.BytesValue)
-		return cc.Invoke(ctx, "/meshrpc.bench.Echo/Data", in, out)
-	}
-	for range 100 {
-		if err := call(); err != nil {
-			b.Fatal(err)
-		}
-	}
-	var mu sync.Mutex
-	lat := make([]time.Duration, 0, b.N)
-	work := make(chan struct{}, b.N)
-	for range b.N {
-		work <- struct{}{}
-	}
-	close(work)
-	b.ReportAllocs()
-	b.ResetTimer()
-	var wg sync.WaitGroup
-	for range conc {
-		wg.Go(func() {
-			var mine []time.Duration
-			for range work {
-				t := time.Now()
-				if err := call(); err != nil {
-					b.Error(err)
-					return
-				}
-				mine = append(mine, time.Since(t))
-			}
-			mu.Lock()
-			lat = append(lat, mine...)
-			mu.Unlock()
-		})
-	}
-	wg.Wait()
-	b.StopTimer()
-	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "calls/s")
-	reportLatency(b, lat)
+	runBench(b, conc, func() error {
+		return cc.Invoke(ctx, "/meshrpc.bench.Echo/Data", in, new(wrapperspb.BytesValue))
+	})
 }

@@ -2,9 +2,7 @@ package rpc_test
 
 import (
 	netrpc "net/rpc"
-	"sync"
 	"testing"
-	"time"
 
 	"github.com/meshrpc/meshrpc/mesh"
 )
@@ -41,43 +39,8 @@ func netRPCClient(b *testing.B, srv, cli *mesh.Node) *netrpc.Client {
 }
 
 func benchNetRPC(b *testing.B, c *netrpc.Client, conc int) {
-	call := func() error {
+	runBench(b, conc, func() error {
 		var reply []any
 		return c.Call("Echo.Data", struct{}{}, &reply)
-	}
-	for range 100 {
-		if err := call(); err != nil {
-			b.Fatal(err)
-		}
-	}
-	var mu sync.Mutex
-	lat := make([]time.Duration, 0, b.N)
-	work := make(chan struct{}, b.N)
-	for range b.N {
-		work <- struct{}{}
-	}
-	close(work)
-	b.ReportAllocs()
-	b.ResetTimer()
-	var wg sync.WaitGroup
-	for range conc {
-		wg.Go(func() {
-			var mine []time.Duration
-			for range work {
-				t := time.Now()
-				if err := call(); err != nil {
-					b.Error(err)
-					return
-				}
-				mine = append(mine, time.Since(t))
-			}
-			mu.Lock()
-			lat = append(lat, mine...)
-			mu.Unlock()
-		})
-	}
-	wg.Wait()
-	b.StopTimer()
-	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "calls/s")
-	reportLatency(b, lat)
+	})
 }

@@ -80,8 +80,14 @@ func benchPingPong(b *testing.B, srv, cli *mesh.Node) {
 
 func benchCalls(b *testing.B, c *rpc.Client, conc int) {
 	ctx := context.Background()
+	runBench(b, conc, func() error { return c.Call(ctx, "get_data", nil, nil) })
+}
+
+// runBench warms call up, then makes b.N calls from conc goroutines and
+// reports calls/s and latency percentiles.
+func runBench(b *testing.B, conc int, call func() error) {
 	for range 100 {
-		if err := c.Call(ctx, "get_data", nil, nil); err != nil {
+		if err := call(); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -100,7 +106,7 @@ func benchCalls(b *testing.B, c *rpc.Client, conc int) {
 			mine := make([]time.Duration, 0, b.N/conc+1)
 			for range work {
 				t := time.Now()
-				if err := c.Call(ctx, "get_data", nil, nil); err != nil {
+				if err := call(); err != nil {
 					b.Error(err)
 					return
 				}
