@@ -2,6 +2,7 @@ package rpc_test
 
 import (
 	"context"
+	"encoding/json"
 	"io"
 	"sort"
 	"strconv"
@@ -22,12 +23,17 @@ func BenchmarkTailnet(b *testing.B) {
 	srv, cli := nodes[0], nodes[1]
 
 	b.Run("raw-pingpong-64B", func(b *testing.B) { benchPingPong(b, srv, cli) })
+	b.Run("raw-bulk-1MiB", func(b *testing.B) { benchBulk(b, srv, cli) })
 
 	c := serveOnTailnet(b, srv, cli, nil)
 	sc := rpc.NewClient(rpc.ClientConfig{Addr: srv.Self().Name + ":4343", Dial: cli.Dial, Stream: true})
 	defer sc.Close()
 	nc := netRPCClient(b, srv, cli)
 	gc := grpcClient(b, srv, cli)
+	for _, size := range []int{64 << 10, 1 << 20} {
+		b.Run("meshrpc-stream-result/"+itoa(size>>10)+"KiB", func(b *testing.B) { benchPayload(b, sc, size) })
+		b.Run("meshrpc-post-result/"+itoa(size>>10)+"KiB", func(b *testing.B) { benchPayload(b, c, size) })
+	}
 	for _, conc := range []int{1, 8, 64} {
 		b.Run("netrpc/conc="+itoa(conc), func(b *testing.B) { benchNetRPC(b, nc, conc) })
 		b.Run("grpc/conc="+itoa(conc), func(b *testing.B) { benchGRPC(b, gc, conc) })
@@ -76,6 +82,57 @@ func benchPingPong(b *testing.B, srv, cli *mesh.Node) {
 		lat = append(lat, time.Since(t))
 	}
 	reportLatency(b, lat)
+}
+
+// benchBulk measures raw tsnet TCP throughput: 1 MiB writes to a sink.
+func benchBulk(b *testing.B, srv, cli *mesh.Node) {
+	ln, err := srv.Listen("tcp", ":7003")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer ln.Close()
+	done := make(chan int64, 1)
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			done <- 0
+			return
+		}
+		n, _ := io.Copy(io.Discard, c)
+		c.Close()
+		done <- n
+	}()
+	conn, err := cli.Dial(context.Background(), "tcp", srv.Addr().String()+":7003")
+	if err != nil {
+		b.Fatal(err)
+	}
+	buf := make([]byte, 1<<20)
+	b.SetBytes(int64(len(buf)))
+	b.ResetTimer()
+	for range b.N {
+		if _, err := conn.Write(buf); err != nil {
+			b.Fatal(err)
+		}
+	}
+	conn.Close()
+	<-done // the last bytes have arrived
+}
+
+// benchPayload measures calls whose result is size bytes (a JSON string).
+func benchPayload(b *testing.B, c *rpc.Client, size int) {
+	ctx := context.Background()
+	var out json.RawMessage
+	if err := c.Call(ctx, "blob", []int{size}, &out); err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(int64(size))
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		if err := c.Call(ctx, "blob", []int{size}, &out); err != nil {
+			b.Fatal(err)
+		}
+	}
 }
 
 func benchCalls(b *testing.B, c *rpc.Client, conc int) {

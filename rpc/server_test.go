@@ -87,6 +87,11 @@ func testRegistry() *rpc.Registry {
 	rpc.Register(reg, "fail", "Returns a typed error.", func(ctx context.Context, _ struct{}) (string, error) {
 		return "", &rpc.Error{Code: rpc.CodeConflict, Message: "conflict: revision 7", Data: map[string]int{"rev": 7}}
 	})
+	rpc.Register(reg, "blob", "A string of n bytes.", func(ctx context.Context, p struct {
+		N int `json:"n"`
+	}) (string, error) {
+		return strings.Repeat("x", p.N), nil
+	})
 	rpc.Register(reg, "whoami", "The caller.", func(ctx context.Context, _ struct{}) (rpc.Caller, error) {
 		c, _ := rpc.CallerFrom(ctx)
 		return c, nil
