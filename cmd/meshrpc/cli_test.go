@@ -186,7 +186,7 @@ func TestExitCodes(t *testing.T) {
 		{"unknown method", append(cafe, "call", "home", "no.such"), 1, "method not found"},
 		{"wrong param type", append(cafe, "call", "home", "kv.inc", "key=k", `delta="x"`), 1, "must be an integer"},
 		{"unreachable peer", append(cafe, "call", "nosuchpeer", "sys.ping", "--timeout", "3s"), 3, "nosuchpeer"},
-		{"bad allow rule", []string{"--state-dir", filepath.Join(t.TempDir(), "x"), "serve", "--allow", "group:x"}, 3, "unknown principal kind"},
+		{"bad allow rule", []string{"--state-dir", filepath.Join(t.TempDir(), "x"), "serve", "--allow", "group:x"}, 2, "unknown principal kind"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := run(t, dn.ControlURL(), tc.args...)

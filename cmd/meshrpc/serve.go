@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/meshrpc/meshrpc/node"
+	"github.com/meshrpc/meshrpc/rpc/authz"
 )
 
 type serveOptions struct {
@@ -83,6 +84,11 @@ func runServe(ctx context.Context, opts *serveOptions, portSet bool) error {
 		}
 		if !portSet && fc.Port != 0 {
 			cfg.Port = fc.Port
+		}
+	}
+	for _, rule := range cfg.Allow {
+		if _, err := authz.ParseRule(rule); err != nil {
+			return usageError{err}
 		}
 	}
 	n, err := node.New(ctx, cfg)
