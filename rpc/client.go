@@ -132,7 +132,7 @@ func (c *Client) Call(ctx context.Context, method string, params any, result any
 		if err != nil {
 			return err
 		}
-		if err := json.Unmarshal(resp, &r); err != nil {
+		if r, err = decodeResponse(resp); err != nil {
 			return &TransportError{Addr: c.addr, Method: method, Sent: true, Err: fmt.Errorf("malformed reply: %w", err)}
 		}
 	}

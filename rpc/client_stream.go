@@ -67,8 +67,7 @@ func (st *stream) readLoop() {
 			}
 			continue
 		}
-		var r response
-		if json.Unmarshal(data, &r) == nil {
+		if r, err := decodeResponse(data); err == nil {
 			st.deliver(r)
 		}
 	}
