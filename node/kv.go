@@ -94,7 +94,10 @@ func registerKV(r *rpc.Registry, s *store.Store) {
 		rev, err := s.CAS(p.Key, p.Rev, p.Value)
 		return RevResult{rev}, kvError(err)
 	})
-	rpc.Register(r, "kv.watch", "Changes under prefix after after_rev; waits up to wait seconds (max 60) for one.", func(ctx context.Context, p watchParams) (WatchResult, error) {
+	rpc.Register(r, "kv.watch", "Changes under prefix after after_rev (-1: from now); waits up to wait seconds (max 60) for one.", func(ctx context.Context, p watchParams) (WatchResult, error) {
+		if p.AfterRev < 0 { // from now on
+			p.AfterRev = s.Rev()
+		}
 		wait := 30 * time.Second
 		if p.Wait > 0 {
 			wait = min(time.Duration(p.Wait*float64(time.Second)), maxWatchWait)

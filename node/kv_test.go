@@ -129,3 +129,44 @@ func TestKVErrorsHaveTheirCodes(t *testing.T) {
 		t.Fatalf("kv.get of an absent key: %v, %v; want null", v, err)
 	}
 }
+
+func TestKVWatchFromNow(t *testing.T) {
+	dn := meshtest.Net(t, devnet.Config{})
+	startNode(t, dn, node.Config{Hostname: "home", InMemory: true})
+	c := dialAs(t, dn, "cafe")
+	ctx := context.Background()
+	c.Call(ctx, "home", "kv.put", []any{"old", 1}, nil)
+	type result struct {
+		Events []struct {
+			Key string `json:"key"`
+		} `json:"events"`
+		Rev int64 `json:"rev"`
+	}
+	done := make(chan result, 1)
+	go func() {
+		var r result
+		if err := c.Call(ctx, "home", "kv.watch", []any{"", -1, 10}, &r); err != nil {
+			t.Error(err)
+		}
+		done <- r
+	}()
+	// Write new keys until the watch answers: it must report only those.
+	var r result
+	for i := 0; ; i++ {
+		c.Call(ctx, "home", "kv.put", []any{"new", i}, nil)
+		select {
+		case r = <-done:
+		case <-time.After(50 * time.Millisecond):
+			continue
+		}
+		break
+	}
+	if len(r.Events) == 0 {
+		t.Fatal("watch from now saw nothing")
+	}
+	for _, e := range r.Events {
+		if e.Key != "new" {
+			t.Fatalf("watch from now saw %q, written before it began", e.Key)
+		}
+	}
+}

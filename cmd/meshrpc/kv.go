@@ -122,7 +122,7 @@ func newCmdKVWatch(opts *kvOptions) *cobra.Command {
 			return runKVWatch(cmd.Context(), opts, args[0], prefix, after)
 		},
 	}
-	cmd.Flags().Int64Var(&after, "after", 0, "print changes after this store revision (0: every change the store still remembers)")
+	cmd.Flags().Int64Var(&after, "after", -1, "print changes after this store revision (default: from now; 0: every change the store still remembers)")
 	return cmd
 }
 
