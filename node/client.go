@@ -27,7 +27,8 @@ type ClientConfig struct {
 	Progress       io.Writer
 	TailscaleLogf  func(format string, args ...any)
 	ControlTimeout time.Duration
-	Port           int // peers' port; default 4343
+	Port           int      // peers' port; default 4343
+	Tags           []string // ACL tags this node asks for when it first joins
 
 	// NoSocket makes Dial start its own tailnet node even when a serving
 	// node's socket is there.
@@ -71,6 +72,7 @@ func Dial(ctx context.Context, cfg ClientConfig) (*Client, error) {
 		StateDir:       stateDir,
 		ControlURL:     cfg.ControlURL,
 		AuthKey:        cfg.AuthKey,
+		Tags:           cfg.Tags,
 		Logf:           cfg.TailscaleLogf,
 		ControlTimeout: cfg.ControlTimeout,
 	}

@@ -128,16 +128,26 @@ func TestOtherUsersAreDeniedByDefault(t *testing.T) {
 func TestAllowRuleLetsATaggedNodeIn(t *testing.T) {
 	dn := meshtest.Net(t, devnet.Config{SeparateUsers: true})
 	startNode(t, dn, node.Config{Hostname: "home", InMemory: true, Allow: []string{"self", "tag:laptop=sys.*"}})
-	c, err := node.Dial(context.Background(), node.ClientConfig{
-		Hostname: "laptop", StateDir: filepath.Join(t.TempDir(), "laptop"),
-		ControlURL: dn.ControlURL(), Progress: io.Discard, NoSocket: true,
-	})
-	if err != nil {
-		t.Fatal(err)
+	dial := func(name string, tags ...string) *node.Client {
+		c, err := node.Dial(context.Background(), node.ClientConfig{
+			Hostname: name, StateDir: filepath.Join(t.TempDir(), name), Tags: tags,
+			ControlURL: dn.ControlURL(), Progress: io.Discard, NoSocket: true,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		return c
 	}
-	defer c.Close()
-	_ = c // untagged: denied for kv, the tag rule does not apply
-	if err := c.Call(context.Background(), "home", "sys.ping", nil, nil); rpc.CodeOf(err) != rpc.CodePermissionDenied {
-		t.Fatalf("untagged laptop: %v; want denied", err)
+	tagged, untagged := dial("laptop", "tag:laptop"), dial("desktop")
+	ctx := context.Background()
+	if err := tagged.Call(ctx, "home", "sys.ping", nil, nil); err != nil {
+		t.Fatalf("tag:laptop calling sys.ping, allowed by its rule: %v", err)
+	}
+	if err := tagged.Call(ctx, "home", "kv.put", []any{"k", 1}, nil); rpc.CodeOf(err) != rpc.CodePermissionDenied {
+		t.Fatalf("tag:laptop calling kv.put, outside its rule: %v; want denied", err)
+	}
+	if err := untagged.Call(ctx, "home", "sys.ping", nil, nil); rpc.CodeOf(err) != rpc.CodePermissionDenied {
+		t.Fatalf("an untagged node of another user: %v; want denied", err)
 	}
 }
