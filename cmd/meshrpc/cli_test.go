@@ -181,6 +181,7 @@ func TestExitCodes(t *testing.T) {
 		want string
 	}{
 		{"unknown flag", []string{"call", "--nope"}, 2, "unknown flag"},
+		{"unknown command", []string{"nosuchcmd"}, 2, `unknown command "nosuchcmd"`},
 		{"missing args", []string{"call", "home"}, 2, "at least 2"},
 		{"bad --params", []string{"call", "home", "sys.ping", "--params", "{"}, 2, "not valid JSON"},
 		{"unknown method", append(cafe, "call", "home", "no.such"), 1, "method not found"},

@@ -44,6 +44,13 @@ Serve on the home server, call from anywhere on the tailnet:
   meshrpc call home sys.whoami`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) > 0 {
+				return usagef("unknown command %q; run meshrpc --help for the list", args[0])
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, args []string) error { return cmd.Help() },
 	}
 	fl := root.PersistentFlags()
 	fl.StringVar(&g.controlURL, "control-url", os.Getenv("MESHRPC_CONTROL_URL"), "coordination server URL (env MESHRPC_CONTROL_URL; default Tailscale's)")
