@@ -29,6 +29,13 @@ VALUE that is not valid JSON is taken as a string. Every write is on disk
   meshrpc kv inc home visits
   meshrpc kv list home user/
   meshrpc kv watch home user/`,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) > 0 {
+				return usagef("unknown kv command %q; it is one of get, put, delete, list, inc, watch", args[0])
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, args []string) error { return cmd.Help() },
 	}
 	cmd.PersistentFlags().BoolVar(&opts.json, "json", false, "print one JSON document")
 	simple := func(use, short, example, method string, args cobra.PositionalArgs, build func([]string) []any) *cobra.Command {
