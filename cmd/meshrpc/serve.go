@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -94,6 +95,11 @@ func runServe(ctx context.Context, opts *serveOptions, portSet bool) error {
 	n, err := node.New(ctx, cfg)
 	if err != nil {
 		return unreachableError{err}
+	}
+	if self := n.Mesh().Self(); len(self.Tags) > 0 && len(cfg.Allow) == 0 {
+		fmt.Fprintf(opts.stderr, "meshrpc: warning: this node is tagged (%s), so it belongs to the tailnet, not to a person:\n"+
+			"  the default rule \"self\" allows no caller. Add --allow rules (e.g. --allow 'user:you@example.com')\n"+
+			"  or grant github.com/meshrpc/meshrpc/cap/rpc in the tailnet policy.\n", strings.Join(self.Tags, ", "))
 	}
 	fmt.Fprintf(opts.stderr, "meshrpc: serving %d procedures on %s (http://%s:%d/rpc); Ctrl-C to stop\n",
 		len(n.Registry().Procedures()), n.Addr(), n.Name(), cfg.Port)
