@@ -139,7 +139,7 @@ func (s *Server) run(in incoming, caller Caller, idErr error, req *request) (res
 	s.inflight.Add(1)
 	done := make(chan result, 1)
 	go func() {
-		defer s.inflight.Done()
+		defer s.inflight.Add(-1)
 		defer release()
 		done <- s.invoke(ctx, proc, req)
 	}()

@@ -90,7 +90,9 @@ type Server struct {
 	hosts map[string]bool
 	http  *http.Server
 
-	inflight sync.WaitGroup // calls being handled, for Shutdown
+	// inflight counts the calls being handled, for Shutdown. A counter, not
+	// a WaitGroup: stream messages may start calls while Shutdown waits.
+	inflight atomic.Int64
 	limits   callerLimits
 
 	streamsMu sync.Mutex
@@ -135,7 +137,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	err := s.http.Shutdown(ctx)
 	done := make(chan struct{})
 	go func() {
-		s.inflight.Wait()
+		for s.inflight.Load() > 0 && ctx.Err() == nil {
+			time.Sleep(5 * time.Millisecond)
+		}
 		for _, st := range s.openStreams() {
 			for st.pending.Load() > 0 && ctx.Err() == nil { // every call answered on the wire
 				time.Sleep(5 * time.Millisecond)
