@@ -188,9 +188,20 @@ func (s *Server) openStreams() []*streamConn {
 	return sts
 }
 
+// closeStreams closes every open stream with a close frame, so that clients
+// learn the node is going away before its connections drop (and do not send
+// their next call on a dead one). It waits for the closing handshakes, all
+// at once, for at most a second.
 func (s *Server) closeStreams(code websocket.StatusCode, reason string) {
+	var wg sync.WaitGroup
 	for _, st := range s.openStreams() {
-		go st.conn.Close(code, reason) // Close waits for the peer's answer; don't wait on each in turn
+		wg.Go(func() { st.conn.Close(code, reason) })
+	}
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(time.Second):
 	}
 }
 
