@@ -130,6 +130,9 @@ func (s *Server) run(in incoming, caller Caller, idErr error, req *request) (res
 		return result{err: &Error{Code: CodeTooManyRequests, Message: fmt.Sprintf("too many calls in flight from %s (limit %d); wait for some to finish", caller.Name(), s.cfg.MaxCallsPerCaller)}}
 	}
 	timeout := s.cfg.DefaultTimeout
+	if proc.Timeout > 0 {
+		timeout = proc.Timeout
+	}
 	if in.timeout > 0 && in.timeout < timeout {
 		timeout = in.timeout
 	}

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"slices"
 	"strings"
 )
 
@@ -46,9 +47,9 @@ func Register[P, R any](r *Registry, name, summary string, fn func(ctx context.C
 // binder binds JSON params, named or positional, to a params struct. It is
 // built once per procedure, so a call does no reflection beyond decoding.
 type binder struct {
-	method string
-	fields []field
-	names  string // "key, delta", for messages
+	method   string
+	fields   []field
+	declared []Param
 }
 
 type field struct {
@@ -63,7 +64,6 @@ func newBinder(t reflect.Type, method string) *binder {
 		panic(fmt.Sprintf("rpc: Register %q: params type %v is not a struct", method, t))
 	}
 	b := &binder{method: method}
-	var names []string
 	for i := range t.NumField() {
 		sf := t.Field(i)
 		if !sf.IsExported() {
@@ -79,107 +79,101 @@ func newBinder(t reflect.Type, method string) *binder {
 		}
 		optional := strings.Contains(","+opts+",", ",omitempty,") || strings.Contains(","+opts+",", ",omitzero,")
 		b.fields = append(b.fields, field{name: name, index: i, required: !optional, typ: sf.Type})
-		names = append(names, name)
 	}
-	b.names = strings.Join(names, ", ")
+	b.declared = make([]Param, len(b.fields))
+	for i, f := range b.fields {
+		b.declared[i] = Param{Name: f.name, Required: f.required, Schema: schemaOf(f.typ)}
+	}
 	return b
 }
 
-func (b *binder) params() []Param {
-	ps := make([]Param, len(b.fields))
-	for i, f := range b.fields {
-		ps[i] = Param{Name: f.name, Required: f.required, Schema: schemaOf(f.typ)}
-	}
-	return ps
-}
+func (b *binder) params() []Param { return slices.Clone(b.declared) }
 
 func (b *binder) bind(raw json.RawMessage, dst any) error {
+	items, err := BindParams(b.method, b.declared, raw)
+	if err != nil {
+		return err
+	}
 	v := reflect.ValueOf(dst).Elem()
-	raw = bytes.TrimSpace(raw)
-	var present []bool
-	switch {
-	case len(raw) == 0 || string(raw) == "null":
-		present = make([]bool, len(b.fields))
-	case raw[0] == '[':
-		var list []json.RawMessage
-		if err := json.Unmarshal(raw, &list); err != nil {
-			return b.invalid("params: %v", err)
-		}
-		if len(list) > len(b.fields) {
-			return b.invalid("%d params given, but %s takes at most %d (%s)", len(list), b.method, len(b.fields), b.names)
-		}
-		present = make([]bool, len(b.fields))
-		for i, item := range list {
+	for i, item := range items {
+		if item != nil {
 			if err := b.set(v, b.fields[i], item); err != nil {
 				return err
 			}
-			present[i] = true
-		}
-	case raw[0] == '{':
-		var obj map[string]json.RawMessage
-		if err := json.Unmarshal(raw, &obj); err != nil {
-			return b.invalid("params: %v", err)
-		}
-		present = make([]bool, len(b.fields))
-		matched := 0
-		for i, f := range b.fields {
-			item, ok := obj[f.name]
-			if !ok {
-				continue
-			}
-			matched++
-			if err := b.set(v, f, item); err != nil {
-				return err
-			}
-			present[i] = true
-		}
-		if matched != len(obj) {
-			for name := range obj {
-				if !b.has(name) {
-					return b.invalid("unknown param %q; %s takes: %s", name, b.method, b.namesOrNone())
-				}
-			}
-		}
-	default:
-		return b.invalid("params must be an object (by name) or an array (by position), not %s", jsonKind(raw))
-	}
-	for i, f := range b.fields {
-		if f.required && !present[i] {
-			return b.invalid("missing required param %q; %s takes: %s", f.name, b.method, b.names)
 		}
 	}
 	return nil
+}
+
+// BindParams matches a request's params, given by name (an object) or by
+// position (an array), to the declared params of method. It returns one raw
+// value per declared param, nil where absent, or an invalid-params error that
+// says what is wrong. Register uses it; so can handlers with params known
+// only at run time, such as commands from a config file.
+func BindParams(method string, declared []Param, raw json.RawMessage) ([]json.RawMessage, error) {
+	items := make([]json.RawMessage, len(declared))
+	raw = bytes.TrimSpace(raw)
+	switch {
+	case len(raw) == 0 || string(raw) == "null":
+	case raw[0] == '[':
+		var list []json.RawMessage
+		if err := json.Unmarshal(raw, &list); err != nil {
+			return nil, invalidParams(method, "params: %v", err)
+		}
+		if len(list) > len(declared) {
+			return nil, invalidParams(method, "%d params given, but %s takes at most %d (%s)", len(list), method, len(declared), paramNames(declared))
+		}
+		copy(items, list)
+	case raw[0] == '{':
+		var obj map[string]json.RawMessage
+		if err := json.Unmarshal(raw, &obj); err != nil {
+			return nil, invalidParams(method, "params: %v", err)
+		}
+		for i, p := range declared {
+			if item, ok := obj[p.Name]; ok {
+				items[i] = item
+				delete(obj, p.Name)
+			}
+		}
+		for name := range obj {
+			return nil, invalidParams(method, "unknown param %q; %s takes: %s", name, method, paramNames(declared))
+		}
+	default:
+		return nil, invalidParams(method, "params must be an object (by name) or an array (by position), not %s", jsonKind(raw))
+	}
+	for i, p := range declared {
+		if p.Required && items[i] == nil {
+			return nil, invalidParams(method, "missing required param %q; %s takes: %s", p.Name, method, paramNames(declared))
+		}
+	}
+	return items, nil
+}
+
+// paramNames lists declared params for messages: "key, delta".
+func paramNames(declared []Param) string {
+	if len(declared) == 0 {
+		return "no params"
+	}
+	names := make([]string, len(declared))
+	for i, p := range declared {
+		names[i] = p.Name
+	}
+	return strings.Join(names, ", ")
+}
+
+func invalidParams(method, format string, args ...any) error {
+	return &Error{Code: CodeInvalidParams, Message: "invalid params for " + method + ": " + fmt.Sprintf(format, args...)}
 }
 
 func (b *binder) set(v reflect.Value, f field, item json.RawMessage) error {
 	if err := json.Unmarshal(item, v.Field(f.index).Addr().Interface()); err != nil {
 		var te *json.UnmarshalTypeError
 		if errors.As(err, &te) {
-			return b.invalid("param %q must be %s, not %s", f.name, schemaOf(f.typ).describe(), jsonKind(item))
+			return invalidParams(b.method, "param %q must be %s, not %s", f.name, schemaOf(f.typ).describe(), jsonKind(item))
 		}
-		return b.invalid("param %q: %v", f.name, err)
+		return invalidParams(b.method, "param %q: %v", f.name, err)
 	}
 	return nil
-}
-
-func (b *binder) has(name string) bool {
-	for _, f := range b.fields {
-		if f.name == name {
-			return true
-		}
-	}
-	return false
-}
-
-func (b *binder) namesOrNone() string {
-	if b.names == "" {
-		return "no params"
-	}
-	return b.names
-}
-
-func (b *binder) invalid(format string, args ...any) error {
-	return &Error{Code: CodeInvalidParams, Message: "invalid params for " + b.method + ": " + fmt.Sprintf(format, args...)}
 }
 
 // jsonKind names the JSON type of a valid JSON value.

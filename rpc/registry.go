@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 )
 
 // Handler runs one procedure. params is the request's params member as sent
@@ -38,7 +39,10 @@ type Procedure struct {
 	Result  Schema
 	// ReadOnly procedures change nothing; they are safe to retry.
 	ReadOnly bool
-	Handler  Handler
+	// Timeout bounds a call when the caller sets no shorter deadline; zero
+	// means the server's DefaultTimeout. A backup script may need minutes.
+	Timeout time.Duration
+	Handler Handler
 }
 
 // Registry routes method names to procedures. It is safe for concurrent use;
@@ -73,6 +77,45 @@ func (r *Registry) Handle(p *Procedure) {
 		panic(fmt.Sprintf("rpc: method %q registered twice", p.Name))
 	}
 	r.procs[p.Name] = p
+}
+
+// Swap removes the procedures named in old and registers those in add, as
+// one step: a call sees either the old set or the new, never neither. Calls
+// already running finish with the procedure they started with. It fails,
+// changing nothing, when a name in add is taken by a procedure not in old,
+// or is reserved.
+func (r *Registry) Swap(old []string, add []*Procedure) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	leaving := make(map[string]bool, len(old))
+	for _, name := range old {
+		leaving[name] = true
+	}
+	seen := make(map[string]bool, len(add))
+	for _, p := range add {
+		switch {
+		case p.Name == "" || p.Handler == nil:
+			return fmt.Errorf("rpc: a procedure without name or handler")
+		case strings.HasPrefix(p.Name, "rpc."):
+			return fmt.Errorf("procedure %q: names beginning with rpc. are reserved", p.Name)
+		case seen[p.Name]:
+			return fmt.Errorf("procedure %q: declared twice", p.Name)
+		}
+		if _, taken := r.procs[p.Name]; taken && !leaving[p.Name] {
+			return fmt.Errorf("procedure %q: the name is taken by a procedure of this node", p.Name)
+		}
+		seen[p.Name] = true
+	}
+	for name := range leaving {
+		delete(r.procs, name)
+	}
+	for _, p := range add {
+		if p.Result == nil {
+			p.Result = Schema{}
+		}
+		r.procs[p.Name] = p
+	}
+	return nil
 }
 
 // Remove unregisters name, reporting whether it was there.

@@ -3,7 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
-	"strings"
+
 	"sync"
 	"time"
 
@@ -11,6 +11,7 @@ import (
 
 	"github.com/meshrpc/meshrpc/mesh"
 	"github.com/meshrpc/meshrpc/node"
+	"github.com/meshrpc/meshrpc/rpc"
 )
 
 type peersOptions struct {
@@ -100,8 +101,9 @@ func probe(ctx context.Context, c *node.Client, row *peerRow, timeout time.Durat
 	var info node.Info
 	err := c.Call(ctx, row.Name, "sys.info", nil, &info)
 	if err != nil {
+		row.Error = err.Error()
 		// A permission error still proves meshrpc answers.
-		if msg := err.Error(); strings.Contains(msg, "permission denied") {
+		if rpc.CodeOf(err) == rpc.CodePermissionDenied {
 			row.Meshrpc, row.Error = true, "permission denied"
 			row.RTTMs = float64(time.Since(start).Microseconds()) / 1000
 		}
