@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/meshrpc/meshrpc/mesh"
+	"github.com/meshrpc/meshrpc/node/command"
 )
 
 // DefaultPort is where nodes serve JSON-RPC on their tailnet addresses.
@@ -41,6 +42,10 @@ type Config struct {
 	// Allow holds --allow rules ("self", "tag:laptop=kv.*,sys.*"). Empty
 	// means "self" for all methods; rules given replace that default.
 	Allow []string
+
+	// Commands are programs served as procedures (see package command);
+	// each may allow more callers for itself.
+	Commands []command.Spec
 
 	// Progress receives what a person waits on (the login URL, "joined").
 	// Default os.Stderr.

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/meshrpc/meshrpc/mesh"
@@ -24,10 +25,14 @@ type Node struct {
 	mesh    *mesh.Node
 	store   *store.Store
 	reg     *rpc.Registry
-	policy  *authz.Policy
 	server  *rpc.Server
 	logs    *logFile
 	started time.Time
+
+	// Rules and command procedures change together on a reload.
+	configMu sync.Mutex
+	policy   atomic.Pointer[authz.Policy]
+	commands []string // names of the command procedures registered
 
 	closeOnce sync.Once
 	closeErr  error
@@ -36,13 +41,8 @@ type Node struct {
 // New joins the tailnet, opens the store and registers the built-in
 // procedures. It does not serve yet.
 func New(ctx context.Context, cfg Config) (_ *Node, err error) {
-	rules := make([]authz.Rule, 0, len(cfg.Allow))
-	for _, a := range cfg.Allow {
-		r, err := authz.ParseRule(a)
-		if err != nil {
-			return nil, err
-		}
-		rules = append(rules, r)
+	if _, err := parseRules(cfg.Allow, nil); err != nil {
+		return nil, err
 	}
 	hostname, stateDir, err := resolveIdentity(cfg.Hostname, cfg.StateDir)
 	if err != nil {
@@ -83,14 +83,16 @@ func New(ctx context.Context, cfg Config) (_ *Node, err error) {
 		logger = slog.New(slog.NewTextHandler(n.logs, nil))
 	}
 	self := n.mesh.Self()
-	n.policy = authz.New(authz.Config{Rules: rules, SelfLogin: self.User, NodeName: self.Name})
 	n.reg = rpc.NewRegistry()
 	registerSys(n.reg, n)
 	registerKV(n.reg, n.store)
+	if err := n.Reconfigure(cfg.Allow, cfg.Commands); err != nil {
+		return nil, err
+	}
 	n.server = rpc.NewServer(rpc.Config{
 		Registry:  n.reg,
 		Identify:  n.identify,
-		Authorize: n.policy.Authorize,
+		Authorize: n.authorize,
 		NodeName:  self.Name,
 		Hosts:     hostsOf(self),
 		Logger:    logger,
@@ -121,8 +123,13 @@ func (n *Node) Mesh() *mesh.Node { return n.mesh }
 // Store is the node's key-value store.
 func (n *Node) Store() *store.Store { return n.store }
 
-// Policy is the node's authorization policy.
-func (n *Node) Policy() *authz.Policy { return n.policy }
+// Policy is the node's authorization policy now: its rules, with those of
+// its command procedures.
+func (n *Node) Policy() *authz.Policy { return n.policy.Load() }
+
+func (n *Node) authorize(ctx context.Context, c rpc.Caller, method string) error {
+	return n.policy.Load().Authorize(ctx, c, method)
+}
 
 // Name is the node's MagicDNS short name.
 func (n *Node) Name() string { return n.mesh.Self().Name }

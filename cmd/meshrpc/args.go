@@ -69,4 +69,3 @@ func isParamName(k string) bool {
 	return true
 }
 
-func bytesReader(b []byte) *strings.Reader { return strings.NewReader(string(b)) }

@@ -43,6 +43,7 @@ Exit status: 0 ok, 1 the call returned an error, 2 usage, 3 unreachable.`,
   meshrpc call home kv.put greeting '"hello"'
   meshrpc call home kv.inc key=visits delta=5
   meshrpc call home kv.get --params '["greeting"]' --raw
+  meshrpc call home disk path=/srv --raw
   meshrpc call --all sys.ping`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if opts.all || opts.tag != "" {
@@ -62,7 +63,7 @@ Exit status: 0 ok, 1 the call returned an error, 2 usage, 3 unreachable.`,
 	f := cmd.Flags()
 	f.StringVar(&opts.params, "params", "", "params as raw JSON (an object or an array)")
 	f.BoolVar(&opts.json, "json", false, "print the result as one JSON document")
-	f.BoolVar(&opts.raw, "raw", false, "print a string result without quotes")
+	f.BoolVar(&opts.raw, "raw", false, "print a string result without quotes; a program's output as it printed it")
 	f.DurationVar(&opts.timeout, "timeout", 30*time.Second, "give up on the call (per peer) after this long")
 	f.BoolVar(&opts.all, "all", false, "call every online peer")
 	f.StringVar(&opts.tag, "tag", "", "call every online peer with this tag (tag:NAME)")
@@ -100,6 +101,9 @@ func runCall(ctx context.Context, opts *callOptions) error {
 	}
 	if opts.json {
 		return printJSON(opts.stdout, result)
+	}
+	if cr, ok := commandResult(result); ok && opts.raw {
+		return printCommandResult(opts.globalOptions, opts.peer, opts.method, cr)
 	}
 	return printResult(opts.stdout, result, opts.raw)
 }

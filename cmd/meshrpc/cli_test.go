@@ -8,10 +8,12 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/meshrpc/meshrpc/mesh"
 	"github.com/meshrpc/meshrpc/mesh/devnet"
 	"github.com/meshrpc/meshrpc/mesh/meshtest"
 	"github.com/meshrpc/meshrpc/node"
@@ -59,15 +61,39 @@ func run(t *testing.T, controlURL string, args ...string) result {
 	return result{out.String(), errb.String(), code}
 }
 
+// lockedBuffer is a bytes.Buffer that a process writes while a test reads.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// served is a running `meshrpc serve`.
+type served struct {
+	cmd    *exec.Cmd
+	stderr *lockedBuffer
+}
+
 // serveHome runs `meshrpc serve` as "home" and waits until its socket
 // answers; the process is stopped with SIGTERM at the end of the test.
-func serveHome(t *testing.T, controlURL, stateDir string, extra ...string) {
+func serveHome(t *testing.T, controlURL, stateDir string, extra ...string) *served {
 	t.Helper()
 	args := append([]string{"--hostname", "home", "--state-dir", stateDir, "serve"}, extra...)
 	cmd := exec.Command(binary, args...)
 	cmd.Env = append(os.Environ(), "MESHRPC_CONTROL_URL="+controlURL)
-	var errb bytes.Buffer
-	cmd.Stderr = &errb
+	errb := &lockedBuffer{}
+	cmd.Stderr = errb
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -89,7 +115,7 @@ func serveHome(t *testing.T, controlURL, stateDir string, extra ...string) {
 	deadline := time.Now().Add(60 * time.Second)
 	for {
 		if _, err := os.Stat(sock); err == nil {
-			return
+			return &served{cmd, errb}
 		}
 		select {
 		case err := <-exited:
@@ -103,11 +129,28 @@ func serveHome(t *testing.T, controlURL, stateDir string, extra ...string) {
 	}
 }
 
+// logsOnFailure prints the tail of each state dir's tsnet log when the test
+// fails: a stalled call is explained there, if anywhere.
+func logsOnFailure(t *testing.T, stateDirs ...string) {
+	t.Cleanup(func() {
+		if !t.Failed() {
+			return
+		}
+		for _, dir := range stateDirs {
+			b, _ := os.ReadFile(filepath.Join(dir, mesh.LogFileName))
+			lines := strings.Split(string(b), "\n")
+			t.Logf("last lines of %s:\n%s", filepath.Join(dir, mesh.LogFileName), strings.Join(lines[max(0, len(lines)-150):], "\n"))
+		}
+	})
+}
+
 func TestServeAndCall(t *testing.T) {
 	dn := meshtest.Net(t, devnet.Config{})
 	homeState := filepath.Join(t.TempDir(), "home")
+	cafeState := filepath.Join(t.TempDir(), "cafe")
+	logsOnFailure(t, homeState, cafeState)
 	serveHome(t, dn.ControlURL(), homeState)
-	cafe := []string{"--hostname", "cafe", "--state-dir", filepath.Join(t.TempDir(), "cafe")}
+	cafe := []string{"--hostname", "cafe", "--state-dir", cafeState}
 
 	r := run(t, dn.ControlURL(), append(cafe, "call", "home", "sys.ping", "--raw")...)
 	if r.code != 0 || strings.TrimSpace(r.stdout) != "pong" {

@@ -2,14 +2,17 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"os"
+	"os/signal"
 	"strings"
+	"syscall"
 
 	"github.com/spf13/cobra"
 
 	"github.com/meshrpc/meshrpc/node"
+	"github.com/meshrpc/meshrpc/node/command"
+	"github.com/meshrpc/meshrpc/node/configfile"
 	"github.com/meshrpc/meshrpc/rpc/authz"
 )
 
@@ -19,13 +22,7 @@ type serveOptions struct {
 	data   string
 	allow  []string
 	config string
-}
-
-// serveConfig is the file given to --config (JSON; docs/cli.md).
-type serveConfig struct {
-	Allow []string `json:"allow"`
-	Data  string   `json:"data"`
-	Port  int      `json:"port"`
+	expose []string
 }
 
 func newCmdServe(g *globalOptions) *cobra.Command {
@@ -43,10 +40,18 @@ Who may call: by default only your own devices (the same tailnet user).
 self, *, user:LOGIN, tag:NAME or node:NAME. Tailnet grants of the capability
 github.com/meshrpc/meshrpc/cap/rpc allow more, without a restart.
 
-SIGINT or SIGTERM drains the calls in flight and closes the store cleanly.`,
+--expose NAME=COMMAND serves a program as the procedure NAME. The command is
+split into words as a shell would, but no shell runs it: pipes, variables and
+globs are refused, and a word {param} takes a param's value as one argument.
+A --config file (docs/config.md) declares programs in full: params, limits,
+environment and who may call each.
+
+SIGHUP reloads the --config file; a bad file leaves the running config as it
+was. SIGINT or SIGTERM drains the calls in flight and closes the store cleanly.`,
 		Example: `  meshrpc serve --hostname home
   meshrpc serve --allow self --allow 'tag:laptop=kv.*,sys.*'
-  meshrpc serve --data /var/lib/meshrpc/kv.db --config /etc/meshrpc.json`,
+  meshrpc serve --expose uptime=uptime --expose 'disk=df -h {path}'
+  meshrpc serve --data /var/lib/meshrpc/kv.db --config /etc/meshrpc/serve.hujson`,
 		Args: exactArgs(0),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runServe(cmd.Context(), opts, cmd.Flags().Changed("port"))
@@ -56,11 +61,16 @@ SIGINT or SIGTERM drains the calls in flight and closes the store cleanly.`,
 	f.IntVar(&opts.port, "port", node.DefaultPort, "port on the tailnet address")
 	f.StringVar(&opts.data, "data", "", "the store's bbolt file (default STATE_DIR/kv.db)")
 	f.StringArrayVar(&opts.allow, "allow", nil, "who may call what: PRINCIPAL[=GLOB,...] (repeatable)")
-	f.StringVar(&opts.config, "config", "", "a JSON file with allow, data and port (flags win)")
+	f.StringVar(&opts.config, "config", "", "a config file: allow, data, port, procedures (docs/config.md; flags win)")
+	f.StringArrayVar(&opts.expose, "expose", nil, "serve a program: NAME=COMMAND, e.g. 'disk=df -h {path}' (repeatable)")
 	return cmd
 }
 
 func runServe(ctx context.Context, opts *serveOptions, portSet bool) error {
+	// Catch SIGHUP from the start: its default would end the process.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer func() { signal.Stop(hup); close(hup) }()
 	cfg := node.Config{
 		Hostname:      opts.hostname,
 		StateDir:      opts.stateDir,
@@ -68,29 +78,19 @@ func runServe(ctx context.Context, opts *serveOptions, portSet bool) error {
 		AuthKey:       opts.authKey,
 		Port:          opts.port,
 		DataFile:      opts.data,
-		Allow:         opts.allow,
 		Progress:      opts.stderr,
 		TailscaleLogf: opts.tsLogf(),
 	}
-	if opts.config != "" {
-		fc, err := readServeConfig(opts.config)
-		if err != nil {
-			return usageError{err}
-		}
-		if len(cfg.Allow) == 0 {
-			cfg.Allow = fc.Allow
-		}
-		if cfg.DataFile == "" {
-			cfg.DataFile = fc.Data
-		}
-		if !portSet && fc.Port != 0 {
-			cfg.Port = fc.Port
-		}
+	file, err := opts.loadConfig()
+	if err != nil {
+		return usageError{err}
 	}
-	for _, rule := range cfg.Allow {
-		if _, err := authz.ParseRule(rule); err != nil {
-			return usageError{err}
-		}
+	cfg.Allow, cfg.Commands = file.allow, file.commands
+	if cfg.DataFile == "" {
+		cfg.DataFile = file.data
+	}
+	if !portSet && file.port != 0 {
+		cfg.Port = file.port
 	}
 	n, err := node.New(ctx, cfg)
 	if err != nil {
@@ -103,21 +103,74 @@ func runServe(ctx context.Context, opts *serveOptions, portSet bool) error {
 	}
 	fmt.Fprintf(opts.stderr, "meshrpc: serving %d procedures on %s (http://%s:%d/rpc); Ctrl-C to stop\n",
 		len(n.Registry().Procedures()), n.Addr(), n.Name(), cfg.Port)
+
+	go func() {
+		for range hup {
+			opts.reload(n, cfg)
+		}
+	}()
 	err = n.Serve(ctx)
 	fmt.Fprintln(opts.stderr, "meshrpc: stopped; the store is closed")
 	return err
 }
 
-func readServeConfig(path string) (serveConfig, error) {
-	var c serveConfig
-	b, err := os.ReadFile(path)
+// serveFile is the configuration that flags, --expose and --config make.
+type serveFile struct {
+	allow    []string
+	data     string
+	port     int
+	commands []command.Spec
+}
+
+// loadConfig reads --config, if any, and merges the flags: --allow replaces
+// the file's rules; --expose adds to its procedures.
+func (opts *serveOptions) loadConfig() (serveFile, error) {
+	var sf serveFile
+	if opts.config != "" {
+		f, err := configfile.Load(opts.config)
+		if err != nil {
+			return sf, err
+		}
+		sf = serveFile{allow: f.Allow, data: f.Data, port: f.Port, commands: f.Procedures}
+	}
+	if len(opts.allow) > 0 {
+		sf.allow = opts.allow
+	}
+	for _, rule := range sf.allow {
+		if _, err := authz.ParseRule(rule); err != nil {
+			return sf, err
+		}
+	}
+	for _, e := range opts.expose {
+		spec, err := command.ParseExpose(e)
+		if err != nil {
+			return sf, err
+		}
+		sf.commands = append(sf.commands, spec)
+	}
+	return sf, nil
+}
+
+// reload applies the config file again (SIGHUP), or says why not and keeps
+// what runs.
+func (opts *serveOptions) reload(n *node.Node, running node.Config) {
+	sf, err := opts.loadConfig()
+	if err == nil {
+		err = n.Reconfigure(sf.allow, sf.commands)
+	}
 	if err != nil {
-		return c, fmt.Errorf("config: %w", err)
+		fmt.Fprintf(opts.stderr, "meshrpc: reload failed, still serving the previous config: %v\n", err)
+		return
 	}
-	dec := json.NewDecoder(bytesReader(b))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&c); err != nil {
-		return c, fmt.Errorf("config %s: %v (expected {\"allow\": [...], \"data\": \"FILE\", \"port\": 4343})", path, err)
+	fmt.Fprintf(opts.stderr, "meshrpc: reloaded %s: %d rules, %d command procedures\n", opts.configName(), len(n.Policy().Rules()), len(sf.commands))
+	if (sf.data != "" && sf.data != running.DataFile) || (sf.port != 0 && sf.port != running.Port) {
+		fmt.Fprintln(opts.stderr, "meshrpc: data and port changes take effect when the node restarts")
 	}
-	return c, nil
+}
+
+func (opts *serveOptions) configName() string {
+	if opts.config == "" {
+		return "the flags"
+	}
+	return opts.config
 }
