@@ -7,6 +7,11 @@ import (
 
 const discoverMethod = "rpc.discover"
 
+// AllowedMethod is the introspection procedure that says which procedures
+// the caller may call, and why. The rpc package reserves its name; the
+// owner of the authorization (package node) registers it.
+const AllowedMethod = "rpc.allowed"
+
 // OpenRPCVersion is the OpenRPC specification version rpc.discover follows.
 const OpenRPCVersion = "1.3.2"
 

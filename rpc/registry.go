@@ -65,7 +65,7 @@ func (r *Registry) Handle(p *Procedure) {
 	if p.Name == "" || p.Handler == nil {
 		panic("rpc: Handle of a procedure without name or handler")
 	}
-	if strings.HasPrefix(p.Name, "rpc.") && p.Name != discoverMethod {
+	if strings.HasPrefix(p.Name, "rpc.") && p.Name != discoverMethod && p.Name != AllowedMethod {
 		panic(fmt.Sprintf("rpc: method %q: names beginning with rpc. are reserved", p.Name))
 	}
 	if p.Result == nil {

@@ -66,6 +66,7 @@ Serve on the home server, call from anywhere on the tailnet:
 		newCmdServe(g),
 		newCmdPeers(g),
 		newCmdCall(g),
+		newCmdLs(g),
 		newCmdUname(g),
 		newCmdWhoami(g),
 		newCmdKV(g),
