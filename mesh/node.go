@@ -136,12 +136,14 @@ func (n *Node) Dial(ctx context.Context, network, addr string) (net.Conn, error)
 	if err != nil {
 		return nil, fmt.Errorf("mesh: dial %s: %w", addr, err)
 	}
-	if _, err := netip.ParseAddr(host); err != nil {
+	if ip, err := netip.ParseAddr(host); err != nil {
 		ip, err := n.resolve(ctx, host)
 		if err != nil {
 			return nil, err
 		}
 		addr = net.JoinHostPort(ip.String(), port)
+	} else if err := checkOnTailnet(ctx, n.lc, ip); err != nil {
+		return nil, err
 	}
 	c, err := n.ts.Dial(ctx, network, addr)
 	if err != nil {

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 
+	"tailscale.com/client/local"
 	"tailscale.com/ipn/ipnstate"
 	"tailscale.com/tailcfg"
 )
@@ -41,16 +42,58 @@ type Identity struct {
 
 // Peers lists every other node of the tailnet, sorted by name.
 func (n *Node) Peers(ctx context.Context) ([]Peer, error) {
-	st, err := n.lc.Status(ctx)
+	_, peers, err := peersOf(ctx, n.lc)
+	return peers, err
+}
+
+// peersOf asks a LocalAPI (tsnet's or tailscaled's) for the node itself and
+// its peers, sorted by name.
+func peersOf(ctx context.Context, lc *local.Client) (Peer, []Peer, error) {
+	st, err := lc.Status(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("mesh: tailnet status: %w", err)
+		return Peer{}, nil, fmt.Errorf("mesh: tailnet status: %w", err)
+	}
+	var self Peer
+	if st.Self != nil {
+		self = peerFromStatus(st.Self, st.User)
 	}
 	peers := make([]Peer, 0, len(st.Peer))
 	for _, ps := range st.Peer {
 		peers = append(peers, peerFromStatus(ps, st.User))
 	}
 	slices.SortFunc(peers, func(a, b Peer) int { return strings.Compare(a.Name, b.Name) })
-	return peers, nil
+	return self, peers, nil
+}
+
+// Ping is a tailnet-level ping's answer: how long, and by which path.
+type Ping struct {
+	LatencyMs float64 `json:"latency_ms"`
+	// Path is "direct" (peer to peer, Endpoint says where) or "relayed"
+	// (through the DERP server of region DERPRegion).
+	Path       string `json:"path"`
+	Endpoint   string `json:"endpoint,omitempty"`
+	DERPRegion string `json:"derp_region,omitempty"`
+}
+
+// Ping sends a disco ping to the peer at addr: the tailnet's own round trip
+// and the path it takes, below any TCP or RPC.
+func (n *Node) Ping(ctx context.Context, addr netip.Addr) (Ping, error) {
+	return ping(ctx, n.lc, addr)
+}
+
+func ping(ctx context.Context, lc *local.Client, addr netip.Addr) (Ping, error) {
+	res, err := lc.Ping(ctx, addr, tailcfg.PingDisco)
+	switch {
+	case err != nil:
+		return Ping{}, fmt.Errorf("mesh: ping %s: %w", addr, err)
+	case res.Err != "":
+		return Ping{}, fmt.Errorf("mesh: ping %s: %s", addr, res.Err)
+	}
+	p := Ping{LatencyMs: res.LatencySeconds * 1000, Path: "direct", Endpoint: res.Endpoint}
+	if res.Endpoint == "" {
+		p.Path, p.DERPRegion = "relayed", res.DERPRegionCode
+	}
+	return p, nil
 }
 
 // WhoIs names the node and user behind remoteAddr ("100.64.0.3:51234"), the

@@ -4,8 +4,11 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
+	"slices"
 	"strings"
 	"time"
+
+	"tailscale.com/client/local"
 )
 
 // resolveWait bounds how long a dial waits for a peer's name to appear in
@@ -16,11 +19,16 @@ const resolveWait = 5 * time.Second
 // resolve finds the tailnet address of the node named host (its MagicDNS
 // short or full name) from the tailnet map, never from the host's DNS.
 func (n *Node) resolve(ctx context.Context, host string) (netip.Addr, error) {
+	return resolveIn(ctx, n.lc, host)
+}
+
+// resolveIn resolves host with the tailnet map of a LocalAPI.
+func resolveIn(ctx context.Context, lc *local.Client, host string) (netip.Addr, error) {
 	name := strings.ToLower(strings.TrimSuffix(host, "."))
 	ctx, cancel := context.WithTimeout(ctx, resolveWait)
 	defer cancel()
 	for {
-		if addr, ok := n.lookup(ctx, name); ok {
+		if addr, ok := lookup(ctx, lc, name); ok {
 			return addr, nil
 		}
 		select {
@@ -31,15 +39,30 @@ func (n *Node) resolve(ctx context.Context, host string) (netip.Addr, error) {
 	}
 }
 
-func (n *Node) lookup(ctx context.Context, name string) (netip.Addr, bool) {
-	peers, err := n.Peers(ctx)
+func lookup(ctx context.Context, lc *local.Client, name string) (netip.Addr, bool) {
+	self, peers, err := peersOf(ctx, lc)
 	if err != nil {
 		return netip.Addr{}, false
 	}
-	for _, p := range append(peers, n.self) {
+	for _, p := range append(peers, self) {
 		if len(p.Addrs) > 0 && (strings.EqualFold(p.Name, name) || strings.EqualFold(p.DNSName, name)) {
 			return p.Addrs[0], true
 		}
 	}
 	return netip.Addr{}, false
+}
+
+// checkOnTailnet refuses an address that is no node's in the tailnet map:
+// a dial for one would leave through the host's network instead.
+func checkOnTailnet(ctx context.Context, lc *local.Client, ip netip.Addr) error {
+	self, peers, err := peersOf(ctx, lc)
+	if err != nil {
+		return err
+	}
+	for _, p := range append(peers, self) {
+		if slices.Contains(p.Addrs, ip.Unmap()) {
+			return nil
+		}
+	}
+	return fmt.Errorf("mesh: %s is not the address of a node on the tailnet (meshrpc peers lists them)", ip)
 }

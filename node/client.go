@@ -1,13 +1,11 @@
 package node
 
 import (
-	"bufio"
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net"
-	"net/http"
+	"net/netip"
 	"path/filepath"
 	"strconv"
 	"sync"
@@ -15,6 +13,14 @@ import (
 
 	"github.com/meshrpc/meshrpc/mesh"
 	"github.com/meshrpc/meshrpc/rpc"
+)
+
+// How a Client reaches the tailnet (ClientConfig.Via).
+const (
+	ViaAuto      = "auto"      // the first that works of the three below
+	ViaSocket    = "socket"    // a `meshrpc serve` on this machine, through its socket
+	ViaTailscale = "tailscale" // this machine's tailscaled
+	ViaTsnet     = "tsnet"     // a tailnet node of the client's own
 )
 
 // ClientConfig configures the calling side. Its fields mean what they mean
@@ -30,26 +36,42 @@ type ClientConfig struct {
 	Port           int      // peers' port; default 4343
 	Tags           []string // ACL tags this node asks for when it first joins
 
+	// Via chooses the way to the tailnet: ViaAuto (default) tries a serving
+	// node's socket, then tailscaled, then joins as a node of its own;
+	// ViaTailscale insists on tailscaled; ViaTsnet never uses it.
+	Via string
+	// TailscaleSocket is tailscaled's LocalAPI socket; default the
+	// platform's.
+	TailscaleSocket string
+
 	// NoSocket makes Dial start its own tailnet node even when a serving
 	// node's socket is there.
 	NoSocket bool
 }
 
-// Client calls procedures on peers by name. It reaches the tailnet through
-// the local socket of a `meshrpc serve` using the same state directory when
-// one runs (calls then take milliseconds), else as a tailnet node of its own
-// whose identity persists in the state directory.
+// Client calls procedures on peers by name, reaching the tailnet the way
+// Via reports.
 type Client struct {
-	port   int
-	socket string     // set when calling through a serving node
-	mesh   *mesh.Node // set when calling as a node of our own
+	port  int
+	net   tailnet
+	via   string // ViaSocket, ViaTailscale or ViaTsnet
+	route string // how, in words: "the serving node's socket /x/meshrpc.sock"
+	tried []string
 
 	mu      sync.Mutex
 	clients map[string]*rpc.Client
 }
 
-// Dial prepares a Client. Through a serving node it is instant; otherwise
-// it joins the tailnet (logging in the first time).
+// tailnet is one way to the tailnet.
+type tailnet interface {
+	Dial(ctx context.Context, network, addr string) (net.Conn, error)
+	Peers(ctx context.Context) (self mesh.Peer, peers []mesh.Peer, err error)
+	Ping(ctx context.Context, addr netip.Addr) (mesh.Ping, error)
+	Close() error
+}
+
+// Dial prepares a Client. Through a serving node or tailscaled it is
+// instant; otherwise it joins the tailnet (logging in the first time).
 func Dial(ctx context.Context, cfg ClientConfig) (*Client, error) {
 	hostname, stateDir, err := resolveIdentity(cfg.Hostname, cfg.StateDir)
 	if err != nil {
@@ -59,13 +81,36 @@ func Dial(ctx context.Context, cfg ClientConfig) (*Client, error) {
 	if c.port == 0 {
 		c.port = DefaultPort
 	}
-	sock := filepath.Join(stateDir, SocketName)
-	if !cfg.NoSocket {
+	via := cfg.Via
+	switch via {
+	case "":
+		via = ViaAuto
+	case ViaAuto, ViaTailscale, ViaTsnet:
+	default:
+		return nil, fmt.Errorf("node: via %q: want auto, tailscale or tsnet", cfg.Via)
+	}
+
+	if via != ViaTailscale && !cfg.NoSocket {
+		sock := filepath.Join(stateDir, SocketName)
 		if conn, err := net.DialTimeout("unix", sock, time.Second); err == nil {
 			conn.Close()
-			c.socket = sock
+			c.net, c.via, c.route = socketTailnet(sock), ViaSocket, "the serving node's socket "+sock
 			return c, nil
 		}
+		c.tried = append(c.tried, "no meshrpc serve with state dir "+stateDir)
+	}
+	if via != ViaTsnet {
+		ts, err := mesh.UseTailscale(ctx, cfg.TailscaleSocket, cfg.ControlURL)
+		if err == nil {
+			self := ts.Self()
+			c.net, c.via = tailscaleTailnet{ts}, ViaTailscale
+			c.route = fmt.Sprintf("this machine's tailscaled, as %s (%s)", self.Name, self.User)
+			return c, nil
+		}
+		if via == ViaTailscale {
+			return nil, fmt.Errorf("node: --via tailscale: %w", err)
+		}
+		c.tried = append(c.tried, err.Error())
 	}
 	mc := mesh.Config{
 		Hostname:       hostname,
@@ -79,20 +124,22 @@ func Dial(ctx context.Context, cfg ClientConfig) (*Client, error) {
 	if cfg.Progress != nil {
 		mc.Progress = cfg.Progress
 	}
-	if c.mesh, err = mesh.Join(ctx, mc); err != nil {
+	m, err := mesh.Join(ctx, mc)
+	if err != nil {
 		return nil, err
 	}
 	rememberHostname(stateDir, hostname)
+	c.net, c.via, c.route = ownNode{m}, ViaTsnet, fmt.Sprintf("a tsnet node of its own, %s (state dir %s)", m.Self().Name, stateDir)
 	return c, nil
 }
 
-// Via says how the client reaches the tailnet: "socket PATH" or "tsnet".
-func (c *Client) Via() string {
-	if c.socket != "" {
-		return "socket " + c.socket
-	}
-	return "tsnet"
-}
+// Via says which way the client reaches the tailnet: ViaSocket,
+// ViaTailscale or ViaTsnet.
+func (c *Client) Via() string { return c.via }
+
+// Route says the way in words, and Tried why the ways before it were not
+// taken.
+func (c *Client) Route() (route string, tried []string) { return c.route, c.tried }
 
 // Call calls method on peer ("home", "home.tailnet.ts.net", an address, or
 // any of those with :port) and decodes the result into result.
@@ -112,76 +159,20 @@ func (c *Client) rpc(peer string) *rpc.Client {
 	defer c.mu.Unlock()
 	rc, ok := c.clients[addr]
 	if !ok {
-		rc = rpc.NewClient(rpc.ClientConfig{Addr: addr, Dial: c.dial, Stream: true})
+		rc = rpc.NewClient(rpc.ClientConfig{Addr: addr, Dial: c.net.Dial, Stream: true})
 		c.clients[addr] = rc
 	}
 	return rc
 }
 
-func (c *Client) dial(ctx context.Context, network, addr string) (net.Conn, error) {
-	if c.mesh != nil {
-		return c.mesh.Dial(ctx, network, addr)
-	}
-	var d net.Dialer
-	conn, err := d.DialContext(ctx, "unix", c.socket)
-	if err != nil {
-		return nil, fmt.Errorf("node: the serving node's socket %s: %w", c.socket, err)
-	}
-	if dl, ok := ctx.Deadline(); ok {
-		conn.SetDeadline(dl)
-	}
-	fmt.Fprintf(conn, "CONNECT %s HTTP/1.1\r\nHost: %s\r\n\r\n", addr, addr)
-	br := bufio.NewReader(conn)
-	resp, err := http.ReadResponse(br, nil)
-	if err != nil {
-		conn.Close()
-		return nil, fmt.Errorf("node: connecting to %s through %s: %w", addr, c.socket, err)
-	}
-	if resp.StatusCode != http.StatusOK {
-		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 1024))
-		conn.Close()
-		return nil, fmt.Errorf("node: connecting to %s through the serving node: %s", addr, trimSpace(msg))
-	}
-	conn.SetDeadline(time.Time{})
-	return conn, nil
-}
-
-// peersWait bounds how long Peers waits for a first peer on a node that has
-// just joined.
-const peersWait = 2 * time.Second
-
 // Peers lists this node (self) and the other nodes of the tailnet.
 func (c *Client) Peers(ctx context.Context) (self mesh.Peer, peers []mesh.Peer, err error) {
-	if c.mesh != nil {
-		// Right after joining, some control servers (Headscale) send the
-		// peers a moment after the node is up: give them that moment.
-		deadline := time.Now().Add(peersWait)
-		for {
-			peers, err = c.mesh.Peers(ctx)
-			if err != nil || len(peers) > 0 || time.Now().After(deadline) {
-				return c.mesh.Self(), peers, err
-			}
-			time.Sleep(50 * time.Millisecond)
-		}
-	}
-	hc := &http.Client{Transport: &http.Transport{
-		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
-			var d net.Dialer
-			return d.DialContext(ctx, "unix", c.socket)
-		},
-	}}
-	defer hc.CloseIdleConnections()
-	req, _ := http.NewRequestWithContext(ctx, "GET", "http://local/peers", nil)
-	resp, err := hc.Do(req)
-	if err != nil {
-		return self, nil, fmt.Errorf("node: peers through %s: %w", c.socket, err)
-	}
-	defer resp.Body.Close()
-	var st PeersStatus
-	if err := json.NewDecoder(resp.Body).Decode(&st); err != nil {
-		return self, nil, fmt.Errorf("node: peers through %s: %w", c.socket, err)
-	}
-	return st.Self, st.Peers, nil
+	return c.net.Peers(ctx)
+}
+
+// Ping pings the peer at addr below RPC: the tailnet's round trip and path.
+func (c *Client) Ping(ctx context.Context, addr netip.Addr) (mesh.Ping, error) {
+	return c.net.Ping(ctx, addr)
 }
 
 // Close releases the client's connections and, if it joined the tailnet
@@ -192,15 +183,35 @@ func (c *Client) Close() error {
 		rc.Close()
 	}
 	c.mu.Unlock()
-	if c.mesh != nil {
-		return c.mesh.Close()
-	}
-	return nil
+	return c.net.Close()
 }
 
-func trimSpace(b []byte) string {
-	for len(b) > 0 && (b[len(b)-1] == '\n' || b[len(b)-1] == ' ') {
-		b = b[:len(b)-1]
+// ownNode is the client's own tsnet node.
+type ownNode struct{ *mesh.Node }
+
+// peersWait bounds how long Peers waits for a first peer on a node that has
+// just joined.
+const peersWait = 2 * time.Second
+
+func (o ownNode) Peers(ctx context.Context) (mesh.Peer, []mesh.Peer, error) {
+	// Right after joining, some control servers (Headscale) send the peers
+	// a moment after the node is up: give them that moment.
+	deadline := time.Now().Add(peersWait)
+	for {
+		peers, err := o.Node.Peers(ctx)
+		if err != nil || len(peers) > 0 || time.Now().After(deadline) {
+			return o.Self(), peers, err
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
-	return string(b)
 }
+
+// tailscaleTailnet is this machine's tailscaled.
+type tailscaleTailnet struct{ *mesh.Tailscale }
+
+func (t tailscaleTailnet) Peers(ctx context.Context) (mesh.Peer, []mesh.Peer, error) {
+	peers, err := t.Tailscale.Peers(ctx)
+	return t.Self(), peers, err
+}
+
+func (t tailscaleTailnet) Close() error { return nil }

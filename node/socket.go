@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"sync"
 	"time"
@@ -119,6 +120,19 @@ func (s *socketServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		w.Header().Set("Content-Type", "application/json")
 		json.NewEncoder(w).Encode(PeersStatus{Self: s.node.mesh.Self(), Peers: peers})
+	case r.Method == http.MethodGet && r.URL.Path == "/ping":
+		addr, err := netip.ParseAddr(r.URL.Query().Get("addr"))
+		if err != nil {
+			http.Error(w, "ping needs ?addr=IP", http.StatusBadRequest)
+			return
+		}
+		p, err := s.node.mesh.Ping(r.Context(), addr)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadGateway)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		json.NewEncoder(w).Encode(p)
 	default:
 		http.NotFound(w, r)
 	}

@@ -203,7 +203,7 @@ func TestCallThroughTheLocalSocket(t *testing.T) {
 	if r.code != 0 || json.Unmarshal([]byte(r.stdout), &who) != nil || who.Node != "home" {
 		t.Fatalf("call through the socket: %+v", r)
 	}
-	if !strings.Contains(r.stderr, "reaching the tailnet through socket "+filepath.Join(homeState, node.SocketName)) {
+	if !strings.Contains(r.stderr, "reaching the tailnet through the serving node's socket "+filepath.Join(homeState, node.SocketName)) {
 		t.Fatalf("the CLI did not use the serving node's socket: %s", r.stderr)
 	}
 	fi, err := os.Stat(filepath.Join(homeState, node.SocketName))

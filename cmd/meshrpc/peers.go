@@ -23,11 +23,15 @@ type peersOptions struct {
 // peerRow is one line of `meshrpc peers`.
 type peerRow struct {
 	mesh.Peer
-	Meshrpc bool    `json:"meshrpc"`
-	Version string  `json:"version,omitempty"`
-	Methods int     `json:"methods,omitempty"`
-	RTTMs   float64 `json:"rtt_ms,omitempty"`
-	Error   string  `json:"error,omitempty"`
+	// Ping is the tailnet's own round trip and path (direct or relayed).
+	Ping      *mesh.Ping `json:"ping,omitempty"`
+	PingError string     `json:"ping_error,omitempty"`
+	Meshrpc   bool       `json:"meshrpc"`
+	Version   string     `json:"version,omitempty"`
+	Methods   int        `json:"methods,omitempty"`
+	// RTTMs is a meshrpc call's round trip (sys.info), above Ping's.
+	RTTMs float64 `json:"rtt_ms,omitempty"`
+	Error string  `json:"error,omitempty"`
 }
 
 func newCmdPeers(g *globalOptions) *cobra.Command {
@@ -36,8 +40,10 @@ func newCmdPeers(g *globalOptions) *cobra.Command {
 		Use:   "peers",
 		Short: "List the tailnet's peers and which of them run meshrpc",
 		Long: `List every peer of the tailnet: name, address, OS, whether it is online,
-and whether it runs meshrpc (probed with sys.info, all at once, each with a
-short timeout), its version, method count and round-trip time.`,
+the path to it (direct, with the endpoint, or relayed through a DERP region)
+and the tailnet's round trip (a disco ping, below TCP), and whether it runs
+meshrpc (probed with sys.info), with its version, method count and the round
+trip of a call. Online peers are probed all at once, each with --timeout.`,
 		Example: `  meshrpc peers
   meshrpc peers --json`,
 		Args: exactArgs(0),
@@ -68,13 +74,14 @@ func runPeers(ctx context.Context, opts *peersOptions) error {
 			continue
 		}
 		wg.Go(func() { probe(ctx, c, &rows[i], opts.timeout) })
+		wg.Go(func() { pingPeer(ctx, c, &rows[i], opts.timeout) })
 	}
 	wg.Wait()
 	if opts.json {
 		return printJSON(opts.stdout, rows)
 	}
 	tw := newTable(opts.stdout)
-	fmt.Fprintln(tw, "NAME\tADDRESS\tOS\tSTATUS\tMESHRPC\tVERSION\tMETHODS\tRTT")
+	fmt.Fprintln(tw, "NAME\tADDRESS\tOS\tSTATUS\tPATH\tPING\tMESHRPC\tVERSION\tMETHODS\tRPC RTT")
 	for _, r := range rows {
 		addr := ""
 		if len(r.Addrs) > 0 {
@@ -88,9 +95,36 @@ func runPeers(ctx context.Context, opts *peersOptions) error {
 		if r.Meshrpc {
 			rpcCol, version, methods, rtt = "yes", r.Version, fmt.Sprint(r.Methods), fmt.Sprintf("%.1fms", r.RTTMs)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.Name, addr, r.OS, status, rpcCol, version, methods, rtt)
+		path, ping := "-", "-"
+		if p := r.Ping; p != nil {
+			path, ping = pathOf(*p), fmt.Sprintf("%.1fms", p.LatencyMs)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.Name, addr, r.OS, status, path, ping, rpcCol, version, methods, rtt)
 	}
 	return tw.Flush()
+}
+
+// pathOf is "direct 1.2.3.4:41641" or "relayed nyc".
+func pathOf(p mesh.Ping) string {
+	if p.Path == "direct" {
+		return "direct " + p.Endpoint
+	}
+	return p.Path + " " + p.DERPRegion
+}
+
+// pingPeer measures the tailnet's round trip to a peer, and its path.
+func pingPeer(ctx context.Context, c *node.Client, row *peerRow, timeout time.Duration) {
+	if len(row.Addrs) == 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	p, err := c.Ping(ctx, row.Addrs[0])
+	if err != nil {
+		row.PingError = err.Error()
+		return
+	}
+	row.Ping = &p
 }
 
 // probe asks a peer's sys.info; an answer means it runs meshrpc.

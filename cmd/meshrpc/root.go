@@ -20,6 +20,8 @@ type globalOptions struct {
 	hostname   string
 	authKey    string
 	verbose    bool
+	via        string
+	tsSocket   string
 
 	stdout io.Writer
 	stderr io.Writer
@@ -57,6 +59,8 @@ Serve on the home server, call from anywhere on the tailnet:
 	fl.StringVar(&g.stateDir, "state-dir", os.Getenv("MESHRPC_STATE_DIR"), "directory of this node's identity, logs and socket (env MESHRPC_STATE_DIR; default "+defaultStateDirHelp()+")")
 	fl.StringVar(&g.hostname, "hostname", os.Getenv("MESHRPC_HOSTNAME"), "this node's name on the tailnet (env MESHRPC_HOSTNAME; default the machine's, or the one used last)")
 	fl.StringVar(&g.authKey, "authkey", "", "auth key to join the tailnet without a browser login (env TS_AUTHKEY)")
+	fl.StringVar(&g.via, "via", envOr("MESHRPC_VIA", node.ViaAuto), "how to reach the tailnet: auto, tailscale (this machine's tailscaled) or tsnet (a node of meshrpc's own) (env MESHRPC_VIA)")
+	fl.StringVar(&g.tsSocket, "tailscale-socket", os.Getenv("MESHRPC_TAILSCALE_SOCKET"), "tailscaled's LocalAPI socket (env MESHRPC_TAILSCALE_SOCKET; default the platform's)")
 	fl.BoolVar(&g.verbose, "verbose", false, "show tsnet's logs on stderr instead of writing them to the state directory")
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return usageError{err} })
 	root.SetOut(g.stdout)
@@ -67,6 +71,7 @@ Serve on the home server, call from anywhere on the tailnet:
 		newCmdPeers(g),
 		newCmdCall(g),
 		newCmdLs(g),
+		newCmdStatus(g),
 		newCmdUname(g),
 		newCmdWhoami(g),
 		newCmdKV(g),
@@ -97,21 +102,34 @@ func (g *globalOptions) tsLogf() func(string, ...any) {
 // there is one.
 func (g *globalOptions) dial(ctx context.Context) (*node.Client, error) {
 	c, err := node.Dial(ctx, node.ClientConfig{
-		Hostname:       g.hostname,
-		StateDir:       g.stateDir,
-		ControlURL:     g.controlURL,
-		AuthKey:        g.authKey,
-		Progress:       g.stderr,
-		TailscaleLogf:  g.tsLogf(),
-		ControlTimeout: 30 * time.Second,
+		Hostname:        g.hostname,
+		StateDir:        g.stateDir,
+		ControlURL:      g.controlURL,
+		AuthKey:         g.authKey,
+		Progress:        g.stderr,
+		TailscaleLogf:   g.tsLogf(),
+		ControlTimeout:  30 * time.Second,
+		Via:             g.via,
+		TailscaleSocket: g.tsSocket,
 	})
 	if err != nil {
+		if g.via != node.ViaAuto && g.via != node.ViaTailscale && g.via != node.ViaTsnet {
+			return nil, usageError{err}
+		}
 		return nil, unreachableError{fmt.Errorf("joining the tailnet: %w", err)}
 	}
 	if g.verbose {
-		fmt.Fprintf(g.stderr, "meshrpc: reaching the tailnet through %s\n", c.Via())
+		route, _ := c.Route()
+		fmt.Fprintf(g.stderr, "meshrpc: reaching the tailnet through %s\n", route)
 	}
 	return c, nil
+}
+
+func envOr(name, def string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	return def
 }
 
 // exactArgs and friends make cobra's argument checks usage errors (exit 2).

@@ -132,6 +132,10 @@ func (d *Tailscaled) WaitPeer(t testing.TB, name string) {
 	}
 }
 
+// Socket is the daemon's LocalAPI socket, for clients such as
+// meshrpc --tailscale-socket.
+func (d *Tailscaled) Socket() string { return d.socket }
+
 // Log is the end of tailscaled's log, for failure messages.
 func (d *Tailscaled) Log() string { return d.proc.Tail() }
 
