@@ -126,7 +126,7 @@ func (n *Node) Listen(network, addr string) (net.Listener, error) {
 	if err != nil {
 		return nil, fmt.Errorf("mesh: listen on tailnet %s: %w", addr, err)
 	}
-	return ln, nil
+	return cleanCloseListener{ln}, nil
 }
 
 // Dial connects to addr ("home:4343", "home.tailnet.ts.net:4343" or
@@ -149,7 +149,7 @@ func (n *Node) Dial(ctx context.Context, network, addr string) (net.Conn, error)
 	if err != nil {
 		return nil, fmt.Errorf("mesh: dial %s over the tailnet: %w", addr, err)
 	}
-	return c, nil
+	return cleanClose(c), nil
 }
 
 // WireGuardPort is the local UDP port of the node's WireGuard, kept across
