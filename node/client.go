@@ -67,6 +67,7 @@ type tailnet interface {
 	Dial(ctx context.Context, network, addr string) (net.Conn, error)
 	Peers(ctx context.Context) (self mesh.Peer, peers []mesh.Peer, err error)
 	Ping(ctx context.Context, addr netip.Addr) (mesh.Ping, error)
+	WatchPeers(ctx context.Context, fn func([]mesh.Peer) error) error
 	Close() error
 }
 
@@ -173,6 +174,12 @@ func (c *Client) Peers(ctx context.Context) (self mesh.Peer, peers []mesh.Peer, 
 // Ping pings the peer at addr below RPC: the tailnet's round trip and path.
 func (c *Client) Ping(ctx context.Context, addr netip.Addr) (mesh.Ping, error) {
 	return c.net.Ping(ctx, addr)
+}
+
+// WatchPeers calls fn with the peers now and after each change the
+// tailnet reports, until ctx ends.
+func (c *Client) WatchPeers(ctx context.Context, fn func([]mesh.Peer) error) error {
+	return c.net.WatchPeers(ctx, fn)
 }
 
 // Close releases the client's connections and, if it joined the tailnet

@@ -58,14 +58,47 @@ func (s socketTailnet) Ping(ctx context.Context, addr netip.Addr) (mesh.Ping, er
 
 func (s socketTailnet) Close() error { return nil }
 
-// get GETs path from the serving node and decodes its JSON answer.
-func (s socketTailnet) get(ctx context.Context, path string, v any) error {
-	hc := &http.Client{Transport: &http.Transport{
+// WatchPeers reads the serving node's stream of peer lists, one JSON array
+// per line.
+func (s socketTailnet) WatchPeers(ctx context.Context, fn func([]mesh.Peer) error) error {
+	hc := s.httpClient()
+	defer hc.CloseIdleConnections()
+	req, _ := http.NewRequestWithContext(ctx, "GET", "http://local/watch", nil)
+	resp, err := hc.Do(req)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
+		return fmt.Errorf("node: watching through %s: %w", s, err)
+	}
+	defer resp.Body.Close()
+	dec := json.NewDecoder(resp.Body)
+	for {
+		var peers []mesh.Peer
+		if err := dec.Decode(&peers); err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return fmt.Errorf("node: watching through %s: %w", s, err)
+		}
+		if err := fn(peers); err != nil {
+			return err
+		}
+	}
+}
+
+func (s socketTailnet) httpClient() *http.Client {
+	return &http.Client{Transport: &http.Transport{
 		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
 			var d net.Dialer
 			return d.DialContext(ctx, "unix", string(s))
 		},
 	}}
+}
+
+// get GETs path from the serving node and decodes its JSON answer.
+func (s socketTailnet) get(ctx context.Context, path string, v any) error {
+	hc := s.httpClient()
 	defer hc.CloseIdleConnections()
 	req, _ := http.NewRequestWithContext(ctx, "GET", "http://local"+path, nil)
 	resp, err := hc.Do(req)

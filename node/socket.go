@@ -120,6 +120,16 @@ func (s *socketServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		w.Header().Set("Content-Type", "application/json")
 		json.NewEncoder(w).Encode(PeersStatus{Self: s.node.mesh.Self(), Peers: peers})
+	case r.Method == http.MethodGet && r.URL.Path == "/watch":
+		w.Header().Set("Content-Type", "application/x-ndjson")
+		rc := http.NewResponseController(w)
+		enc := json.NewEncoder(w)
+		s.node.mesh.WatchPeers(r.Context(), func(peers []mesh.Peer) error {
+			if err := enc.Encode(peers); err != nil {
+				return err
+			}
+			return rc.Flush()
+		})
 	case r.Method == http.MethodGet && r.URL.Path == "/ping":
 		addr, err := netip.ParseAddr(r.URL.Query().Get("addr"))
 		if err != nil {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -36,7 +37,7 @@ func newCmdCall(g *globalOptions) *cobra.Command {
 Each ARG is taken as JSON when it parses as JSON, else as a string; key=value
 pairs make named params. --params gives the params as raw JSON instead.
 With --all or --tag, PEER is left out and the call goes to every matching peer
-at once, one row per peer.
+at once, one row per peer; so does a list of peers, PEER,PEER,...
 
 Exit status: 0 ok, 1 the call returned an error, 2 usage, 3 unreachable.`,
 		Example: `  meshrpc call home sys.uname
@@ -44,7 +45,8 @@ Exit status: 0 ok, 1 the call returned an error, 2 usage, 3 unreachable.`,
   meshrpc call home kv.inc key=visits delta=5
   meshrpc call home kv.get --params '["greeting"]' --raw
   meshrpc call home disk path=/srv --raw
-  meshrpc call --all sys.ping`,
+  meshrpc call --all sys.ping
+  meshrpc call home,nas sys.uname --json`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if opts.all || opts.tag != "" {
 				return minArgs(1)(cmd, args)
@@ -86,6 +88,10 @@ func runCall(ctx context.Context, opts *callOptions) error {
 			return err
 		}
 		results := fanOut(ctx, c, targets, opts.method, params, opts.timeout)
+		return printFanOut(opts.globalOptions, results, opts.json)
+	}
+	if strings.Contains(opts.peer, ",") { // several peers: home,nas
+		results := fanOut(ctx, c, strings.Split(opts.peer, ","), opts.method, params, opts.timeout)
 		return printFanOut(opts.globalOptions, results, opts.json)
 	}
 	ctx, cancel := context.WithTimeout(ctx, opts.timeout)

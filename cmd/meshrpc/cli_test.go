@@ -190,6 +190,11 @@ func TestServeAndCall(t *testing.T) {
 	if r.code != 0 || !strings.Contains(r.stdout, `"peer": "home"`) {
 		t.Fatalf("call --all: %+v", r)
 	}
+	// Several peers, one of them not there: a row each, exit 1.
+	r = run(t, dn.ControlURL(), append(cafe, "call", "home,nowhere", "sys.ping", "--timeout", "3s")...)
+	if r.code != 1 || !strings.Contains(r.stdout, "home") || !strings.Contains(r.stdout, "nowhere") {
+		t.Fatalf("call home,nowhere: %+v", r)
+	}
 }
 
 func TestCallThroughTheLocalSocket(t *testing.T) {

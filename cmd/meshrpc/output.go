@@ -21,6 +21,16 @@ func printJSON(w io.Writer, v any) error {
 	return err
 }
 
+// printJSONLine writes v as one line of JSON, for streams of events.
+func printJSONLine(w io.Writer, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintf(w, "%s\n", b)
+	return err
+}
+
 // printResult writes a call's result: indented JSON, or with raw a string
 // result without quotes.
 func printResult(w io.Writer, result json.RawMessage, raw bool) error {

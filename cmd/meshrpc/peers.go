@@ -17,6 +17,7 @@ import (
 type peersOptions struct {
 	*globalOptions
 	json    bool
+	watch   bool
 	timeout time.Duration
 }
 
@@ -43,15 +44,24 @@ func newCmdPeers(g *globalOptions) *cobra.Command {
 the path to it (direct, with the endpoint, or relayed through a DERP region)
 and the tailnet's round trip (a disco ping, below TCP), and whether it runs
 meshrpc (probed with sys.info), with its version, method count and the round
-trip of a call. Online peers are probed all at once, each with --timeout.`,
+trip of a call. Online peers are probed all at once, each with --timeout.
+
+--watch prints changes instead, as the tailnet reports them (a peer joins,
+leaves, goes online or offline, changes path) until interrupted; with --json,
+one JSON object per line.`,
 		Example: `  meshrpc peers
-  meshrpc peers --json`,
+  meshrpc peers --json
+  meshrpc peers --watch`,
 		Args: exactArgs(0),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if opts.watch {
+				return watchPeers(cmd.Context(), opts)
+			}
 			return runPeers(cmd.Context(), opts)
 		},
 	}
-	cmd.Flags().BoolVar(&opts.json, "json", false, "print one JSON array")
+	cmd.Flags().BoolVar(&opts.json, "json", false, "print one JSON array (with --watch, a JSON object per line)")
+	cmd.Flags().BoolVar(&opts.watch, "watch", false, "print changes as they happen, until interrupted")
 	cmd.Flags().DurationVar(&opts.timeout, "timeout", 2*time.Second, "how long to wait for each peer's answer")
 	return cmd
 }
