@@ -47,16 +47,21 @@ type ClientConfig struct {
 	// NoSocket makes Dial start its own tailnet node even when a serving
 	// node's socket is there.
 	NoSocket bool
+
+	// Retries is how often a call is tried again after a transport failure;
+	// see rpc.ClientConfig.Retries. Default 0.
+	Retries int
 }
 
 // Client calls procedures on peers by name, reaching the tailnet the way
 // Via reports.
 type Client struct {
-	port  int
-	net   tailnet
-	via   string // ViaSocket, ViaTailscale or ViaTsnet
-	route string // how, in words: "the serving node's socket /x/meshrpc.sock"
-	tried []string
+	port    int
+	retries int
+	net     tailnet
+	via     string // ViaSocket, ViaTailscale or ViaTsnet
+	route   string // how, in words: "the serving node's socket /x/meshrpc.sock"
+	tried   []string
 
 	mu      sync.Mutex
 	clients map[string]*rpc.Client
@@ -78,7 +83,7 @@ func Dial(ctx context.Context, cfg ClientConfig) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &Client{port: cfg.Port, clients: map[string]*rpc.Client{}}
+	c := &Client{port: cfg.Port, retries: cfg.Retries, clients: map[string]*rpc.Client{}}
 	if c.port == 0 {
 		c.port = DefaultPort
 	}
@@ -160,7 +165,7 @@ func (c *Client) rpc(peer string) *rpc.Client {
 	defer c.mu.Unlock()
 	rc, ok := c.clients[addr]
 	if !ok {
-		rc = rpc.NewClient(rpc.ClientConfig{Addr: addr, Dial: c.net.Dial, Stream: true})
+		rc = rpc.NewClient(rpc.ClientConfig{Addr: addr, Dial: c.net.Dial, Stream: true, Retries: c.retries})
 		c.clients[addr] = rc
 	}
 	return rc

@@ -15,11 +15,13 @@ import (
 
 // incoming is what a request body arrived with.
 type incoming struct {
-	ctx     context.Context
-	conn    *connState
-	remote  string
-	callID  string
-	timeout time.Duration // asked by the client; 0 = none
+	ctx    context.Context
+	conn   *connState
+	remote string
+	callID string
+	// clientCallID: the client chose callID, so a retry carries it again.
+	clientCallID bool
+	timeout      time.Duration // asked by the client; 0 = none
 }
 
 type callIDKey struct{}
@@ -100,14 +102,15 @@ func (s *Server) run(in incoming, caller Caller, idErr error, req *request) (res
 	}
 	if m := req.Meta; m != nil { // a stream's per-message headers
 		if m.CallID != "" && len(m.CallID) <= 128 {
-			in.callID = m.CallID
+			in.callID, in.clientCallID = m.CallID, true
 		}
 		if m.TimeoutMs > 0 {
 			in.timeout = parseTimeout(strconv.FormatInt(m.TimeoutMs, 10))
 		}
 	}
 	start := time.Now()
-	defer func() { s.logCall(in, caller, req.Method, start, res.err) }()
+	replayed := false
+	defer func() { s.record(in, caller, req, start, res.err, replayed) }()
 	if idErr != nil {
 		return result{err: &Error{Code: CodePermissionDenied, Message: fmt.Sprintf("permission denied: cannot tell who is calling from %s: %v", in.remote, idErr)}}
 	}
@@ -129,6 +132,17 @@ func (s *Server) run(in incoming, caller Caller, idErr error, req *request) (res
 	if !ok {
 		return result{err: &Error{Code: CodeTooManyRequests, Message: fmt.Sprintf("too many calls in flight from %s (limit %d); wait for some to finish", caller.Name(), s.cfg.MaxCallsPerCaller)}}
 	}
+	var replay *replayEntry
+	if !proc.ReadOnly && in.clientCallID {
+		key := replayKey{caller: limitKey(caller, in.remote), callID: in.callID, reqID: string(req.ID)}
+		e, first := s.replay.begin(key, start)
+		if !first { // a retry: the first arrival's outcome, never a second run
+			defer release()
+			replayed = true
+			return s.awaitReplay(in, e, req.Method)
+		}
+		replay = e
+	}
 	timeout := s.cfg.DefaultTimeout
 	if proc.Timeout > 0 {
 		timeout = proc.Timeout
@@ -144,7 +158,11 @@ func (s *Server) run(in incoming, caller Caller, idErr error, req *request) (res
 	go func() {
 		defer s.inflight.Add(-1)
 		defer release()
-		done <- s.invoke(ctx, proc, req)
+		res := s.invoke(ctx, proc, req)
+		if replay != nil {
+			s.replay.finish(replay, res) // even when the caller has gone: its retry wants this
+		}
+		done <- res
 	}()
 	select {
 	case res = <-done:
@@ -198,7 +216,26 @@ func (s *Server) nodeName() string {
 	return "this node"
 }
 
-func (s *Server) logCall(in incoming, c Caller, method string, start time.Time, err *Error) {
+// awaitReplay answers a retried call with the first arrival's outcome.
+func (s *Server) awaitReplay(in incoming, e *replayEntry, method string) result {
+	ctx, cancel := context.WithTimeout(in.ctx, s.cfg.DefaultTimeout)
+	defer cancel()
+	if res, ok := e.wait(ctx); ok {
+		return res
+	}
+	return result{err: &Error{Code: CodeDeadlineExceeded, Message: fmt.Sprintf("deadline exceeded: the first attempt of this %s call (id %s) is still running", method, in.callID)}}
+}
+
+// record logs a call and hands it to Config.Observe.
+func (s *Server) record(in incoming, c Caller, req *request, start time.Time, err *Error, replayed bool) {
+	d := time.Since(start)
+	if s.cfg.Observe != nil {
+		r := &CallRecord{Time: start, CallID: in.callID, Caller: c, Method: req.Method, Params: req.Params, Duration: d, Replayed: replayed}
+		if err != nil {
+			r.Code, r.Message = err.Code, err.Message
+		}
+		s.cfg.Observe(r)
+	}
 	if !s.cfg.Logger.Enabled(in.ctx, slog.LevelInfo) {
 		return
 	}
@@ -206,6 +243,6 @@ func (s *Server) logCall(in incoming, c Caller, method string, start time.Time, 
 	if err != nil {
 		outcome, code = err.Message, err.Code
 	}
-	s.cfg.Logger.Info("call", "call_id", in.callID, "caller", c.Name(), "login", c.Login, "method", method,
-		"duration", time.Since(start), "code", code, "outcome", outcome)
+	s.cfg.Logger.Info("call", "call_id", in.callID, "caller", c.Name(), "login", c.Login, "method", req.Method,
+		"duration", d, "code", code, "outcome", outcome, "replayed", replayed)
 }

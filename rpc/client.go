@@ -57,6 +57,12 @@ type ClientConfig struct {
 	// calls, one round trip more for a single one. Deadlines are then
 	// enforced by the client; the server applies its own limit.
 	Stream bool
+	// Retries is how many times Call tries again after a transport failure
+	// (no reply: the connection failed or broke), with backoff, within the
+	// call's deadline. Every attempt carries the same call id, and servers
+	// answer a retry of a call that changes things with its first outcome,
+	// so a retried kv.inc whose reply was lost counts once. Default 0.
+	Retries int
 }
 
 // Client calls one peer's procedures. It is safe for concurrent use and
@@ -69,6 +75,7 @@ type Client struct {
 	nextID atomic.Int64
 
 	useStream bool
+	retries   int
 	streamMu  sync.Mutex
 	stream    *stream
 }
@@ -98,6 +105,7 @@ func NewClient(cfg ClientConfig) *Client {
 		tr:   tr,
 
 		useStream: cfg.Stream,
+		retries:   cfg.Retries,
 	}
 }
 
@@ -113,28 +121,16 @@ func (c *Client) Close() error {
 // slice (by position) or a json.RawMessage. A JSON-RPC error comes back as an
 // *Error; a failure to get any answer as a *TransportError.
 func (c *Client) Call(ctx context.Context, method string, params any, result any) error {
-	id := c.nextID.Add(1)
-	var meta *requestMeta
-	if c.useStream {
-		meta = metaFrom(ctx)
+	if CallIDFrom(ctx) == "" { // one id for every attempt
+		ctx = WithCallID(ctx, newCallID())
 	}
-	body, err := encodeRequest(nil, id, method, params, meta)
+	id := c.nextID.Add(1)
+	r, err := c.callOnce(ctx, id, method, params)
+	for attempt := 0; c.retry(ctx, err, attempt); attempt++ {
+		r, err = c.callOnce(ctx, id, method, params)
+	}
 	if err != nil {
 		return err
-	}
-	var r response
-	if c.useStream {
-		if r, err = c.callStream(ctx, id, method, body); err != nil {
-			return err
-		}
-	} else {
-		resp, err := c.post(ctx, method, body)
-		if err != nil {
-			return err
-		}
-		if r, err = decodeResponse(resp); err != nil {
-			return &TransportError{Addr: c.addr, Method: method, Sent: true, Err: fmt.Errorf("malformed reply: %w", err)}
-		}
 	}
 	if r.Error != nil {
 		return r.Error
@@ -145,6 +141,47 @@ func (c *Client) Call(ctx context.Context, method string, params any, result any
 		}
 	}
 	return nil
+}
+
+// callOnce makes one attempt of a call.
+func (c *Client) callOnce(ctx context.Context, id int64, method string, params any) (response, error) {
+	var meta *requestMeta
+	if c.useStream {
+		meta = metaFrom(ctx)
+	}
+	body, err := encodeRequest(nil, id, method, params, meta)
+	if err != nil {
+		return response{}, err
+	}
+	if c.useStream {
+		return c.callStream(ctx, id, method, body)
+	}
+	resp, err := c.post(ctx, method, body)
+	if err != nil {
+		return response{}, err
+	}
+	r, err := decodeResponse(resp)
+	if err != nil {
+		return response{}, &TransportError{Addr: c.addr, Method: method, Sent: true, Err: fmt.Errorf("malformed reply: %w", err)}
+	}
+	return r, nil
+}
+
+// retry reports whether to try again after err, having waited the backoff
+// (50 ms, doubling, at most 1 s) if so.
+func (c *Client) retry(ctx context.Context, err error, attempt int) bool {
+	var te *TransportError
+	if attempt >= c.retries || !errors.As(err, &te) || ctx.Err() != nil {
+		return false
+	}
+	t := time.NewTimer(min(50*time.Millisecond<<attempt, time.Second))
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
 }
 
 // Notify sends a notification: method runs, and nothing is answered.

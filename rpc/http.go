@@ -75,17 +75,19 @@ func (s *Server) servePost(w http.ResponseWriter, r *http.Request) {
 	http.NewResponseController(w).SetReadDeadline(time.Time{})
 
 	callID := r.Header.Get(HeaderCallID)
-	if callID == "" || len(callID) > 128 {
+	clientCallID := callID != "" && len(callID) <= 128
+	if !clientCallID {
 		callID = newCallID()
 	}
 	w.Header().Set(HeaderCallID, callID)
 	cs, _ := r.Context().Value(connStateKey{}).(*connState)
 	in := incoming{
-		ctx:     r.Context(),
-		conn:    cs,
-		remote:  r.RemoteAddr,
-		callID:  callID,
-		timeout: parseTimeout(r.Header.Get(HeaderTimeout)),
+		ctx:          r.Context(),
+		conn:         cs,
+		remote:       r.RemoteAddr,
+		callID:       callID,
+		clientCallID: clientCallID,
+		timeout:      parseTimeout(r.Header.Get(HeaderTimeout)),
 	}
 	out := bufPool.Get().(*bytes.Buffer)
 	defer putBuf(out)

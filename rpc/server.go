@@ -2,6 +2,7 @@ package rpc
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"log/slog"
 	"net"
@@ -50,6 +51,32 @@ type Config struct {
 	// Logger receives a line per call (call id, caller, method, duration,
 	// outcome) at Info level and handler panics at Error. nil discards.
 	Logger *slog.Logger
+
+	// Observe, when set, is told of every call that reaches the server with
+	// a method, allowed or not, after it is answered: for audit logs and
+	// statistics. It runs on the call's goroutine, so it must be quick and
+	// must not keep the record (its Params) after returning.
+	Observe func(*CallRecord)
+
+	// ReplayWindow and ReplayMaxBytes bound the memory of outcomes kept for
+	// retried calls (see CallRecord.Replayed); defaults 10 minutes, 8 MiB.
+	ReplayWindow   time.Duration
+	ReplayMaxBytes int
+}
+
+// CallRecord is one call as the server saw it.
+type CallRecord struct {
+	Time     time.Time
+	CallID   string
+	Caller   Caller
+	Method   string
+	Params   json.RawMessage // as sent; valid only while Observe runs
+	Code     int             // 0 when the call succeeded
+	Message  string          // the error's message otherwise
+	Duration time.Duration
+	// Replayed: a retry of a call already run (same caller and call id),
+	// answered with the first outcome without running the procedure again.
+	Replayed bool
 }
 
 func (c Config) withDefaults() Config {
@@ -80,6 +107,12 @@ func (c Config) withDefaults() Config {
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
+	if c.ReplayWindow <= 0 {
+		c.ReplayWindow = 10 * time.Minute
+	}
+	if c.ReplayMaxBytes <= 0 {
+		c.ReplayMaxBytes = 8 << 20
+	}
 	return c
 }
 
@@ -94,6 +127,7 @@ type Server struct {
 	// a WaitGroup: stream messages may start calls while Shutdown waits.
 	inflight atomic.Int64
 	limits   callerLimits
+	replay   *replayCache
 
 	streamsMu sync.Mutex
 	streams   map[*streamConn]bool // open streams, closed by Shutdown and Close
@@ -105,6 +139,7 @@ func NewServer(cfg Config) *Server {
 	s := &Server{cfg: cfg.withDefaults()}
 	s.hosts = hostSet(s.cfg.Hosts)
 	s.limits.max = s.cfg.MaxCallsPerCaller
+	s.replay = newReplayCache(s.cfg.ReplayWindow, s.cfg.ReplayMaxBytes)
 	var protocols http.Protocols
 	protocols.SetHTTP1(true)
 	protocols.SetUnencryptedHTTP2(true)

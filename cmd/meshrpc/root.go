@@ -22,6 +22,7 @@ type globalOptions struct {
 	verbose    bool
 	via        string
 	tsSocket   string
+	retries    int
 
 	stdout io.Writer
 	stderr io.Writer
@@ -61,6 +62,7 @@ Serve on the home server, call from anywhere on the tailnet:
 	fl.StringVar(&g.authKey, "authkey", "", "auth key to join the tailnet without a browser login (env TS_AUTHKEY)")
 	fl.StringVar(&g.via, "via", envOr("MESHRPC_VIA", node.ViaAuto), "how to reach the tailnet: auto, tailscale (this machine's tailscaled) or tsnet (a node of meshrpc's own) (env MESHRPC_VIA)")
 	fl.StringVar(&g.tsSocket, "tailscale-socket", os.Getenv("MESHRPC_TAILSCALE_SOCKET"), "tailscaled's LocalAPI socket (env MESHRPC_TAILSCALE_SOCKET; default the platform's)")
+	fl.IntVar(&g.retries, "retries", 2, "tries again this often when a call gets no reply (same call id: the peer runs it once)")
 	fl.BoolVar(&g.verbose, "verbose", false, "show tsnet's logs on stderr instead of writing them to the state directory")
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return usageError{err} })
 	root.SetOut(g.stdout)
@@ -111,6 +113,7 @@ func (g *globalOptions) dial(ctx context.Context) (*node.Client, error) {
 		ControlTimeout:  30 * time.Second,
 		Via:             g.via,
 		TailscaleSocket: g.tsSocket,
+		Retries:         g.retries,
 	})
 	if err != nil {
 		if g.via != node.ViaAuto && g.via != node.ViaTailscale && g.via != node.ViaTsnet {
