@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/meshrpc/meshrpc/mesh"
+	"github.com/meshrpc/meshrpc/node/audit"
+	"github.com/meshrpc/meshrpc/node/stats"
 	"github.com/meshrpc/meshrpc/rpc"
 	"github.com/meshrpc/meshrpc/rpc/authz"
 	"github.com/meshrpc/meshrpc/store"
@@ -27,6 +29,8 @@ type Node struct {
 	reg     *rpc.Registry
 	server  *rpc.Server
 	logs    *logFile
+	audit   *audit.Log
+	stats   *stats.Stats
 	started time.Time
 
 	// Rules and command procedures change together on a reload.
@@ -82,11 +86,16 @@ func New(ctx context.Context, cfg Config) (_ *Node, err error) {
 		}
 		logger = slog.New(slog.NewTextHandler(n.logs, nil))
 	}
+	if n.audit, err = audit.Open(filepath.Join(stateDir, AuditLogName), audit.Options{}); err != nil {
+		return nil, err
+	}
+	n.stats = stats.New()
 	self := n.mesh.Self()
 	n.reg = rpc.NewRegistry()
 	registerSys(n.reg, n)
 	registerKV(n.reg, n.store)
 	registerAllowed(n.reg, n)
+	registerStats(n.reg, n)
 	if err := n.Reconfigure(cfg.Allow, cfg.Commands); err != nil {
 		return nil, err
 	}
@@ -94,6 +103,7 @@ func New(ctx context.Context, cfg Config) (_ *Node, err error) {
 		Registry:  n.reg,
 		Identify:  n.identify,
 		Authorize: n.authorize,
+		Observe:   n.observe,
 		NodeName:  self.Name,
 		Hosts:     hostsOf(self),
 		Logger:    logger,
@@ -188,6 +198,9 @@ func (n *Node) Close() error {
 		}
 		if n.mesh != nil {
 			errs = append(errs, n.mesh.Close())
+		}
+		if n.audit != nil {
+			errs = append(errs, n.audit.Close())
 		}
 		errs = append(errs, n.logs.Close())
 		n.closeErr = errors.Join(errs...)

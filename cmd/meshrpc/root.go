@@ -74,6 +74,8 @@ Serve on the home server, call from anywhere on the tailnet:
 		newCmdCall(g),
 		newCmdLs(g),
 		newCmdStatus(g),
+		newCmdStats(g),
+		newCmdAudit(g),
 		newCmdUname(g),
 		newCmdWhoami(g),
 		newCmdKV(g),

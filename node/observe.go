@@ -1,0 +1,83 @@
+package node
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+
+	"github.com/meshrpc/meshrpc/node/audit"
+	"github.com/meshrpc/meshrpc/node/stats"
+	"github.com/meshrpc/meshrpc/rpc"
+)
+
+// AuditLogName is the audit log's file in the state directory.
+const AuditLogName = "audit.log"
+
+// observe counts every call and appends it to the audit log.
+func (n *Node) observe(r *rpc.CallRecord) {
+	method := r.Method
+	if r.Code == rpc.CodeMethodNotFound {
+		method = "(unknown)" // callers choose these names: do not keep them
+	}
+	n.stats.Observe(method, r.Caller.Name(), r.Duration, r.Code != 0)
+	if n.audit == nil {
+		return
+	}
+	rec := audit.Record{
+		Time: r.Time, CallID: r.CallID,
+		Node: r.Caller.Node, Login: r.Caller.Login, Tags: r.Caller.Tags, Addr: r.Caller.Addr,
+		Method: method, Outcome: audit.OutcomeOK, Code: r.Code, Error: r.Message,
+		DurationMs: float64(r.Duration.Microseconds()) / 1000, Replayed: r.Replayed,
+	}
+	switch r.Code {
+	case 0:
+	case rpc.CodePermissionDenied:
+		rec.Outcome = audit.OutcomeDenied
+	default:
+		rec.Outcome = audit.OutcomeError
+	}
+	if strings.HasPrefix(r.Method, "kv.") {
+		rec.Key = keyOf(r.Params)
+	}
+	n.audit.Append(rec)
+}
+
+// keyOf finds the key (or prefix) a kv.* call names: the member "key" or
+// "prefix" of named params, or the first positional one.
+func keyOf(params json.RawMessage) string {
+	var byName struct{ Key, Prefix *string }
+	if json.Unmarshal(params, &byName) == nil {
+		switch {
+		case byName.Key != nil:
+			return *byName.Key
+		case byName.Prefix != nil:
+			return *byName.Prefix
+		}
+		return ""
+	}
+	var byPos []json.RawMessage
+	var key string
+	if json.Unmarshal(params, &byPos) == nil && len(byPos) > 0 && json.Unmarshal(byPos[0], &key) == nil {
+		return key
+	}
+	return ""
+}
+
+// StatsReport is what sys.stats answers.
+type StatsReport struct {
+	stats.Report
+	// AuditLost counts audit records dropped because the writer fell
+	// behind (each gap is also marked in the log itself).
+	AuditLost int64 `json:"audit_lost"`
+}
+
+func registerStats(r *rpc.Registry, n *Node) {
+	rpc.Register(r, "sys.stats", "Calls, errors and latency (p50, p99) per method and per caller since the node started.",
+		func(ctx context.Context, _ NoParams) (StatsReport, error) {
+			rep := StatsReport{Report: n.stats.Report()}
+			if n.audit != nil {
+				rep.AuditLost = n.audit.Lost()
+			}
+			return rep, nil
+		}).ReadOnly = true
+}
