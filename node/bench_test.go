@@ -31,6 +31,25 @@ func BenchmarkKVInc(b *testing.B) {
 	}
 }
 
+// BenchmarkAccounting measures what the audit log and sys.stats cost: small
+// calls (sys.ping) at 64 concurrent callers, to a node that accounts for
+// every call and to one that does not, in one run. Report calls/s; the
+// ratio is in docs/benchmarks.md.
+func BenchmarkAccounting(b *testing.B) {
+	dn := meshtest.Net(b, devnet.Config{})
+	startNode(b, dn, node.Config{Hostname: "audited", InMemory: true})
+	startNode(b, dn, node.Config{Hostname: "unaudited", InMemory: true, NoAccounting: true})
+	c := dialAs(b, dn, "cafe")
+	for _, target := range []string{"audited", "unaudited"} {
+		b.Run(target, func(b *testing.B) {
+			runConcurrently(b, 64, func() error {
+				return c.Call(context.Background(), target, "sys.ping", nil, nil)
+			})
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "calls/s")
+		})
+	}
+}
+
 // BenchmarkSeedWorkload is the original's workload: 5 callers x 1000 x
 // (kv.get + kv.inc) on one key, durable. Report calls/s.
 func BenchmarkSeedWorkload(b *testing.B) {

@@ -43,6 +43,11 @@ type Config struct {
 	// means "self" for all methods; rules given replace that default.
 	Allow []string
 
+	// NoAccounting turns off the audit log and the counting behind
+	// sys.stats: for measuring what they cost, or for a node whose calls
+	// must leave no trace on its disk.
+	NoAccounting bool
+
 	// Commands are programs served as procedures (see package command);
 	// each may allow more callers for itself.
 	Commands []command.Spec

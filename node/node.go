@@ -86,10 +86,14 @@ func New(ctx context.Context, cfg Config) (_ *Node, err error) {
 		}
 		logger = slog.New(slog.NewTextHandler(n.logs, nil))
 	}
-	if n.audit, err = audit.Open(filepath.Join(stateDir, AuditLogName), audit.Options{}); err != nil {
-		return nil, err
-	}
 	n.stats = stats.New()
+	var observe func(*rpc.CallRecord)
+	if !cfg.NoAccounting {
+		if n.audit, err = audit.Open(filepath.Join(stateDir, AuditLogName), audit.Options{}); err != nil {
+			return nil, err
+		}
+		observe = n.observe
+	}
 	self := n.mesh.Self()
 	n.reg = rpc.NewRegistry()
 	registerSys(n.reg, n)
@@ -103,7 +107,7 @@ func New(ctx context.Context, cfg Config) (_ *Node, err error) {
 		Registry:  n.reg,
 		Identify:  n.identify,
 		Authorize: n.authorize,
-		Observe:   n.observe,
+		Observe:   observe,
 		NodeName:  self.Name,
 		Hosts:     hostsOf(self),
 		Logger:    logger,
