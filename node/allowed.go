@@ -2,6 +2,7 @@ package node
 
 import (
 	"context"
+	"strings"
 
 	"github.com/meshrpc/meshrpc/rpc"
 	"github.com/meshrpc/meshrpc/rpc/authz"
@@ -42,6 +43,9 @@ func registerAllowed(r *rpc.Registry, n *Node) {
 				if proc.Name != rpc.AllowedMethod {
 					d = policy.Explain(caller, proc.Name)
 				}
+				if kvMethods[proc.Name] {
+					d = storeDecision(d, caller)
+				}
 				if !d.Allowed && !p.Why {
 					continue
 				}
@@ -54,4 +58,16 @@ func registerAllowed(r *rpc.Registry, n *Node) {
 			}
 			return out, nil
 		}).ReadOnly = true
+}
+
+// storeDecision says where in the store a kv.* decision applies: only on
+// some keys, or, with no rule at all, in the caller's personal space.
+func storeDecision(d authz.Decision, c rpc.Caller) authz.Decision {
+	switch {
+	case d.Allowed && d.Keys != nil:
+		d.By += " (keys: " + strings.Join(d.Keys, ", ") + ")"
+	case !d.Allowed && c.Login != "" && len(c.Tags) == 0:
+		d = authz.Decision{Allowed: true, By: "your personal space only: keys beginning with ~/", Keys: []string{"~/*"}}
+	}
+	return d
 }

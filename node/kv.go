@@ -4,11 +4,20 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"slices"
 	"time"
 
 	"github.com/meshrpc/meshrpc/rpc"
+	"github.com/meshrpc/meshrpc/rpc/authz"
 	"github.com/meshrpc/meshrpc/store"
 )
+
+// kvMethods are the store's procedures, which authorize per key.
+var kvMethods = map[string]bool{
+	"kv.get": true, "kv.put": true, "kv.delete": true, "kv.list": true,
+	"kv.inc": true, "kv.cas": true, "kv.watch": true,
+}
 
 // maxWatchWait caps how long one kv.watch call may wait for a change.
 const maxWatchWait = 60 * time.Second
@@ -62,39 +71,68 @@ type WatchResult struct {
 	Rev    int64         `json:"rev"`
 }
 
-func registerKV(r *rpc.Registry, s *store.Store) {
+func registerKV(r *rpc.Registry, n *Node) {
+	s := n.store
 	rpc.Register(r, "kv.get", "The value at key, or null when absent.", func(ctx context.Context, p keyParams) (json.RawMessage, error) {
-		e, ok, err := s.Get(p.Key)
+		key, err := n.key(ctx, "kv.get", p.Key)
+		if err != nil {
+			return nil, err
+		}
+		e, ok, err := s.Get(key)
 		if err != nil || !ok {
 			return json.RawMessage("null"), kvError(err)
 		}
 		return e.Value, nil
 	}).ReadOnly = true
 	rpc.Register(r, "kv.put", "Sets key to value (any JSON), durably.", func(ctx context.Context, p putParams) (RevResult, error) {
-		rev, err := s.Put(p.Key, p.Value)
+		key, err := n.key(ctx, "kv.put", p.Key)
+		if err != nil {
+			return RevResult{}, err
+		}
+		rev, err := s.Put(key, p.Value)
 		return RevResult{rev}, kvError(err)
 	})
 	rpc.Register(r, "kv.delete", "Deletes key.", func(ctx context.Context, p keyParams) (DeleteResult, error) {
-		rev, existed, err := s.Delete(p.Key)
+		key, err := n.key(ctx, "kv.delete", p.Key)
+		if err != nil {
+			return DeleteResult{}, err
+		}
+		rev, existed, err := s.Delete(key)
 		return DeleteResult{rev, existed}, kvError(err)
 	})
 	rpc.Register(r, "kv.list", "Entries (key, value, rev) whose keys begin with prefix, in key order.", func(ctx context.Context, p listParams) ([]store.Entry, error) {
-		entries, err := s.List(p.Prefix, p.Limit)
-		return entries, kvError(err)
+		prefix, show, err := n.prefix(ctx, "kv.list", p.Prefix)
+		if err != nil {
+			return nil, err
+		}
+		entries, err := s.List(prefix, p.Limit)
+		return slices.DeleteFunc(entries, func(e store.Entry) bool { return !show(e.Key) }), kvError(err)
 	}).ReadOnly = true
 	rpc.Register(r, "kv.inc", "Adds delta (default 1) to the integer at key, atomically; returns the new value.", func(ctx context.Context, p incParams) (int64, error) {
 		delta := int64(1)
 		if p.Delta != nil {
 			delta = *p.Delta
 		}
-		v, _, err := s.Inc(p.Key, delta)
+		key, err := n.key(ctx, "kv.inc", p.Key)
+		if err != nil {
+			return 0, err
+		}
+		v, _, err := s.Inc(key, delta)
 		return v, kvError(err)
 	})
 	rpc.Register(r, "kv.cas", "Sets key to value only if its revision is rev (0: only if absent).", func(ctx context.Context, p casParams) (RevResult, error) {
-		rev, err := s.CAS(p.Key, p.Rev, p.Value)
+		key, err := n.key(ctx, "kv.cas", p.Key)
+		if err != nil {
+			return RevResult{}, err
+		}
+		rev, err := s.CAS(key, p.Rev, p.Value)
 		return RevResult{rev}, kvError(err)
 	})
 	rpc.Register(r, "kv.watch", "Changes under prefix after after_rev (-1: from now); waits up to wait seconds (max 60) for one.", func(ctx context.Context, p watchParams) (WatchResult, error) {
+		prefix, show, err := n.prefix(ctx, "kv.watch", p.Prefix)
+		if err != nil {
+			return WatchResult{}, err
+		}
 		if p.AfterRev < 0 { // from now on
 			p.AfterRev = s.Rev()
 		}
@@ -104,19 +142,47 @@ func registerKV(r *rpc.Registry, s *store.Store) {
 		}
 		ctx, cancel := context.WithTimeout(ctx, wait)
 		defer cancel()
-		events, err := s.Watch(ctx, p.Prefix, p.AfterRev)
+		events, err := s.Watch(ctx, prefix, p.AfterRev)
 		if err != nil {
 			return WatchResult{}, kvError(err)
 		}
-		res := WatchResult{Events: events, Rev: p.AfterRev}
+		res := WatchResult{Rev: p.AfterRev}
 		if n := len(events); n > 0 {
-			res.Rev = events[n-1].Rev
+			res.Rev = events[n-1].Rev // past what the caller may not see, too
 		}
+		res.Events = slices.DeleteFunc(events, func(e store.Event) bool { return !show(e.Key) })
 		if res.Events == nil {
 			res.Events = []store.Event{}
 		}
 		return res, nil
 	}).ReadOnly = true
+}
+
+// key checks that the caller may call method on key, and returns the key
+// as stored: "~/x" is the caller's personal "~LOGIN/x".
+func (n *Node) key(ctx context.Context, method, key string) (string, error) {
+	c, _ := rpc.CallerFrom(ctx)
+	key, err := authz.PersonalKey(c, key)
+	if err != nil {
+		return "", err
+	}
+	p := n.Policy()
+	return key, p.Deny(c, fmt.Sprintf("%s on key %q", method, key), p.ExplainKey(c, method, key))
+}
+
+// prefix is key for a method that reads every key under prefix; show says
+// which of the keys found the caller may see (others' personal keys not).
+func (n *Node) prefix(ctx context.Context, method, prefix string) (string, func(string) bool, error) {
+	c, _ := rpc.CallerFrom(ctx)
+	prefix, err := authz.PersonalKey(c, prefix)
+	if err != nil {
+		return "", nil, err
+	}
+	p := n.Policy()
+	if err := p.Deny(c, fmt.Sprintf("%s on prefix %q", method, prefix), p.ExplainPrefix(c, method, prefix)); err != nil {
+		return "", nil, err
+	}
+	return prefix, func(key string) bool { return p.FilterKey(c, method, key) }, nil
 }
 
 // kvErrorCodes maps the store's errors to JSON-RPC codes: the one table.

@@ -68,4 +68,3 @@ func isParamName(k string) bool {
 	}
 	return true
 }
-

@@ -87,15 +87,15 @@ func TestParamTypesDefaultsAndPatterns(t *testing.T) {
 		t.Fatalf("defaults: %+v %v", res, err)
 	}
 	for params, want := range map[string]string{
-		`{"n": "42"}`:                 `param "n" must be an integer`,
-		`{"n": 1.5}`:                  `param "n" must be an integer, not 1.5`,
-		`{"n": 1, "on": "yes"}`:       `param "on" must be a boolean`,
-		`{"n": 1, "name": "Web"}`:     `"Web" does not match the pattern`,
-		`{}`:                          `missing required param "n"`,
-		`{"n": null}`:                 `param "n" is required and may not be null`,
-		`{"n": 1, "x": 2}`:            `unknown param "x"`,
-		`[1, 2, true, "a", "b"]`:      `5 params given`,
-		`"n"`:                         `params must be an object`,
+		`{"n": "42"}`:             `param "n" must be an integer`,
+		`{"n": 1.5}`:              `param "n" must be an integer, not 1.5`,
+		`{"n": 1, "on": "yes"}`:   `param "on" must be a boolean`,
+		`{"n": 1, "name": "Web"}`: `"Web" does not match the pattern`,
+		`{}`:                      `missing required param "n"`,
+		`{"n": null}`:             `param "n" is required and may not be null`,
+		`{"n": 1, "x": 2}`:        `unknown param "x"`,
+		`[1, 2, true, "a", "b"]`:  `5 params given`,
+		`"n"`:                     `params must be an object`,
 	} {
 		_, err := call(t, s, params)
 		if rpc.CodeOf(err) != rpc.CodeInvalidParams || !strings.Contains(err.Error(), want) {
@@ -284,13 +284,13 @@ func TestCheck(t *testing.T) {
 
 func TestSplit(t *testing.T) {
 	for line, want := range map[string][]string{
-		`df -h /`:                   {"df", "-h", "/"},
-		`  echo   "a b"  'c d' `:    {"echo", "a b", "c d"},
+		`df -h /`:                    {"df", "-h", "/"},
+		`  echo   "a b"  'c d' `:     {"echo", "a b", "c d"},
 		`echo a\ b "x\"y" 'it'\''s'`: {"echo", "a b", `x"y`, "it's"},
-		`echo "\n" '\n' \n`:         {"echo", `\n`, `\n`, "n"},
-		`echo '$(id)' ';' '*' "~"`:  {"echo", "$(id)", ";", "*", "~"},
-		`echo a~b c#d ""`:           {"echo", "a~b", "c#d", ""},
-		`greet {name}`:              {"greet", "{name}"},
+		`echo "\n" '\n' \n`:          {"echo", `\n`, `\n`, "n"},
+		`echo '$(id)' ';' '*' "~"`:   {"echo", "$(id)", ";", "*", "~"},
+		`echo a~b c#d ""`:            {"echo", "a~b", "c#d", ""},
+		`greet {name}`:               {"greet", "{name}"},
 	} {
 		got, err := Split(line)
 		if err != nil || !reflect.DeepEqual(got, want) {

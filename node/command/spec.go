@@ -25,7 +25,7 @@ import (
 // Defaults for the limits a Spec leaves at zero.
 const (
 	DefaultTimeout       = 20 * time.Second // under the CLI's 30 s, so a timed-out result reaches it
-	DefaultMaxOutput     = 1 << 20 // bytes of stdout, and again of stderr
+	DefaultMaxOutput     = 1 << 20          // bytes of stdout, and again of stderr
 	DefaultMaxConcurrent = 4
 )
 
@@ -101,8 +101,8 @@ func (s *Spec) Check() error {
 	if !nameRE.MatchString(s.Name) {
 		return fieldErr("name", "%q is not a procedure name: use letters, digits, _ and -, in dot-separated parts, starting with a letter (e.g. \"backup\" or \"home.df\")", s.Name)
 	}
-	if strings.HasPrefix(s.Name, "rpc.") {
-		return fieldErr("name", "names beginning with rpc. are reserved")
+	if strings.HasPrefix(s.Name, "rpc.") || strings.HasPrefix(s.Name, "kv.") {
+		return fieldErr("name", "names beginning with rpc. or kv. are reserved (kv.* is the store's)")
 	}
 	if len(s.Argv) == 0 || s.Argv[0] == "" {
 		return fieldErr("argv", "no program: argv needs at least the program, e.g. [\"uptime\"]")

@@ -70,7 +70,7 @@ func TestMatrix(t *testing.T) {
 		{"star, other method", rules("*=sys.ping"), stranger, "kv.put", false},
 		{"grant allows", nil, with(stranger, grant("kv.*")), "kv.get", true},
 		{"grant for other methods", nil, with(stranger, grant("sys.*")), "kv.get", false},
-		{"key-scoped grant grants nothing until keys are enforced", nil, with(stranger, map[string][]json.RawMessage{authz.CapName: {json.RawMessage(`{"methods":["kv.*"],"keys":["shared/*"]}`)}}), "kv.get", false},
+		{"key-scoped grant allows the method (keys are checked per call)", nil, with(stranger, map[string][]json.RawMessage{authz.CapName: {json.RawMessage(`{"methods":["kv.*"],"keys":["shared/*"]}`)}}), "kv.get", true},
 		{"malformed grant grants nothing", nil, with(stranger, map[string][]json.RawMessage{authz.CapName: {json.RawMessage(`"kv.*"`), json.RawMessage(`{"methods":"kv.*"}`)}}), "kv.get", false},
 		{"grant of another capability", nil, with(stranger, map[string][]json.RawMessage{"example.com/cap/other": {json.RawMessage(`{"methods":["*"]}`)}}), "kv.get", false},
 		{"rule or grant: grant", rules("tag:phone=sys.*"), with(tagged, grant("kv.get")), "kv.get", true},
@@ -219,4 +219,91 @@ func FuzzParseRule(f *testing.F) {
 		p.Explain(laptop, "kv.get")
 		p.Explain(rpc.Caller{}, r.String())
 	})
+}
+
+// The authorization matrix with keys: scoped rules and grants, personal
+// spaces, prefixes.
+func TestKeyMatrix(t *testing.T) {
+	parse := func(ss ...string) []authz.Rule {
+		var rs []authz.Rule
+		for _, s := range ss {
+			r, err := authz.ParseRule(s)
+			if err != nil {
+				t.Fatal(err)
+			}
+			rs = append(rs, r)
+		}
+		return rs
+	}
+	alice := rpc.Caller{Node: "laptop", Login: "alice@example.com"}
+	bob := rpc.Caller{Node: "phone", Login: "bob@example.com"}
+	tagged := rpc.Caller{Node: "sensor", Login: "tagged-devices", Tags: []string{"tag:sensor"}}
+	bobGrant := bob
+	bobGrant.Caps = map[string][]json.RawMessage{authz.CapName: {json.RawMessage(`{"methods":["kv.get","kv.list"],"keys":["shared/*"]}`)}}
+	p := authz.New(authz.Config{SelfLogin: "alice@example.com", NodeName: "home", Rules: parse(
+		"self",
+		"node:phone=kv.get@shared/*,kv.put@shared/inbox/*,kv.list@shared/*",
+		"tag:sensor=kv.inc@sensors/*,kv.get@~alice@example.com/sensor-*",
+	)})
+	for _, tc := range []struct {
+		name   string
+		caller rpc.Caller
+		method string
+		key    string
+		prefix bool
+		want   bool
+	}{
+		{"owner, any key", alice, "kv.put", "anything", false, true},
+		{"owner, own personal key", alice, "kv.put", "~alice@example.com/notes", false, true},
+		{"owner, another's personal key: not by the unscoped self rule", alice, "kv.get", "~bob@example.com/notes", false, false},
+		{"bob, his personal key with no rule for it", bob, "kv.put", "~bob@example.com/notes", false, true},
+		{"bob, alice's personal key", bob, "kv.get", "~alice@example.com/notes", false, false},
+		{"bob, scoped get inside", bob, "kv.get", "shared/motd", false, true},
+		{"bob, scoped get outside", bob, "kv.get", "private/motd", false, false},
+		{"bob, scoped put inside the narrower glob", bob, "kv.put", "shared/inbox/1", false, true},
+		{"bob, scoped put outside it", bob, "kv.put", "shared/motd", false, false},
+		{"bob, method without any rule", bob, "kv.delete", "shared/motd", false, false},
+		{"bob, list a covered prefix", bob, "kv.list", "shared/", true, true},
+		{"bob, list a deeper covered prefix", bob, "kv.list", "shared/a", true, true},
+		{"bob, list everything", bob, "kv.list", "", true, false},
+		{"bob, list a prefix the glob does not cover", bob, "kv.list", "sh", true, false},
+		{"owner, list everything", alice, "kv.list", "", true, true},
+		{"sensor, inc in its corner", tagged, "kv.inc", "sensors/t1", false, true},
+		{"sensor, a rule naming alice's personal keys", tagged, "kv.get", "~alice@example.com/sensor-1", false, true},
+		{"sensor, alice's other personal keys", tagged, "kv.get", "~alice@example.com/diary", false, false},
+		{"grant scoped to shared/", bobGrant, "kv.list", "shared/x", true, true},
+		{"grant scoped to shared/, a key outside", bobGrant, "kv.get", "other/x", false, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var d authz.Decision
+			if tc.prefix {
+				d = p.ExplainPrefix(tc.caller, tc.method, tc.key)
+			} else {
+				d = p.ExplainKey(tc.caller, tc.method, tc.key)
+			}
+			if d.Allowed != tc.want {
+				t.Fatalf("got %+v; want allowed=%v", d, tc.want)
+			}
+			if !d.Allowed && d.Hint == "" {
+				t.Fatalf("a denial without a hint: %+v", d)
+			}
+		})
+	}
+	if !p.FilterKey(alice, "kv.list", "~alice@example.com/a") || p.FilterKey(alice, "kv.list", "~bob@example.com/a") || !p.FilterKey(alice, "kv.list", "plain") {
+		t.Error("FilterKey")
+	}
+}
+
+func TestPersonalKey(t *testing.T) {
+	alice := rpc.Caller{Node: "laptop", Login: "alice@example.com"}
+	if k, err := authz.PersonalKey(alice, "~/notes/1"); err != nil || k != "~alice@example.com/notes/1" {
+		t.Fatalf("%q %v", k, err)
+	}
+	if k, err := authz.PersonalKey(alice, "shared/x"); err != nil || k != "shared/x" {
+		t.Fatalf("%q %v", k, err)
+	}
+	tagged := rpc.Caller{Node: "sensor", Login: "tagged-devices", Tags: []string{"tag:sensor"}}
+	if _, err := authz.PersonalKey(tagged, "~/x"); rpc.CodeOf(err) != rpc.CodePermissionDenied {
+		t.Fatalf("tagged device: %v", err)
+	}
 }

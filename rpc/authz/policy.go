@@ -19,9 +19,8 @@ const CapName = "github.com/meshrpc/meshrpc/cap/rpc"
 // Grant is one value of the capability in a tailnet policy grant.
 type Grant struct {
 	Methods []string `json:"methods"`
-	// Keys would narrow a grant to some keys of the store. This node does
-	// not enforce key scopes yet, so a grant that names keys grants nothing
-	// here rather than every key: it fails closed.
+	// Keys narrows the grant to the store's keys matching these globs
+	// ("shared/*"); empty means every key.
 	Keys []string `json:"keys,omitempty"`
 }
 
@@ -79,38 +78,153 @@ type Decision struct {
 	Allowed bool   `json:"allowed"`
 	By      string `json:"by,omitempty"`   // the rule or grant that allowed it
 	Hint    string `json:"hint,omitempty"` // when denied: what would allow it
+	// Keys, when set, limits an allowed store method to the keys matching
+	// these globs: every rule or grant that allowed it was key-scoped.
+	Keys []string `json:"keys,omitempty"`
 }
 
-// Explain decides whether c may call method, and why.
+// Explain decides whether c may call method (on some keys, for a store
+// method), and why.
 func (p *Policy) Explain(c rpc.Caller, method string) Decision {
+	var scoped Decision
 	for _, r := range p.rules {
-		if p.principalMatches(r.Principal, c) && r.matchesMethod(method) {
+		if !p.principalMatches(r.Principal, c) {
+			continue
+		}
+		if ok, keys := r.scope(method); ok && keys == nil {
 			return Decision{Allowed: true, By: "rule " + r.String()}
+		} else if ok {
+			scoped = addScope(scoped, "rule "+r.String(), keys)
 		}
 	}
 	for _, raw := range c.Caps[p.capName] {
 		var g Grant
-		if json.Unmarshal(raw, &g) != nil || len(g.Keys) > 0 {
-			continue // a malformed or key-scoped grant grants nothing (see Grant)
+		if json.Unmarshal(raw, &g) != nil || !anyGlob(g.Methods, method) {
+			continue // a malformed grant grants nothing
 		}
-		if anyGlob(g.Methods, method) {
-			return Decision{Allowed: true, By: "grant " + p.capName + " " + string(raw)}
+		by := "grant " + p.capName + " " + string(raw)
+		if len(g.Keys) == 0 {
+			return Decision{Allowed: true, By: by}
+		}
+		scoped = addScope(scoped, by, g.Keys)
+	}
+	if scoped.Allowed {
+		return scoped
+	}
+	return Decision{Hint: p.hint(c, method, "")}
+}
+
+func addScope(d Decision, by string, keys []string) Decision {
+	if !d.Allowed {
+		d = Decision{Allowed: true, By: by}
+	}
+	d.Keys = append(d.Keys, keys...)
+	return d
+}
+
+// Personal keys: "~/x" is the caller's own "~LOGIN/x", which only that
+// person reaches without a rule; see PersonalKey.
+const personalPrefix = "~/"
+
+// PersonalKey turns the caller's "~/..." into its stored form
+// "~LOGIN/...", and reports whether key is personal at all. A tagged
+// device has no person's login, so it has no personal space.
+func PersonalKey(c rpc.Caller, key string) (string, error) {
+	if !strings.HasPrefix(key, personalPrefix) {
+		return key, nil
+	}
+	if c.Login == "" || len(c.Tags) > 0 {
+		return "", &rpc.Error{Code: rpc.CodePermissionDenied, Message: fmt.Sprintf(
+			"permission denied: %s has no personal space (keys beginning with ~/ belong to a person's login; tagged devices have none)", describe(c))}
+	}
+	return "~" + c.Login + "/" + key[len(personalPrefix):], nil
+}
+
+// owner is the login whose personal space key is in ("" if none).
+func owner(key string) string {
+	if !strings.HasPrefix(key, "~") {
+		return ""
+	}
+	login, _, _ := strings.Cut(key[1:], "/")
+	return login
+}
+
+// ExplainKey decides whether c may call the store method on key (in its
+// stored form: see PersonalKey). A person's own space is always theirs;
+// another's is reached only through a key-scoped rule or grant whose glob
+// names it (begins with ~); other keys need a rule or grant for method
+// whose scope, if any, matches key.
+func (p *Policy) ExplainKey(c rpc.Caller, method, key string) Decision {
+	return p.explainWhere(c, method, key, Glob)
+}
+
+// ExplainPrefix is ExplainKey for a method that reads every key under
+// prefix (kv.list, kv.watch): a key-scoped rule allows it when its glob
+// covers the whole prefix ("shared/*" covers "shared/" and "shared/a").
+// An unscoped rule allows it, but other people's personal keys under it
+// stay theirs: FilterKey tells which to leave out.
+func (p *Policy) ExplainPrefix(c rpc.Caller, method, prefix string) Decision {
+	return p.explainWhere(c, method, prefix, covers)
+}
+
+func (p *Policy) explainWhere(c rpc.Caller, method, where string, match func(glob, s string) bool) Decision {
+	if o := owner(where); o != "" && o == c.Login && len(c.Tags) == 0 {
+		return Decision{Allowed: true, By: "personal space of " + o}
+	}
+	d := p.Explain(c, method)
+	switch {
+	case !d.Allowed:
+		d.Hint = p.hint(c, method, where)
+		return d
+	case owner(where) != "":
+		for _, g := range d.Keys {
+			if strings.HasPrefix(g, "~") && match(g, where) {
+				return d
+			}
+		}
+		return Decision{Hint: fmt.Sprintf("keys under ~%s/ are %s's own; only a key-scoped rule or grant naming them (e.g. --allow '...=%s@~%s/*') opens them to others", owner(where), owner(where), method, owner(where))}
+	case d.Keys == nil:
+		return d
+	}
+	for _, g := range d.Keys {
+		if match(g, where) {
+			return d
 		}
 	}
-	return Decision{Hint: p.hint(c, method)}
+	return Decision{Hint: fmt.Sprintf("%s allows %s only on keys matching %s; %s", d.By, method, strings.Join(d.Keys, ", "), p.hint(c, method, where))}
+}
+
+// covers reports whether every key under prefix matches glob.
+func covers(glob, prefix string) bool {
+	stem, ok := strings.CutSuffix(glob, "*")
+	return ok && !strings.Contains(stem, "*") && strings.HasPrefix(prefix, stem)
+}
+
+// FilterKey reports whether a key that a list or watch under an allowed
+// prefix found may be shown to c: not another person's personal key,
+// unless a key-scoped rule or grant names it.
+func (p *Policy) FilterKey(c rpc.Caller, method, key string) bool {
+	if owner(key) == "" {
+		return true
+	}
+	return p.ExplainKey(c, method, key).Allowed
 }
 
 // Authorize is Explain as an rpc.Config.Authorize: nil when allowed, else a
 // permission-denied error that names the caller, the method and this node,
 // and says how to allow the call.
 func (p *Policy) Authorize(ctx context.Context, c rpc.Caller, method string) error {
-	d := p.Explain(c, method)
+	return p.Deny(c, method, p.Explain(c, method))
+}
+
+// Deny is the error for a decision: nil when it allows.
+func (p *Policy) Deny(c rpc.Caller, what string, d Decision) error {
 	if d.Allowed {
 		return nil
 	}
 	return &rpc.Error{
 		Code:    rpc.CodePermissionDenied,
-		Message: fmt.Sprintf("permission denied: %s may not call %s on %s; %s", describe(c), method, p.nodeName, d.Hint),
+		Message: fmt.Sprintf("permission denied: %s may not call %s on %s; %s", describe(c), what, p.nodeName, d.Hint),
 	}
 }
 
@@ -137,7 +251,10 @@ func (p *Policy) principalMatches(principal string, c rpc.Caller) bool {
 // principal that names the caller: a tag for a tagged device (its login is
 // the tailnet's shared tagged-devices user, so user: would allow every tagged
 // device), else the node, with the user as an alternative.
-func (p *Policy) hint(c rpc.Caller, method string) string {
+func (p *Policy) hint(c rpc.Caller, method, key string) string {
+	if key != "" {
+		method += "@" + key // a rule for exactly this key
+	}
 	var principals []string
 	if len(c.Tags) > 0 {
 		principals = append(principals, c.Tags[0])
@@ -148,7 +265,7 @@ func (p *Policy) hint(c rpc.Caller, method string) string {
 	if c.Login != "" && len(c.Tags) == 0 {
 		principals = append(principals, "user:"+c.Login)
 	}
-	grant := fmt.Sprintf("grant the tailnet app capability %s {\"methods\":[%q]}", p.capName, method)
+	grant := fmt.Sprintf("grant the tailnet app capability %s %s", p.capName, grantJSON(method))
 	if len(principals) == 0 {
 		// Without a name only "*" can match; say so rather than suggest a
 		// rule that cannot work.
@@ -174,4 +291,13 @@ func describe(c rpc.Caller) string {
 		return "an unidentified caller at " + c.Addr
 	}
 	return "an unidentified caller"
+}
+
+// grantJSON is the grant value that allows method ("kv.get@a/*" scoped).
+func grantJSON(method string) string {
+	m, k, scoped := strings.Cut(method, "@")
+	if scoped {
+		return fmt.Sprintf(`{"methods":[%q],"keys":[%q]}`, m, k)
+	}
+	return fmt.Sprintf(`{"methods":[%q]}`, m)
 }

@@ -12,10 +12,13 @@ import (
 // full name).
 type Rule struct {
 	Principal string
-	Methods   []string // globs; empty means all methods
+	// Methods are globs; empty means all methods. A glob may carry
+	// @KEYGLOB ("kv.get@shared/*"): then it allows the method only on the
+	// store's keys that match KEYGLOB.
+	Methods []string
 }
 
-const ruleSyntax = "want PRINCIPAL[=METHOD_GLOB,...] with PRINCIPAL one of self, *, user:LOGIN, tag:NAME, node:NAME, e.g. --allow 'tag:laptop=kv.*,sys.*'"
+const ruleSyntax = "want PRINCIPAL[=METHOD_GLOB[@KEY_GLOB],...] with PRINCIPAL one of self, *, user:LOGIN, tag:NAME, node:NAME, e.g. --allow 'tag:laptop=kv.*,sys.*' or --allow 'tag:phone=kv.get@shared/*'"
 
 // ParseRule parses the --allow syntax PRINCIPAL[=GLOB,...].
 func ParseRule(s string) (Rule, error) {
@@ -33,8 +36,12 @@ func ParseRule(s string) (Rule, error) {
 		if g == "" {
 			return Rule{}, fmt.Errorf("rule %q: empty method glob; %s", s, ruleSyntax)
 		}
-		if strings.ContainsAny(g, " \t\"'[]{}?\\") {
-			return Rule{}, fmt.Errorf("rule %q: method glob %q may hold only names and *; %s", s, g, ruleSyntax)
+		method, keys, scoped := strings.Cut(g, "@")
+		if method == "" || strings.ContainsAny(method, " \t\"'[]{}?\\") {
+			return Rule{}, fmt.Errorf("rule %q: method glob %q may hold only names and *; %s", s, method, ruleSyntax)
+		}
+		if scoped && (keys == "" || strings.ContainsAny(keys, " \t\"'")) {
+			return Rule{}, fmt.Errorf("rule %q: key glob %q after @ must be a key pattern such as shared/*; %s", s, keys, ruleSyntax)
 		}
 		r.Methods = append(r.Methods, g)
 	}
@@ -68,12 +75,23 @@ func (r Rule) String() string {
 	return r.Principal + "=" + strings.Join(r.Methods, ",")
 }
 
-// matchesMethod reports whether method is one of the rule's.
-func (r Rule) matchesMethod(method string) bool {
+// scope says whether the rule allows method, and where: on every key
+// (keys nil) or only on keys matching one of keys.
+func (r Rule) scope(method string) (allowed bool, keys []string) {
 	if len(r.Methods) == 0 {
-		return true
+		return true, nil
 	}
-	return anyGlob(r.Methods, method)
+	for _, g := range r.Methods {
+		m, k, scoped := strings.Cut(g, "@")
+		if !Glob(m, method) {
+			continue
+		}
+		if !scoped {
+			return true, nil
+		}
+		allowed, keys = true, append(keys, k)
+	}
+	return allowed, keys
 }
 
 func anyGlob(globs []string, s string) bool {
