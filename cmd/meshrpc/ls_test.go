@@ -18,12 +18,20 @@ func TestLsShowsWhatTheCallerMayCallAndWhy(t *testing.T) {
 	serveHome(t, dn.ControlURL(), filepath.Join(t.TempDir(), "home"), "--allow", "self", "--allow", "node:cafe=sys.ping,kv.get")
 	cafe := []string{"--hostname", "cafe", "--state-dir", filepath.Join(t.TempDir(), "cafe")}
 
+	// What cafe may call: its rule's methods, the store in its personal
+	// space (kv.*), rpc.allowed; not sys.uname or rpc.discover.
 	r := run(t, dn.ControlURL(), append(cafe, "ls", "home")...)
-	lines := strings.Split(strings.TrimSpace(r.stdout), "\n")
-	if r.code != 0 || len(lines) != 4 || !strings.HasPrefix(lines[0], "NAME") ||
-		!strings.HasPrefix(lines[1], "kv.get ") || !strings.Contains(lines[1], "key") ||
-		!strings.HasPrefix(lines[2], "rpc.allowed ") || !strings.Contains(lines[2], "why?") || !strings.HasPrefix(lines[3], "sys.ping ") {
+	names := map[string]string{}
+	for _, line := range strings.Split(strings.TrimSpace(r.stdout), "\n")[1:] {
+		name, rest, _ := strings.Cut(line, " ")
+		names[name] = rest
+	}
+	if r.code != 0 || !strings.HasPrefix(r.stdout, "NAME") || !strings.Contains(names["kv.get"], "key") ||
+		!strings.Contains(names["rpc.allowed"], "why?") || names["sys.ping"] == "" || names["kv.put"] == "" {
 		t.Fatalf("ls home: %+v", r)
+	}
+	if _, ok := names["sys.uname"]; ok {
+		t.Fatalf("ls lists sys.uname, which cafe may not call: %+v", r)
 	}
 
 	r = run(t, dn.ControlURL(), append(cafe, "ls", "home", "--why", "--json")...)
@@ -38,14 +46,17 @@ func TestLsShowsWhatTheCallerMayCallAndWhy(t *testing.T) {
 	if p := byName["sys.ping"]; !p.Allowed || p.By != "rule node:cafe=sys.ping,kv.get" {
 		t.Errorf("sys.ping: %+v", p)
 	}
-	if p := byName["kv.put"]; p.Allowed || !strings.Contains(p.Hint, "--allow 'node:cafe=kv.put'") {
+	if p := byName["kv.put"]; !p.Allowed || !strings.Contains(p.By, "personal space") {
 		t.Errorf("kv.put: %+v", p)
+	}
+	if p := byName["sys.uname"]; p.Allowed || !strings.Contains(p.Hint, "--allow 'node:cafe=sys.uname'") {
+		t.Errorf("sys.uname: %+v", p)
 	}
 	if len(procs) < 13 {
 		t.Errorf("--why lists %d procedures; want all of them", len(procs))
 	}
 	r = run(t, dn.ControlURL(), append(cafe, "ls", "home", "--why")...)
-	if r.code != 0 || !strings.Contains(r.stdout, "MAY CALL") || !strings.Contains(r.stdout, "kv.put") {
+	if r.code != 0 || !strings.Contains(r.stdout, "MAY CALL") || !strings.Contains(r.stdout, "sys.uname") {
 		t.Fatalf("ls --why: %+v", r)
 	}
 }
