@@ -14,6 +14,7 @@ import (
 
 	"github.com/meshrpc/meshrpc/mesh"
 	"github.com/meshrpc/meshrpc/node/audit"
+	"github.com/meshrpc/meshrpc/node/console"
 	"github.com/meshrpc/meshrpc/node/stats"
 	"github.com/meshrpc/meshrpc/rpc"
 	"github.com/meshrpc/meshrpc/rpc/authz"
@@ -23,15 +24,16 @@ import (
 // Node is a running meshrpc node. Register procedures on Registry, then
 // Serve; Close releases everything.
 type Node struct {
-	cfg     Config
-	mesh    *mesh.Node
-	store   *store.Store
-	reg     *rpc.Registry
-	server  *rpc.Server
-	logs    *logFile
-	audit   *audit.Log
-	stats   *stats.Stats
-	started time.Time
+	cfg       Config
+	mesh      *mesh.Node
+	store     *store.Store
+	reg       *rpc.Registry
+	server    *rpc.Server
+	logs      *logFile
+	peerCache peerCache
+	audit     *audit.Log
+	stats     *stats.Stats
+	started   time.Time
 
 	// Rules and command procedures change together on a reload.
 	configMu sync.Mutex
@@ -100,6 +102,7 @@ func New(ctx context.Context, cfg Config) (_ *Node, err error) {
 	registerKV(n.reg, n)
 	registerAllowed(n.reg, n)
 	registerStats(n.reg, n)
+	registerPeers(n.reg, n)
 	if err := n.Reconfigure(cfg.Allow, cfg.Commands); err != nil {
 		return nil, err
 	}
@@ -108,6 +111,7 @@ func New(ctx context.Context, cfg Config) (_ *Node, err error) {
 		Identify:  n.identify,
 		Authorize: n.authorize,
 		Observe:   observe,
+		Pages:     console.Handler(),
 		NodeName:  self.Name,
 		Hosts:     hostsOf(self),
 		Logger:    logger,

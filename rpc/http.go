@@ -23,14 +23,18 @@ const (
 var bufPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 
 // ServeHTTP serves /rpc: POST for JSON-RPC over HTTP, GET with Upgrade for
-// the WebSocket stream.
+// the WebSocket stream; other paths go to Config.Pages.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if r.URL.Path != "/rpc" {
-		http.NotFound(w, r)
-		return
-	}
 	if !s.hostAllowed(r.Host) {
 		refuse(w, http.StatusMisdirectedRequest, fmt.Sprintf("this node does not answer to host %q; use its tailnet name or address", r.Host))
+		return
+	}
+	if r.URL.Path != "/rpc" {
+		if s.cfg.Pages == nil {
+			http.NotFound(w, r)
+			return
+		}
+		s.cfg.Pages.ServeHTTP(w, r)
 		return
 	}
 	if origin := r.Header.Get("Origin"); origin != "" && !s.originAllowed(origin, r.Host) {

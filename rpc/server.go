@@ -52,6 +52,12 @@ type Config struct {
 	// outcome) at Info level and handler panics at Error. nil discards.
 	Logger *slog.Logger
 
+	// Pages serves the paths other than /rpc (a web console), behind the
+	// same Host check (DNS rebinding); nil answers them 404. Pages are only
+	// read: the actions a page takes are calls to /rpc, with the browser
+	// device's own identity and authorization.
+	Pages http.Handler
+
 	// Observe, when set, is told of every call that reaches the server with
 	// a method, allowed or not, after it is answered: for audit logs and
 	// statistics. It runs on the call's goroutine, so it must be quick and

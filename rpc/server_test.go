@@ -499,3 +499,22 @@ func TestDiscover(t *testing.T) {
 	}
 	t.Fatal("inc missing from rpc.discover")
 }
+
+// Pages (a web console) sit behind the same Host check as /rpc, so a
+// rebound DNS name cannot read them either.
+func TestPagesAreBehindTheHostCheck(t *testing.T) {
+	pages := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "console") })
+	addr := serve(t, rpc.Config{Hosts: []string{"127.0.0.1", "home"}, Pages: pages})
+	for host, want := range map[string]int{"home:4343": 200, "evil.example": 421, addr: 200} {
+		req, _ := http.NewRequest("GET", "http://"+addr+"/", nil)
+		req.Host = host
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != want {
+			t.Errorf("GET / with Host %s: %d, want %d", host, resp.StatusCode, want)
+		}
+	}
+}

@@ -1,0 +1,79 @@
+package node
+
+import (
+	"context"
+	"net"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/meshrpc/meshrpc/mesh"
+	"github.com/meshrpc/meshrpc/rpc"
+)
+
+// PeerStatus is a peer as sys.peers reports it: the tailnet's view, and
+// whether it answers as a meshrpc node.
+type PeerStatus struct {
+	mesh.Peer
+	Meshrpc bool   `json:"meshrpc"`
+	Version string `json:"version,omitempty"`
+}
+
+// peerProbe bounds one probe; peersCache how long answers are reused, so
+// that a page reloading sys.peers does not make the node call every peer.
+const (
+	peerProbe  = time.Second
+	peersCache = 10 * time.Second
+)
+
+type peerCache struct {
+	mu    sync.Mutex
+	at    time.Time
+	peers []PeerStatus
+}
+
+func registerPeers(r *rpc.Registry, n *Node) {
+	rpc.Register(r, "sys.peers", "The tailnet peers this node sees, and which of them run meshrpc.",
+		func(ctx context.Context, _ NoParams) ([]PeerStatus, error) {
+			return n.peerStatus(ctx)
+		}).ReadOnly = true
+}
+
+func (n *Node) peerStatus(ctx context.Context) ([]PeerStatus, error) {
+	c := &n.peerCache
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.peers != nil && time.Since(c.at) < peersCache {
+		return c.peers, nil
+	}
+	peers, err := n.mesh.Peers(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]PeerStatus, len(peers))
+	var wg sync.WaitGroup
+	for i, p := range peers {
+		out[i].Peer = p
+		if p.Online && len(p.Addrs) > 0 {
+			wg.Go(func() { out[i].Meshrpc, out[i].Version = n.probe(ctx, p.Addrs[0].String()) })
+		}
+	}
+	wg.Wait()
+	c.peers, c.at = out, time.Now()
+	return out, nil
+}
+
+// probe asks a peer's sys.info; any JSON-RPC answer, a denial included,
+// means it runs meshrpc.
+func (n *Node) probe(ctx context.Context, addr string) (bool, string) {
+	ctx, cancel := context.WithTimeout(ctx, peerProbe)
+	defer cancel()
+	rc := rpc.NewClient(rpc.ClientConfig{Addr: net.JoinHostPort(addr, strconv.Itoa(DefaultPort)), Dial: n.mesh.Dial})
+	defer rc.Close()
+	var info Info
+	err := rc.Call(ctx, "sys.info", nil, &info)
+	if _, isRPC := err.(*rpc.Error); isRPC {
+		return true, ""
+	}
+	return err == nil, info.Version
+}
