@@ -61,3 +61,24 @@ func fuzzRegistry() *rpc.Registry {
 	}
 	return reg
 }
+
+// FuzzBindParams: any params give one raw value per declared param, the
+// required ones present, or an invalid-params error; never a panic.
+func FuzzBindParams(f *testing.F) {
+	for _, seed := range []string{`{"key":"k","delta":2}`, `["k",2]`, `["k"]`, `{}`, `[]`, `null`, ``, `"k"`, `{"key":null}`, `[1,2,3]`, `{"other":1}`} {
+		f.Add([]byte(seed))
+	}
+	declared := []rpc.Param{{Name: "key", Required: true}, {Name: "delta"}}
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		items, err := rpc.BindParams("kv.inc", declared, raw)
+		if err != nil {
+			if rpc.CodeOf(err) != rpc.CodeInvalidParams || !strings.Contains(err.Error(), "kv.inc") {
+				t.Fatalf("error %v is not an invalid-params error naming the method", err)
+			}
+			return
+		}
+		if len(items) != len(declared) || items[0] == nil {
+			t.Fatalf("bound %q to %q", raw, items)
+		}
+	})
+}
