@@ -167,7 +167,10 @@ func (n *Node) key(ctx context.Context, method, key string) (string, error) {
 		return "", err
 	}
 	p := n.Policy()
-	return key, p.Deny(c, fmt.Sprintf("%s on key %q", method, key), p.ExplainKey(c, method, key))
+	if d := p.ExplainKey(c, method, key); !d.Allowed {
+		return "", p.Deny(c, fmt.Sprintf("%s on key %q", method, key), d)
+	}
+	return key, nil
 }
 
 // prefix is key for a method that reads every key under prefix; show says
@@ -179,8 +182,8 @@ func (n *Node) prefix(ctx context.Context, method, prefix string) (string, func(
 		return "", nil, err
 	}
 	p := n.Policy()
-	if err := p.Deny(c, fmt.Sprintf("%s on prefix %q", method, prefix), p.ExplainPrefix(c, method, prefix)); err != nil {
-		return "", nil, err
+	if d := p.ExplainPrefix(c, method, prefix); !d.Allowed {
+		return "", nil, p.Deny(c, fmt.Sprintf("%s on prefix %q", method, prefix), d)
 	}
 	return prefix, func(key string) bool { return p.FilterKey(c, method, key) }, nil
 }
