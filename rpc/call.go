@@ -41,6 +41,10 @@ func WithCallID(ctx context.Context, id string) context.Context {
 
 func newCallID() string { return uuid.NewString() }
 
+// Call ids are random UUIDs, one or two per call; a pool of random bytes
+// saves a getrandom(2) for each.
+func init() { uuid.EnableRandPool() }
+
 // handleBody runs the requests of one body and appends the reply to out. It
 // returns nil when nothing is to be answered (only notifications).
 func (s *Server) handleBody(in incoming, body []byte, out []byte) []byte {
@@ -107,6 +111,9 @@ func (s *Server) run(in incoming, caller Caller, idErr error, req *request) (res
 		if m.TimeoutMs > 0 {
 			in.timeout = parseTimeout(strconv.FormatInt(m.TimeoutMs, 10))
 		}
+	}
+	if in.callID == "" { // a stream message without one: only now, ids cost a syscall
+		in.callID = newCallID()
 	}
 	start := time.Now()
 	replayed := false

@@ -96,7 +96,7 @@ func (s *Server) serveStream(w http.ResponseWriter, r *http.Request) {
 			if s.closing.Load() {
 				reply = appendResponse(nil, nil, nil, &Error{Code: CodeUnavailable, Message: "the node is shutting down; call again when it is back"})
 			} else {
-				in := incoming{ctx: ctx, conn: cs, remote: r.RemoteAddr, callID: newCallID()} // unless the message says
+				in := incoming{ctx: ctx, conn: cs, remote: r.RemoteAddr} // the call id: the message's, else a new one
 				reply = s.handleBody(in, data, nil)
 			}
 			if reply == nil {
