@@ -11,9 +11,9 @@ import (
 const finWait = 250 * time.Millisecond
 
 // cleanCloseConn is a tailnet connection that closes the way that leaves
-// the peer nothing to resend. Dial and Listen give only such connections. A plain Close lets both sides close at once;
-// if this process then exits, the peer's TCP keeps resending its FIN for a
-// while. When this node's next process starts (the CLI runs as one process
+// the peer nothing to resend; Dial and Listen give only such connections.
+// A plain Close lets both sides close at once; if this process then exits,
+// the peer's TCP keeps resending its FIN for a while. When this node's next process starts (the CLI runs as one process
 // per command), the peer sees a new disco key, resets the WireGuard session,
 // and such a pending packet makes it start a handshake at the very moment
 // this node starts one. The two handshakes cross and both fail, which costs
