@@ -55,3 +55,38 @@ func openFiles() int {
 	entries, _ := os.ReadDir("/proc/self/fd")
 	return len(entries)
 }
+
+// leakSlack is what a test may leave behind without being called leaky:
+// process-wide goroutines and files that packages start once, on first
+// use, and keep (an HTTP/2 or DNS cache, a timer). A leaked node or
+// connection is far larger: a tsnet node alone runs over a hundred
+// goroutines.
+const leakGoroutines, leakFiles = 12, 6
+
+// baseline notes the goroutines and open files now and returns the check
+// to run when the test's cleanups are done.
+func baseline(t testing.TB) func() {
+	if _, err := os.ReadDir("/proc/self/fd"); err != nil {
+		return func() {}
+	}
+	g0, f0 := runtime.NumGoroutine(), openFiles()
+	return func() {
+		if t.Failed() {
+			return // the failure is the news; a leak may follow from it
+		}
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			g, f := runtime.NumGoroutine(), openFiles()
+			if g <= g0+leakGoroutines && f <= f0+leakFiles {
+				return
+			}
+			if time.Now().After(deadline) {
+				buf := make([]byte, 1<<20)
+				t.Errorf("leak: after the test, %d goroutines (%d before it) and %d open files (%d before)\n%s",
+					g, g0, f, f0, buf[:runtime.Stack(buf, true)])
+				return
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+}

@@ -17,12 +17,16 @@ import (
 
 var verbose = flag.Bool("verbose-tailnet", false, "log the devnet's and tsnet's chatter to the test log")
 
-// Net starts a devnet for the test and closes it when the test ends.
+// Net starts a devnet for the test and closes it when the test ends. Then,
+// when everything the test started is closed (its cleanups run first), it
+// checks that goroutines and open files came back to what they were before
+// the devnet started: every test that starts nodes checks for leaks.
 func Net(t testing.TB, cfg devnet.Config) *devnet.Net {
 	t.Helper()
 	if *verbose && cfg.Logf == nil {
 		cfg.Logf = t.Logf
 	}
+	t.Cleanup(baseline(t))
 	dn, err := devnet.Start(cfg)
 	if err != nil {
 		t.Fatalf("start devnet: %v", err)
