@@ -2,6 +2,7 @@ package console_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"log"
@@ -138,6 +139,18 @@ func TestConsoleFromAPhone(t *testing.T) {
 		waitFor(`(document.querySelector('li.entry[data-key="visits"] .value') || {}).textContent === "42"`),
 		screenshot("console-store.png"),
 
+		// Another writer's change reaches the page through kv.watch alone.
+		func(context.Context, *chromedp.Target) (chromedp.Void, error) {
+			_, err := home.Store().Put("from-elsewhere", json.RawMessage(`"hello"`))
+			return chromedp.Void{}, err
+		},
+		waitFor(`(document.querySelector('li.entry[data-key="from-elsewhere"] .value') || {}).textContent === '"hello"'`),
+		chromedp.Click(chromedp.CSS(`li.entry[data-key="from-elsewhere"] .actions button:last-of-type`)),
+		waitFor(`document.querySelector('li.entry[data-key="from-elsewhere"]') === null`),
+
+		// The peers home sees, the phone among them, with their meshrpc status.
+		waitFor(`[...document.querySelectorAll("#peer-list li.peer")].some((li) => li.textContent.startsWith("phone ") && li.textContent.includes("no meshrpc"))`),
+
 		chromedp.Click(chromedp.CSS(`#denied-box summary`)),
 		chromedp.Click(chromedp.CSS(`details[data-method="sys.stats"] summary`)),
 		chromedp.Click(chromedp.CSS(`form[data-method="sys.stats"] button`)),
@@ -154,6 +167,9 @@ func TestConsoleFromAPhone(t *testing.T) {
 	t.Logf("first contentful paint: %.0f ms after navigation started", paint)
 	if v, ok, err := home.Store().Get("visits"); err != nil || !ok || string(v.Value) != "42" {
 		t.Fatalf("the store holds %s (%v, %v), want 42", v.Value, ok, err)
+	}
+	if _, ok, _ := home.Store().Get("from-elsewhere"); ok {
+		t.Fatal("the page's Delete left from-elsewhere in the store")
 	}
 }
 
