@@ -116,9 +116,11 @@ func BindParams(method string, declared []Param, raw json.RawMessage) ([]json.Ra
 	switch {
 	case len(raw) == 0 || string(raw) == "null":
 	case raw[0] == '[':
-		var list []json.RawMessage
-		if err := json.Unmarshal(raw, &list); err != nil {
-			return nil, invalidParams(method, "params: %v", err)
+		list, ok := splitArray(raw)
+		if !ok {
+			if err := json.Unmarshal(raw, &list); err != nil {
+				return nil, invalidParams(method, "params: %v", err)
+			}
 		}
 		if len(list) > len(declared) {
 			return nil, invalidParams(method, "%d params given, but %s takes at most %d (%s)", len(list), method, len(declared), paramNames(declared))
@@ -126,7 +128,12 @@ func BindParams(method string, declared []Param, raw json.RawMessage) ([]json.Ra
 		copy(items, list)
 	case raw[0] == '{':
 		var obj map[string]json.RawMessage
-		if err := json.Unmarshal(raw, &obj); err != nil {
+		if keys, vals, ok := splitObject(raw); ok {
+			obj = make(map[string]json.RawMessage, len(keys))
+			for i, k := range keys {
+				obj[k] = vals[i] // the last of a repeated key, as encoding/json does
+			}
+		} else if err := json.Unmarshal(raw, &obj); err != nil {
 			return nil, invalidParams(method, "params: %v", err)
 		}
 		for i, p := range declared {
@@ -166,7 +173,22 @@ func invalidParams(method, format string, args ...any) error {
 }
 
 func (b *binder) set(v reflect.Value, f field, item json.RawMessage) error {
-	if err := json.Unmarshal(item, v.Field(f.index).Addr().Interface()); err != nil {
+	// The common params, plain strings and integers, without reflection
+	// through encoding/json.
+	fv := v.Field(f.index)
+	switch f.typ.Kind() {
+	case reflect.String:
+		if s, ok := plainString(item); ok {
+			fv.SetString(s)
+			return nil
+		}
+	case reflect.Int, reflect.Int64, reflect.Int32:
+		if n, ok := plainInt(item); ok && !fv.OverflowInt(n) {
+			fv.SetInt(n)
+			return nil
+		}
+	}
+	if err := json.Unmarshal(item, fv.Addr().Interface()); err != nil {
 		var te *json.UnmarshalTypeError
 		if errors.As(err, &te) {
 			return invalidParams(b.method, "param %q must be %s, not %s", f.name, schemaOf(f.typ).describe(), jsonKind(item))

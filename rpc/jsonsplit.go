@@ -1,0 +1,142 @@
+package rpc
+
+import (
+	"bytes"
+	"encoding/json"
+	"strconv"
+	"unicode/utf8"
+)
+
+// splitArray returns the elements of a JSON array without reflection. It
+// reports false for anything it does not handle plainly (malformed JSON
+// included); callers then fall back to encoding/json, which says what is
+// wrong.
+func splitArray(raw []byte) ([]json.RawMessage, bool) {
+	raw = bytes.TrimSpace(raw)
+	if len(raw) < 2 || raw[0] != '[' || raw[len(raw)-1] != ']' {
+		return nil, false
+	}
+	var items []json.RawMessage
+	i := skipSpace(raw, 1)
+	if raw[i] == ']' {
+		return items, i == len(raw)-1
+	}
+	for {
+		end, ok := valueEnd(raw, i)
+		if !ok {
+			return nil, false
+		}
+		items = append(items, raw[i:end])
+		i = skipSpace(raw, end)
+		switch {
+		case i < len(raw) && raw[i] == ',':
+			i = skipSpace(raw, i+1)
+		case i == len(raw)-1 && raw[i] == ']':
+			return items, true
+		default:
+			return nil, false
+		}
+	}
+}
+
+// splitObject returns the members of a JSON object whose keys need no
+// unescaping, in order; false as for splitArray.
+func splitObject(raw []byte) (keys []string, vals []json.RawMessage, ok bool) {
+	raw = bytes.TrimSpace(raw)
+	if len(raw) < 2 || raw[0] != '{' || raw[len(raw)-1] != '}' {
+		return nil, nil, false
+	}
+	i := skipSpace(raw, 1)
+	if raw[i] == '}' {
+		return nil, nil, i == len(raw)-1
+	}
+	for {
+		if raw[i] != '"' {
+			return nil, nil, false
+		}
+		end, ok := valueEnd(raw, i)
+		if !ok || bytes.IndexByte(raw[i:end], '\\') >= 0 || !utf8.Valid(raw[i:end]) {
+			return nil, nil, false // encoding/json would unescape or repair the key
+		}
+		key := string(raw[i+1 : end-1])
+		i = skipSpace(raw, end)
+		if i >= len(raw) || raw[i] != ':' {
+			return nil, nil, false
+		}
+		i = skipSpace(raw, i+1)
+		if end, ok = valueEnd(raw, i); !ok {
+			return nil, nil, false
+		}
+		keys, vals = append(keys, key), append(vals, raw[i:end])
+		i = skipSpace(raw, end)
+		switch {
+		case i < len(raw) && raw[i] == ',':
+			i = skipSpace(raw, i+1)
+		case i == len(raw)-1 && raw[i] == '}':
+			return keys, vals, true
+		default:
+			return nil, nil, false
+		}
+	}
+}
+
+// valueEnd finds where the JSON value starting at b[i] ends: strings and
+// nested containers are skipped by their brackets, scalars run to the next
+// delimiter. It trusts the input to be valid JSON, as a request body is by
+// the time params are bound; whatever it cannot follow, it refuses.
+func valueEnd(b []byte, i int) (int, bool) {
+	if i >= len(b) {
+		return 0, false
+	}
+	switch b[i] {
+	case '"':
+		for j := i + 1; j < len(b); j++ {
+			switch b[j] {
+			case '\\':
+				j++
+			case '"':
+				return j + 1, true
+			}
+		}
+		return 0, false
+	case '{', '[':
+		depth := 0
+		for j := i; j < len(b); j++ {
+			switch b[j] {
+			case '"':
+				end, ok := valueEnd(b, j)
+				if !ok {
+					return 0, false
+				}
+				j = end - 1
+			case '{', '[':
+				depth++
+			case '}', ']':
+				depth--
+				if depth == 0 {
+					return j + 1, true
+				}
+			}
+		}
+		return 0, false
+	}
+	j := i
+	for j < len(b) && b[j] != ',' && b[j] != ']' && b[j] != '}' && b[j] != ' ' && b[j] != '\t' && b[j] != '\n' && b[j] != '\r' {
+		j++
+	}
+	return j, j > i
+}
+
+// plainString is the value of a JSON string without escapes.
+func plainString(item []byte) (string, bool) {
+	if len(item) < 2 || item[0] != '"' || item[len(item)-1] != '"' || bytes.IndexByte(item, '\\') >= 0 || !utf8.Valid(item) {
+		return "", false
+	}
+	return string(item[1 : len(item)-1]), true
+}
+
+// plainInt is the value of a JSON integer literal.
+func plainInt(item []byte) (int64, bool) {
+	n, err := strconv.ParseInt(string(item), 10, 64)
+	return n, err == nil
+}
