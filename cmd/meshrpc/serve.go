@@ -33,7 +33,8 @@ func newCmdServe(g *globalOptions) *cobra.Command {
 		Long: `Join the tailnet and serve the built-in procedures (sys.*, kv.*, rpc.discover)
 on this node's tailnet address only, port 4343. Nothing listens on the host's
 network; the CLI on this machine reaches the tailnet through a unix socket in
-the state directory.
+the state directory. A browser on the tailnet (a phone with the Tailscale
+app) finds a web console at http://NODE:4343/ (docs/console.md).
 
 Who may call: by default only your own devices (the same tailnet user).
 --allow PRINCIPAL[=METHOD_GLOB,...] rules replace that default; PRINCIPAL is
@@ -101,8 +102,8 @@ func runServe(ctx context.Context, opts *serveOptions, portSet bool) error {
 			"  the default rule \"self\" allows no caller. Add --allow rules (e.g. --allow 'user:you@example.com')\n"+
 			"  or grant github.com/meshrpc/meshrpc/cap/rpc in the tailnet policy.\n", strings.Join(self.Tags, ", "))
 	}
-	fmt.Fprintf(opts.stderr, "meshrpc: serving %d procedures on %s (http://%s:%d/rpc); Ctrl-C to stop\n",
-		len(n.Registry().Procedures()), n.Addr(), n.Name(), cfg.Port)
+	fmt.Fprintf(opts.stderr, "meshrpc: serving %d procedures on %s (http://%s:%d/rpc, web console http://%s:%d/); Ctrl-C to stop\n",
+		len(n.Registry().Procedures()), n.Addr(), n.Name(), cfg.Port, n.Name(), cfg.Port)
 
 	go func() {
 		for range hup {
