@@ -32,18 +32,22 @@ func with(c rpc.Caller, caps map[string][]json.RawMessage) rpc.Caller {
 	return c
 }
 
-func TestMatrix(t *testing.T) {
-	rules := func(ss ...string) []authz.Rule {
-		var rs []authz.Rule
-		for _, s := range ss {
-			r, err := authz.ParseRule(s)
-			if err != nil {
-				t.Fatal(err)
-			}
-			rs = append(rs, r)
+// mustRules parses --allow rules that the test knows to be good.
+func mustRules(t *testing.T, ss ...string) []authz.Rule {
+	t.Helper()
+	var rs []authz.Rule
+	for _, s := range ss {
+		r, err := authz.ParseRule(s)
+		if err != nil {
+			t.Fatal(err)
 		}
-		return rs
+		rs = append(rs, r)
 	}
+	return rs
+}
+
+func TestMatrix(t *testing.T) {
+	rules := func(ss ...string) []authz.Rule { return mustRules(t, ss...) }
 	for _, tc := range []struct {
 		name   string
 		rules  []authz.Rule
@@ -224,17 +228,7 @@ func FuzzParseRule(f *testing.F) {
 // The authorization matrix with keys: scoped rules and grants, personal
 // spaces, prefixes.
 func TestKeyMatrix(t *testing.T) {
-	parse := func(ss ...string) []authz.Rule {
-		var rs []authz.Rule
-		for _, s := range ss {
-			r, err := authz.ParseRule(s)
-			if err != nil {
-				t.Fatal(err)
-			}
-			rs = append(rs, r)
-		}
-		return rs
-	}
+	parse := func(ss ...string) []authz.Rule { return mustRules(t, ss...) }
 	alice := rpc.Caller{Node: "laptop", Login: "alice@example.com"}
 	bob := rpc.Caller{Node: "phone", Login: "bob@example.com"}
 	tagged := rpc.Caller{Node: "sensor", Login: "tagged-devices", Tags: []string{"tag:sensor"}}
