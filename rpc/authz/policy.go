@@ -40,6 +40,7 @@ type Config struct {
 // Policy decides calls. It is immutable and safe for concurrent use.
 type Policy struct {
 	rules     []Rule
+	ruleBy    []string // "rule " + rules[i].String(), made once: Explain runs per call
 	selfLogin string
 	nodeName  string
 	capName   string
@@ -56,6 +57,9 @@ func New(cfg Config) *Policy {
 	}
 	if p.nodeName == "" {
 		p.nodeName = "this node"
+	}
+	for _, r := range p.rules {
+		p.ruleBy = append(p.ruleBy, "rule "+r.String())
 	}
 	return p
 }
@@ -87,14 +91,14 @@ type Decision struct {
 // method), and why.
 func (p *Policy) Explain(c rpc.Caller, method string) Decision {
 	var scoped Decision
-	for _, r := range p.rules {
+	for i, r := range p.rules {
 		if !p.principalMatches(r.Principal, c) {
 			continue
 		}
 		if ok, keys := r.scope(method); ok && keys == nil {
-			return Decision{Allowed: true, By: "rule " + r.String()}
+			return Decision{Allowed: true, By: p.ruleBy[i]}
 		} else if ok {
-			scoped = addScope(scoped, "rule "+r.String(), keys)
+			scoped = addScope(scoped, p.ruleBy[i], keys)
 		}
 	}
 	for _, raw := range c.Caps[p.capName] {
