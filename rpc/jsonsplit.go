@@ -42,40 +42,56 @@ func splitArray(raw []byte) ([]json.RawMessage, bool) {
 // splitObject returns the members of a JSON object whose keys need no
 // unescaping, in order; false as for splitArray.
 func splitObject(raw []byte) (keys []string, vals []json.RawMessage, ok bool) {
+	ok = eachMember(raw, func(key, val []byte) bool {
+		keys, vals = append(keys, string(key)), append(vals, val)
+		return true
+	})
+	if !ok {
+		return nil, nil, false
+	}
+	return keys, vals, true
+}
+
+// eachMember calls fn with each member of a JSON object whose keys need no
+// unescaping, in order, until fn returns false; it reports whether the
+// whole object was walked (false as for splitArray).
+func eachMember(raw []byte, fn func(key, val []byte) bool) bool {
 	raw = bytes.TrimSpace(raw)
 	if len(raw) < 2 || raw[0] != '{' || raw[len(raw)-1] != '}' {
-		return nil, nil, false
+		return false
 	}
 	i := skipSpace(raw, 1)
 	if raw[i] == '}' {
-		return nil, nil, i == len(raw)-1
+		return i == len(raw)-1
 	}
 	for {
 		if raw[i] != '"' {
-			return nil, nil, false
+			return false
 		}
 		end, ok := valueEnd(raw, i)
 		if !ok || bytes.IndexByte(raw[i:end], '\\') >= 0 || !utf8.Valid(raw[i:end]) {
-			return nil, nil, false // encoding/json would unescape or repair the key
+			return false // encoding/json would unescape or repair the key
 		}
-		key := string(raw[i+1 : end-1])
+		key := raw[i+1 : end-1]
 		i = skipSpace(raw, end)
 		if i >= len(raw) || raw[i] != ':' {
-			return nil, nil, false
+			return false
 		}
 		i = skipSpace(raw, i+1)
 		if end, ok = valueEnd(raw, i); !ok {
-			return nil, nil, false
+			return false
 		}
-		keys, vals = append(keys, key), append(vals, raw[i:end])
+		if !fn(key, raw[i:end]) {
+			return false
+		}
 		i = skipSpace(raw, end)
 		switch {
 		case i < len(raw) && raw[i] == ',':
 			i = skipSpace(raw, i+1)
 		case i == len(raw)-1 && raw[i] == '}':
-			return keys, vals, true
+			return true
 		default:
-			return nil, nil, false
+			return false
 		}
 	}
 }

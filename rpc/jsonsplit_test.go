@@ -52,3 +52,35 @@ func FuzzSplit(f *testing.F) {
 		}
 	})
 }
+
+// FuzzDecodeRequest: the plain decoder and encoding/json agree on every
+// request the plain one accepts.
+func FuzzDecodeRequest(f *testing.F) {
+	for _, s := range []string{
+		`{"jsonrpc":"2.0","id":1,"method":"kv.inc","params":["k"],"meshrpc":{"call_id":"x","timeout_ms":5}}`,
+		`{"jsonrpc":"2.0","id":"a","method":"m"}`, `{"jsonrpc":"2.0","id":null,"method":"m","params":null}`,
+		`{"Method":"m"}`, `{"jsonrpc":2,"method":"m"}`, `{"method":"a","method":"b"}`, `{"meshrpc":null}`,
+		`{"meshrpc":{"timeout_ms":1.5}}`, `{"meshrpc":{"call_id":"\u0041"}}`, `{"id":[1],"method":"m"}`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		if !json.Valid(raw) {
+			return
+		}
+		var fast request
+		if !decodePlainRequest(raw, &fast) {
+			return
+		}
+		var slow request
+		if err := json.Unmarshal(raw, &slow); err != nil {
+			t.Fatalf("%q: the plain decoder accepted what encoding/json refuses: %v", raw, err)
+		}
+		same := fast.JSONRPC == slow.JSONRPC && fast.Method == slow.Method &&
+			bytes.Equal(fast.ID, slow.ID) && bytes.Equal(fast.Params, slow.Params) &&
+			(fast.Meta == nil) == (slow.Meta == nil) && (fast.Meta == nil || *fast.Meta == *slow.Meta)
+		if !same {
+			t.Fatalf("%q: plain %+v %+v, encoding/json %+v %+v", raw, fast, fast.Meta, slow, slow.Meta)
+		}
+	})
+}

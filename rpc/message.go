@@ -78,10 +78,13 @@ func decodeRequest(raw []byte) request {
 		r.err = &Error{Code: CodeInvalidRequest, Message: "invalid request: expected a request object, got " + jsonKind(raw)}
 		return r
 	}
-	if err := json.Unmarshal(raw, &r); err != nil {
-		r.ID = nil
-		r.err = &Error{Code: CodeInvalidRequest, Message: "invalid request: " + fieldProblem(err)}
-		return r
+	if !decodePlainRequest(raw, &r) {
+		r = request{}
+		if err := json.Unmarshal(raw, &r); err != nil {
+			r.ID = nil
+			r.err = &Error{Code: CodeInvalidRequest, Message: "invalid request: " + fieldProblem(err)}
+			return r
+		}
 	}
 	switch {
 	case r.ID != nil && !validID(r.ID):
@@ -95,6 +98,53 @@ func decodeRequest(raw []byte) request {
 		r.err = &Error{Code: CodeInvalidRequest, Message: "invalid request: params must be an object or an array, not " + jsonKind(r.Params)}
 	}
 	return r
+}
+
+// decodePlainRequest decodes the common request, whose members are exactly
+// the protocol's, with plain values, without encoding/json's reflection.
+// It reports false for anything else (an unknown or differently cased
+// member, an escaped string, a value of another type), and decodeRequest
+// then lets encoding/json decide, so the two always agree (FuzzDecodeRequest).
+func decodePlainRequest(raw []byte, r *request) bool {
+	// id and params keep pointing into raw: a copy, so that a handler still
+	// running after its deadline was answered never reads a pooled buffer
+	// that the next request has overwritten.
+	raw = bytes.Clone(raw)
+	return eachMember(raw, func(key, v []byte) bool {
+		ok := true
+		switch string(key) {
+		case "jsonrpc":
+			r.JSONRPC, ok = plainString(v)
+		case "id":
+			r.ID = json.RawMessage(v)
+		case "method":
+			r.Method, ok = plainString(v)
+		case "params":
+			r.Params = json.RawMessage(v)
+		case "meshrpc":
+			r.Meta, ok = plainMeta(v)
+		default:
+			ok = false
+		}
+		return ok
+	})
+}
+
+func plainMeta(raw []byte) (*requestMeta, bool) {
+	m := &requestMeta{}
+	ok := eachMember(raw, func(key, v []byte) bool {
+		ok := true
+		switch string(key) {
+		case "call_id":
+			m.CallID, ok = plainString(v)
+		case "timeout_ms":
+			m.TimeoutMs, ok = plainInt(v)
+		default:
+			ok = false
+		}
+		return ok
+	})
+	return m, ok
 }
 
 func validID(id json.RawMessage) bool {
