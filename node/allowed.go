@@ -66,7 +66,7 @@ func storeDecision(d authz.Decision, c rpc.Caller) authz.Decision {
 	switch {
 	case d.Allowed && d.Keys != nil:
 		d.By += " (keys: " + strings.Join(d.Keys, ", ") + ")"
-	case !d.Allowed && c.Login != "" && len(c.Tags) == 0:
+	case !d.Allowed && authz.HasPersonalSpace(c):
 		d = authz.Decision{Allowed: true, By: "your personal space only: keys beginning with ~/", Keys: []string{"~/*"}}
 	}
 	return d

@@ -137,12 +137,16 @@ func PersonalKey(c rpc.Caller, key string) (string, error) {
 	if !strings.HasPrefix(key, personalPrefix) {
 		return key, nil
 	}
-	if c.Login == "" || len(c.Tags) > 0 {
+	if !HasPersonalSpace(c) {
 		return "", &rpc.Error{Code: rpc.CodePermissionDenied, Message: fmt.Sprintf(
 			"permission denied: %s has no personal space (keys beginning with ~/ belong to a person's login; tagged devices have none)", describe(c))}
 	}
 	return "~" + c.Login + "/" + key[len(personalPrefix):], nil
 }
+
+// HasPersonalSpace reports whether c is a person's device, with a login
+// whose "~/" keys are its own: tagged devices belong to the tailnet.
+func HasPersonalSpace(c rpc.Caller) bool { return c.Login != "" && len(c.Tags) == 0 }
 
 // owner is the login whose personal space key is in ("" if none).
 func owner(key string) string {
@@ -172,7 +176,7 @@ func (p *Policy) ExplainPrefix(c rpc.Caller, method, prefix string) Decision {
 }
 
 func (p *Policy) explainWhere(c rpc.Caller, method, where string, match func(glob, s string) bool) Decision {
-	if o := owner(where); o != "" && o == c.Login && len(c.Tags) == 0 {
+	if o := owner(where); o != "" && o == c.Login && HasPersonalSpace(c) {
 		return Decision{Allowed: true, By: "personal space of " + o}
 	}
 	d := p.Explain(c, method)
