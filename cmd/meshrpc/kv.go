@@ -79,16 +79,9 @@ VALUE that is not valid JSON is taken as a string. Every write is on disk
 }
 
 func runKV(ctx context.Context, opts *kvOptions, peer, method string, params []any) error {
-	c, err := opts.dial(ctx)
-	if err != nil {
-		return err
-	}
-	defer c.Close()
-	cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
 	var result json.RawMessage
-	if err := c.Call(cctx, peer, method, params, &result); err != nil {
-		return callError(peer, method, err)
+	if err := opts.callPeer(ctx, peer, method, params, &result, 30*time.Second); err != nil {
+		return err
 	}
 	if opts.json || method != "kv.list" {
 		return printResult(opts.stdout, result, false)

@@ -47,16 +47,9 @@ it, for a denied one what would allow it. Params marked ? are optional.`,
 }
 
 func runLs(ctx context.Context, opts *lsOptions) error {
-	c, err := opts.dial(ctx)
-	if err != nil {
-		return err
-	}
-	defer c.Close()
-	ctx, cancel := context.WithTimeout(ctx, opts.timeout)
-	defer cancel()
 	var procs []node.Allowed
-	if err := c.Call(ctx, opts.peer, rpc.AllowedMethod, node.AllowedParams{Why: opts.why}, &procs); err != nil {
-		return callError(opts.peer, rpc.AllowedMethod, err)
+	if err := opts.callPeer(ctx, opts.peer, rpc.AllowedMethod, node.AllowedParams{Why: opts.why}, &procs, opts.timeout); err != nil {
+		return err
 	}
 	if procs == nil {
 		procs = []node.Allowed{}

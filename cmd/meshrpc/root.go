@@ -130,6 +130,22 @@ func (g *globalOptions) dial(ctx context.Context) (*node.Client, error) {
 	return c, nil
 }
 
+// callPeer reaches the tailnet, makes one call to peer bounded by timeout,
+// and leaves; its error is explained and sorted for the exit status.
+func (g *globalOptions) callPeer(ctx context.Context, peer, method string, params, result any, timeout time.Duration) error {
+	c, err := g.dial(ctx)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	if err := c.Call(ctx, peer, method, params, result); err != nil {
+		return callError(peer, method, err)
+	}
+	return nil
+}
+
 func envOr(name, def string) string {
 	if v := os.Getenv(name); v != "" {
 		return v

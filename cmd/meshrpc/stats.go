@@ -39,16 +39,9 @@ caller, calls, errors and latency percentiles (p50, p99).`,
 }
 
 func runStats(ctx context.Context, opts *statsOptions) error {
-	c, err := opts.dial(ctx)
-	if err != nil {
-		return err
-	}
-	defer c.Close()
-	ctx, cancel := context.WithTimeout(ctx, opts.timeout)
-	defer cancel()
 	var rep node.StatsReport
-	if err := c.Call(ctx, opts.peer, "sys.stats", nil, &rep); err != nil {
-		return callError(opts.peer, "sys.stats", err)
+	if err := opts.callPeer(ctx, opts.peer, "sys.stats", nil, &rep, opts.timeout); err != nil {
+		return err
 	}
 	if opts.json {
 		return printJSON(opts.stdout, rep)
