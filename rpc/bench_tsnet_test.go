@@ -24,6 +24,8 @@ func BenchmarkTailnet(b *testing.B) {
 
 	b.Run("raw-pingpong-64B", func(b *testing.B) { benchPingPong(b, srv, cli) })
 	b.Run("raw-bulk-1MiB", func(b *testing.B) { benchBulk(b, srv, cli) })
+	b.Run("raw-reqresp-64KiB", func(b *testing.B) { benchReqResp(b, srv, cli, 64<<10) })
+	b.Run("raw-reqresp-1MiB", func(b *testing.B) { benchReqResp(b, srv, cli, 1<<20) })
 
 	c := serveOnTailnet(b, srv, cli, nil)
 	sc := rpc.NewClient(rpc.ClientConfig{Addr: srv.Self().Name + ":4343", Dial: cli.Dial, Stream: true})
@@ -34,6 +36,15 @@ func BenchmarkTailnet(b *testing.B) {
 		b.Run("meshrpc-stream-result/"+itoa(size>>10)+"KiB", func(b *testing.B) { benchPayload(b, sc, size) })
 		b.Run("meshrpc-post-result/"+itoa(size>>10)+"KiB", func(b *testing.B) { benchPayload(b, c, size) })
 	}
+	// Throughput with calls in flight, as a caller fetching many results
+	// over one stream has them: against raw-bulk-1MiB.
+	b.Run("meshrpc-stream-result-4-in-flight/1024KiB", func(b *testing.B) {
+		b.SetBytes(1 << 20)
+		runBench(b, 4, func() error {
+			var out json.RawMessage
+			return sc.Call(context.Background(), "blob", []int{1 << 20}, &out)
+		})
+	})
 	for _, conc := range []int{1, 8, 64} {
 		b.Run("netrpc/conc="+itoa(conc), func(b *testing.B) { benchNetRPC(b, nc, conc) })
 		b.Run("grpc/conc="+itoa(conc), func(b *testing.B) { benchGRPC(b, gc, conc) })
@@ -116,6 +127,49 @@ func benchBulk(b *testing.B, srv, cli *mesh.Node) {
 	}
 	conn.Close()
 	<-done // the last bytes have arrived
+}
+
+// benchReqResp measures raw tsnet TCP in a call's pattern: an 8-byte
+// request, then size bytes back, one exchange at a time; the floor for a
+// call with a large result.
+func benchReqResp(b *testing.B, srv, cli *mesh.Node, size int) {
+	ln, err := srv.Listen("tcp", ":"+itoa(7004+size>>16))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		req, resp := make([]byte, 8), make([]byte, size)
+		for {
+			if _, err := io.ReadFull(c, req); err != nil {
+				return
+			}
+			if _, err := c.Write(resp); err != nil {
+				return
+			}
+		}
+	}()
+	conn, err := cli.Dial(context.Background(), "tcp", srv.Addr().String()+":"+itoa(7004+size>>16))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer conn.Close()
+	req, resp := make([]byte, 8), make([]byte, size)
+	b.SetBytes(int64(size))
+	b.ResetTimer()
+	for range b.N {
+		if _, err := conn.Write(req); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := io.ReadFull(conn, resp); err != nil {
+			b.Fatal(err)
+		}
+	}
 }
 
 // benchPayload measures calls whose result is size bytes (a JSON string).

@@ -89,14 +89,34 @@ func (s *Server) handleBody(in incoming, body []byte, out []byte) []byte {
 	return append(out, ']')
 }
 
-// result is the outcome of one call: its JSON result or its error.
+// result is the outcome of one call: its JSON result or its error. A string
+// result that encodes as itself (verbatimString) is kept as the string and
+// written between quotes straight into the reply, sparing a large result
+// one encoding pass and one copy.
 type result struct {
-	json []byte
-	err  *Error
+	json  []byte
+	str   string
+	isStr bool
+	err   *Error
 }
 
 func (r result) append(out []byte, id json.RawMessage) []byte {
+	if r.err == nil && r.isStr {
+		out = appendEnvelope(out, id) // then one growth, unzeroed, for the string
+		out = append(out, `,"result":"`...)
+		out = append(out, r.str...)
+		return append(out, `"}`...)
+	}
 	return appendResponse(out, id, r.json, r.err)
+}
+
+// size is roughly the memory the result holds.
+func (r result) size() int {
+	n := len(r.json) + len(r.str)
+	if r.err != nil {
+		n += len(r.err.Message)
+	}
+	return n
 }
 
 // run authorizes and runs one request, bounded by its deadline.
@@ -193,6 +213,9 @@ func (s *Server) invoke(ctx context.Context, proc *Procedure, req *request) (res
 	v, err := proc.Handler.ServeRPC(ctx, req.Params)
 	if err != nil {
 		return result{err: toError(err)}
+	}
+	if s, ok := v.(string); ok && verbatimString(s) {
+		return result{str: s, isStr: true}
 	}
 	b, err := json.Marshal(v)
 	if err != nil {

@@ -136,7 +136,7 @@ func (c *Client) Call(ctx context.Context, method string, params any, result any
 		return r.Error
 	}
 	if result != nil && len(r.Result) > 0 {
-		if err := json.Unmarshal(r.Result, result); err != nil {
+		if err := decodeResult(r, result); err != nil {
 			return fmt.Errorf("calling %s on %s: decoding the result into %T: %w", method, c.addr, result, err)
 		}
 	}
@@ -252,6 +252,10 @@ type response struct {
 	ID     json.RawMessage `json:"id"`
 	Result json.RawMessage `json:"result"`
 	Error  *Error          `json:"error"`
+
+	// plain: Result is a JSON string without escapes or control
+	// characters, as splitResponse found while passing over it.
+	plain bool
 }
 
 func (c *Client) post(ctx context.Context, method string, body []byte) ([]byte, error) {

@@ -1,6 +1,7 @@
 package rpc
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -51,13 +52,27 @@ func (st *stream) broken() error {
 	return st.err
 }
 
+const (
+	// maxKeptReadBuffer bounds the read buffer a stream keeps between messages.
+	maxKeptReadBuffer = 4 << 20
+	// ownBufferResult is the size from which a result keeps the buffer it
+	// was read into rather than a copy.
+	ownBufferResult = 64 << 10
+)
+
 func (st *stream) readLoop() {
+	var buf bytes.Buffer // reused: a large reply is read without growing a new buffer
 	for {
-		_, data, err := st.conn.Read(context.Background())
+		_, msg, err := st.conn.Reader(context.Background())
+		if err == nil {
+			buf.Reset()
+			_, err = buf.ReadFrom(msg)
+		}
 		if err != nil {
 			st.fail(err)
 			return
 		}
+		data := buf.Bytes()
 		if len(data) > 0 && data[0] == '[' { // several replies packed in one message
 			var rs []response
 			if json.Unmarshal(data, &rs) == nil {
@@ -65,10 +80,16 @@ func (st *stream) readLoop() {
 					st.deliver(r)
 				}
 			}
-			continue
-		}
-		if r, err := decodeResponse(data); err == nil {
+		} else if r, err := decodeResponse(data); err == nil {
+			if len(r.Result) < ownBufferResult {
+				r.Result = bytes.Clone(r.Result) // data is the next message's buffer
+			} else { // the buffer becomes the result's; the next gets one as large, not copied into
+				buf = *bytes.NewBuffer(make([]byte, 0, min(cap(data), maxKeptReadBuffer)))
+			}
 			st.deliver(r)
+		}
+		if buf.Cap() > maxKeptReadBuffer {
+			buf = bytes.Buffer{}
 		}
 	}
 }

@@ -44,7 +44,13 @@ func splitResponse(data []byte) (r response, ok bool) {
 			return r, false
 		}
 		start := skipSpace(data, i+1)
-		end := skipValue(data, start)
+		var end int
+		var plain bool
+		if start < len(data) && data[start] == '"' {
+			end, plain = stringEnd(data, start)
+		} else {
+			end = skipValue(data, start)
+		}
 		if end < 0 {
 			return r, false
 		}
@@ -55,7 +61,7 @@ func splitResponse(data []byte) (r response, ok bool) {
 		case "id":
 			r.ID = data[start:end]
 		case "result":
-			r.Result = data[start:end]
+			r.Result, r.plain = data[start:end], plain
 		case "error":
 			if string(data[start:end]) != "null" {
 				r.Error = new(Error)
@@ -93,15 +99,8 @@ func skipSpace(data []byte, i int) int {
 // skipString returns the index after the string starting at data[i] ('"'),
 // or -1.
 func skipString(data []byte, i int) int {
-	for j := i + 1; j < len(data); j++ {
-		switch data[j] {
-		case '\\':
-			j++
-		case '"':
-			return j + 1
-		}
-	}
-	return -1
+	end, _ := stringEnd(data, i)
+	return end
 }
 
 // skipValue returns the index after the JSON value starting at data[i], or

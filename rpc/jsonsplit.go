@@ -96,51 +96,11 @@ func eachMember(raw []byte, fn func(key, val []byte) bool) bool {
 	}
 }
 
-// valueEnd finds where the JSON value starting at b[i] ends: strings and
-// nested containers are skipped by their brackets, scalars run to the next
-// delimiter. It trusts the input to be valid JSON, as a request body is by
-// the time params are bound; whatever it cannot follow, it refuses.
+// valueEnd finds where the JSON value starting at b[i] ends (skipValue,
+// as a pair).
 func valueEnd(b []byte, i int) (int, bool) {
-	if i >= len(b) {
-		return 0, false
-	}
-	switch b[i] {
-	case '"':
-		for j := i + 1; j < len(b); j++ {
-			switch b[j] {
-			case '\\':
-				j++
-			case '"':
-				return j + 1, true
-			}
-		}
-		return 0, false
-	case '{', '[':
-		depth := 0
-		for j := i; j < len(b); j++ {
-			switch b[j] {
-			case '"':
-				end, ok := valueEnd(b, j)
-				if !ok {
-					return 0, false
-				}
-				j = end - 1
-			case '{', '[':
-				depth++
-			case '}', ']':
-				depth--
-				if depth == 0 {
-					return j + 1, true
-				}
-			}
-		}
-		return 0, false
-	}
-	j := i
-	for j < len(b) && b[j] != ',' && b[j] != ']' && b[j] != '}' && b[j] != ' ' && b[j] != '\t' && b[j] != '\n' && b[j] != '\r' {
-		j++
-	}
-	return j, j > i
+	end := skipValue(b, i)
+	return end, end > i
 }
 
 // plainString is the value of a JSON string without escapes.

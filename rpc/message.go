@@ -213,14 +213,19 @@ func syntaxHint(body []byte) string {
 	return ""
 }
 
-// appendResponse appends the JSON-RPC response for id to buf: a result when
-// rpcErr is nil, else the error.
-func appendResponse(buf []byte, id json.RawMessage, result []byte, rpcErr *Error) []byte {
+// appendEnvelope appends a response's opening: its version and id.
+func appendEnvelope(buf []byte, id json.RawMessage) []byte {
 	if id == nil {
 		id = nullID
 	}
 	buf = append(buf, `{"jsonrpc":"2.0","id":`...)
-	buf = append(buf, id...)
+	return append(buf, id...)
+}
+
+// appendResponse appends the JSON-RPC response for id to buf: a result when
+// rpcErr is nil, else the error.
+func appendResponse(buf []byte, id json.RawMessage, result []byte, rpcErr *Error) []byte {
+	buf = appendEnvelope(buf, id)
 	if rpcErr != nil {
 		buf = append(buf, `,"error":`...)
 		eb, err := json.Marshal(rpcErr)

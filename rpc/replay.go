@@ -63,12 +63,8 @@ func (c *replayCache) begin(key replayKey, now time.Time) (*replayEntry, bool) {
 func (c *replayCache) finish(e *replayEntry, res result) {
 	c.mu.Lock()
 	e.res = res
-	e.size += len(res.json)
-	c.bytes += len(res.json)
-	if res.err != nil {
-		e.size += len(res.err.Message)
-		c.bytes += len(res.err.Message)
-	}
+	e.size += res.size()
+	c.bytes += res.size()
 	c.evict(time.Now())
 	c.mu.Unlock()
 	close(e.done)

@@ -90,6 +90,9 @@ func testRegistry() *rpc.Registry {
 	rpc.Register(reg, "blob", "A string of n bytes.", func(ctx context.Context, p struct {
 		N int `json:"n"`
 	}) (string, error) {
+		if p.N <= len(blob) {
+			return blob[:p.N], nil // the payload is at hand, as raw-bulk's is
+		}
 		return strings.Repeat("x", p.N), nil
 	})
 	rpc.Register(reg, "whoami", "The caller.", func(ctx context.Context, _ struct{}) (rpc.Caller, error) {
@@ -98,6 +101,9 @@ func testRegistry() *rpc.Registry {
 	})
 	return reg
 }
+
+// blob is the result of blob calls up to 1 MiB, made once.
+var blob = strings.Repeat("x", 1<<20)
 
 // serve starts a server for cfg on a loopback port and returns its address.
 func serve(t *testing.T, cfg rpc.Config) string {

@@ -1,0 +1,124 @@
+package rpc
+
+import (
+	"bytes"
+	"encoding/binary"
+	"encoding/json"
+	"strings"
+	"unicode/utf8"
+)
+
+// Large results are mostly one long string, so the scans below look at
+// eight bytes at a time for the few bytes that matter (SWAR): a 1 MiB
+// string is crossed in a fraction of the time of a byte loop, which is what
+// encoding/json's validating scanner costs the caller.
+
+const (
+	lows  = 0x0101010101010101
+	highs = 0x8080808080808080
+)
+
+// hasZero is non-zero when a byte of x is zero.
+func hasZero(x uint64) uint64 { return (x - lows) & ^x & highs }
+
+// hasByte is non-zero when a byte of x is c.
+func hasByte(x uint64, c byte) uint64 { return hasZero(x ^ (lows * uint64(c))) }
+
+// hasLess is non-zero when a byte of x is below n (n <= 128).
+func hasLess(x uint64, n byte) uint64 { return (x - lows*uint64(n)) & ^x & highs }
+
+// stringEnd returns the index after the JSON string starting at b[i] (a
+// '"') and whether it is plain: no escapes and no control characters, so
+// its bytes between the quotes are its value (bar UTF-8 repair). end is -1
+// when the string does not end. The quotes and backslashes are found with
+// bytes.IndexByte (vectorised); an escaped quote moves the search on.
+func stringEnd(b []byte, i int) (end int, plain bool) {
+	plain = true
+	quote := -1 // the next '"' at or after j, once found
+	for j := i + 1; j <= len(b); {
+		if quote < j {
+			q := bytes.IndexByte(b[j:], '"')
+			if q < 0 {
+				return -1, false
+			}
+			quote = j + q
+		}
+		k := bytes.IndexByte(b[j:quote], '\\')
+		if k < 0 {
+			return quote + 1, plain && !hasControl(b[j:quote])
+		}
+		plain = plain && !hasControl(b[j:j+k])
+		plain = false
+		j += k + 2 // the backslash and the character it escapes
+	}
+	return -1, false
+}
+
+// hasControl reports whether b holds a byte below 0x20, which a JSON string
+// may not.
+func hasControl(b []byte) bool {
+	j := 0
+	for ; j+16 <= len(b); j += 16 {
+		x, y := binary.LittleEndian.Uint64(b[j:]), binary.LittleEndian.Uint64(b[j+8:])
+		if hasLess(x, 0x20)|hasLess(y, 0x20) != 0 {
+			return true
+		}
+	}
+	for ; j < len(b); j++ {
+		if b[j] < 0x20 {
+			return true
+		}
+	}
+	return false
+}
+
+// verbatimString reports whether encoding/json writes s unchanged between
+// quotes: printable ASCII without '"', '\\' or the HTML characters it
+// escapes ('<', '>', '&').
+func verbatimString(s string) bool {
+	j := 0
+	for ; j+16 <= len(s); j += 16 {
+		x, y := load64(s, j), load64(s, j+8)
+		if (x|y)&highs|hasLess(x, 0x20)|hasLess(y, 0x20) != 0 {
+			return false
+		}
+	}
+	for ; j < len(s); j++ {
+		if s[j] < 0x20 || s[j] >= 0x80 {
+			return false
+		}
+	}
+	for _, c := range []byte(`"\\<>&`) {
+		if strings.IndexByte(s, c) >= 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// load64 is the little-endian uint64 at s[j:j+8] (one load, once compiled).
+func load64(s string, j int) uint64 {
+	_ = s[j+7]
+	return uint64(s[j]) | uint64(s[j+1])<<8 | uint64(s[j+2])<<16 | uint64(s[j+3])<<24 |
+		uint64(s[j+4])<<32 | uint64(s[j+5])<<40 | uint64(s[j+6])<<48 | uint64(s[j+7])<<56
+}
+
+// decodeResult is json.Unmarshal of r.Result into out, without its
+// validating scan for a plain string (r.plain) decoded into a string or kept
+// as a json.RawMessage. r.Result is the caller's own: no other reply shares
+// its memory, so a json.RawMessage takes it as it is.
+func decodeResult(r response, out any) error {
+	if r.plain {
+		switch out := out.(type) {
+		case *json.RawMessage:
+			*out = r.Result
+			return nil
+		case *string:
+			if utf8.Valid(r.Result) {
+				*out = string(r.Result[1 : len(r.Result)-1])
+				return nil
+			}
+		}
+	}
+	return json.Unmarshal(r.Result, out)
+}
