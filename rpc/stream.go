@@ -2,7 +2,9 @@ package rpc
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -18,8 +20,20 @@ import (
 // get one reply per message, as JSON-RPC over WebSocket usually goes.
 const CoalesceSubprotocol = "meshrpc.coalesce"
 
-// maxCoalesce bounds the replies packed into one message.
-const maxCoalesce = 64
+// PackSubprotocol is CoalesceSubprotocol in both directions: replies are
+// packed as there, and a client's message that is a JSON array is a pack of
+// independent requests, each handled and answered on its own as if it had
+// come in a message of its own (not a JSON-RPC batch, whose replies wait for
+// each other). The Go client packs the calls that queue while it writes, so
+// that many requests share a packet too.
+const PackSubprotocol = "meshrpc.pack"
+
+const (
+	// maxCoalesce bounds the replies packed into one message.
+	maxCoalesce = 64
+	// maxPack bounds the requests of a pack; a longer array is a batch.
+	maxPack = 64
+)
 
 // maxStreamInFlight bounds the requests one stream has being handled; the
 // stream stops reading (back pressure) beyond it.
@@ -36,7 +50,7 @@ func (s *Server) serveStream(w http.ResponseWriter, r *http.Request) {
 	conn, err := websocket.Accept(w, r, &websocket.AcceptOptions{
 		InsecureSkipVerify: true, // the Origin check above is stricter
 		CompressionMode:    websocket.CompressionDisabled,
-		Subprotocols:       []string{CoalesceSubprotocol},
+		Subprotocols:       []string{PackSubprotocol, CoalesceSubprotocol}, // in order of preference
 	})
 	if err != nil {
 		return // Accept has answered
@@ -54,13 +68,17 @@ func (s *Server) serveStream(w http.ResponseWriter, r *http.Request) {
 
 	replies := make(chan []byte, maxStreamInFlight)
 	writerDone := make(chan struct{})
-	coalesce := conn.Subprotocol() == CoalesceSubprotocol
+	pack := conn.Subprotocol() == PackSubprotocol
+	coalesce := pack || conn.Subprotocol() == CoalesceSubprotocol
 	go func() {
 		defer close(writerDone)
 		var packed []byte
 		for msg := range replies {
 			n := 1
 			if coalesce {
+				if len(replies) == 0 {
+					runtime.Gosched() // let handlers about to reply queue theirs, to share the message
+				}
 				msg, n, packed = packReplies(msg, replies, packed[:0])
 			}
 			err := conn.Write(ctx, websocket.MessageText, msg)
@@ -88,29 +106,46 @@ func (s *Server) serveStream(w http.ResponseWriter, r *http.Request) {
 			conn.Close(websocket.StatusUnsupportedData, "JSON-RPC messages are text")
 			break
 		}
-		slots <- struct{}{}
-		st.pending.Add(1)
-		handlers.Go(func() {
-			defer func() { <-slots }()
-			var reply []byte
-			if s.closing.Load() {
-				reply = appendResponse(nil, nil, nil, &Error{Code: CodeUnavailable, Message: "the node is shutting down; call again when it is back"})
-			} else {
-				in := incoming{ctx: ctx, conn: cs, remote: r.RemoteAddr} // the call id: the message's, else a new one
-				reply = s.handleBody(in, data, nil)
-			}
-			if reply == nil {
-				st.pending.Add(-1)
-				return
-			}
-			replies <- reply
-		})
+		for _, body := range unpack(data, pack) {
+			slots <- struct{}{}
+			st.pending.Add(1)
+			handlers.Go(func() {
+				defer func() { <-slots }()
+				var reply []byte
+				if s.closing.Load() {
+					reply = appendResponse(nil, nil, nil, &Error{Code: CodeUnavailable, Message: "the node is shutting down; call again when it is back"})
+				} else {
+					in := incoming{ctx: ctx, conn: cs, remote: r.RemoteAddr} // the call id: the message's, else a new one
+					reply = s.handleBody(in, body, nil)
+				}
+				if reply == nil {
+					st.pending.Add(-1)
+					return
+				}
+				replies <- reply
+			})
+		}
 	}
 	cancel()
 	handlers.Wait()
 	close(replies)
 	<-writerDone
 	conn.CloseNow()
+}
+
+// unpack returns the requests of a message: under PackSubprotocol, an
+// array's elements (up to maxPack of them), each to be handled on its own;
+// otherwise, or when the array does not split plainly, the message itself
+// (a batch).
+func unpack(data []byte, pack bool) []json.RawMessage {
+	if pack {
+		if i := skipSpace(data, 0); i < len(data) && data[i] == '[' {
+			if items, ok := splitArray(data); ok && len(items) > 0 && len(items) <= maxPack {
+				return items
+			}
+		}
+	}
+	return []json.RawMessage{data}
 }
 
 // streamConn is an open stream as the server tracks it.

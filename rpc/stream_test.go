@@ -2,12 +2,16 @@ package rpc_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"net"
 	"net/http"
+	"slices"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/coder/websocket"
 
 	"github.com/meshrpc/meshrpc/rpc"
 )
@@ -154,4 +158,85 @@ func TestShutdownClosesStreamsAfterTheirCalls(t *testing.T) {
 	if err := c.Call(context.Background(), "get_data", nil, nil); !errors.Is(err, rpc.ErrUnavailable) && rpc.CodeOf(err) != rpc.CodeUnavailable {
 		t.Fatalf("a call after Shutdown: %v; want unavailable", err)
 	}
+}
+
+// readIDs reads one message and returns the ids of the replies it holds.
+func readIDs(t *testing.T, ctx context.Context, conn *websocket.Conn) []string {
+	t.Helper()
+	_, data, err := conn.Read(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var replies []struct {
+		ID json.RawMessage `json:"id"`
+	}
+	if data[0] != '[' {
+		data = append(append([]byte("["), data...), ']')
+	}
+	if err := json.Unmarshal(data, &replies); err != nil {
+		t.Fatalf("reply %s: %v", data, err)
+	}
+	var ids []string
+	for _, r := range replies {
+		ids = append(ids, string(r.ID))
+	}
+	return ids
+}
+
+func TestPackedRequestsAreAnsweredEachOnItsOwn(t *testing.T) {
+	addr := serve(t, rpc.Config{})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	pack := `[{"jsonrpc":"2.0","id":1,"method":"sleep","params":{"ms":300}},` +
+		`{"jsonrpc":"2.0","id":2,"method":"get_data"},7]`
+	for _, proto := range []string{rpc.PackSubprotocol, rpc.CoalesceSubprotocol, ""} {
+		t.Run("subprotocol="+proto, func(t *testing.T) {
+			opts := &websocket.DialOptions{}
+			if proto != "" {
+				opts.Subprotocols = []string{proto}
+			}
+			conn, _, err := websocket.Dial(ctx, "ws://"+addr+"/rpc", opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer conn.CloseNow()
+			if err := conn.Write(ctx, websocket.MessageText, []byte(pack)); err != nil {
+				t.Fatal(err)
+			}
+			var first, all []string
+			for len(all) < 3 {
+				ids := readIDs(t, ctx, conn)
+				if first == nil {
+					first = ids
+				}
+				all = append(all, ids...)
+			}
+			if proto == rpc.PackSubprotocol {
+				// The fast call and the refusal of 7 come first; the sleep's reply on its own later.
+				if slices.Contains(first, "1") {
+					t.Fatalf("packed requests waited for each other: first message held %v", first)
+				}
+			} else if len(first) != 3 {
+				t.Fatalf("without %s an array is a batch, answered as one: first message held %v", rpc.PackSubprotocol, first)
+			}
+			slices.Sort(all)
+			if !slices.Equal(all, []string{"1", "2", "null"}) {
+				t.Fatalf("replies for %v, want 1, 2 and null (the refused 7)", all)
+			}
+		})
+	}
+}
+
+func TestStreamMatchesPackedRepliesToTheirCalls(t *testing.T) {
+	c := streamClient(t, serve(t, rpc.Config{}))
+	var wg sync.WaitGroup
+	for n := range 200 {
+		wg.Go(func() {
+			var s string
+			if err := c.Call(context.Background(), "blob", map[string]int{"n": n}, &s); err != nil || len(s) != n {
+				t.Errorf("blob %d: %d bytes, %v", n, len(s), err)
+			}
+		})
+	}
+	wg.Wait()
 }
