@@ -58,7 +58,9 @@ type Config struct {
 	// TailscaleLogf receives tsnet's own logs (verbose); otherwise they go
 	// to a file in the state directory.
 	TailscaleLogf func(format string, args ...any)
-	// Logger receives a line per call; default: STATE_DIR/meshrpc.log.
+	// Logger receives the node's own events (and, at Debug, a line per
+	// call; the audit log is the record of calls); default:
+	// STATE_DIR/meshrpc.log at Info.
 	Logger *slog.Logger
 
 	// ControlTimeout bounds the wait for the control server; see mesh.Config.
