@@ -2,6 +2,7 @@ package node_test
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"os"
@@ -76,4 +77,26 @@ func readAudit(t *testing.T, path string) []audit.Record {
 		recs = append(recs, r)
 	}
 	return recs
+}
+
+// A NoAccounting node leaves no record of its calls on disk: no audit log,
+// and no call lines in its own log.
+func TestNoAccountingLeavesNoRecordOfCalls(t *testing.T) {
+	dn := meshtest.Net(t, devnet.Config{})
+	state := filepath.Join(t.TempDir(), "quiet")
+	startNode(t, dn, node.Config{Hostname: "quiet", StateDir: state, InMemory: true, NoAccounting: true})
+	c := dialAs(t, dn, "cafe")
+	if err := c.Call(context.Background(), "quiet", "kv.put", []any{"secret/x", 1}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(state, node.AuditLogName)); !os.IsNotExist(err) {
+		t.Errorf("audit log of a NoAccounting node: %v", err)
+	}
+	logs, err := os.ReadFile(filepath.Join(state, "meshrpc.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Contains(logs, []byte("kv.put")) || bytes.Contains(logs, []byte("secret/x")) {
+		t.Errorf("meshrpc.log records the call:\n%s", logs)
+	}
 }
