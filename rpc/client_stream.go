@@ -186,7 +186,9 @@ func (st *stream) send(ctx context.Context, body []byte) error {
 	}
 	st.writing = true
 	st.wmu.Unlock()
-	runtime.Gosched() // let the calls woken with this one queue theirs, to share its message
+	if st.inFlight() > 1 {
+		runtime.Gosched() // let the calls woken with this one queue theirs, to share its message
+	}
 
 	var err error
 	var msg, buf []byte
@@ -202,6 +204,13 @@ func (st *stream) send(ctx context.Context, body []byte) error {
 	st.queue, st.writing = nil, false // after an error, the queued calls fail with the stream
 	st.wmu.Unlock()
 	return err
+}
+
+// inFlight is the number of calls waiting for their replies.
+func (st *stream) inFlight() int {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	return len(st.pending)
 }
 
 // packRequests joins requests into one JSON array, a pack.

@@ -33,6 +33,9 @@ const (
 	maxCoalesce = 64
 	// maxPack bounds the requests of a pack; a longer array is a batch.
 	maxPack = 64
+	// maxPackedReply is the size from which a reply goes alone: packing
+	// would copy it, and the client takes a lone large reply without a copy.
+	maxPackedReply = 16 << 10
 )
 
 // maxStreamInFlight bounds the requests one stream has being handled; the
@@ -72,14 +75,21 @@ func (s *Server) serveStream(w http.ResponseWriter, r *http.Request) {
 	coalesce := pack || conn.Subprotocol() == CoalesceSubprotocol
 	go func() {
 		defer close(writerDone)
-		var packed []byte
-		for msg := range replies {
-			n := 1
-			if coalesce {
-				if len(replies) == 0 {
-					runtime.Gosched() // let handlers about to reply queue theirs, to share the message
+		var packed, held []byte // held: a large reply met while packing, sent next
+		for {
+			msg := held
+			if held = nil; msg == nil {
+				var ok bool
+				if msg, ok = <-replies; !ok {
+					return
 				}
-				msg, n, packed = packReplies(msg, replies, packed[:0])
+			}
+			n := 1
+			if coalesce && len(msg) < maxPackedReply {
+				if len(replies) == 0 && st.pending.Load() > 1 {
+					runtime.Gosched() // let other calls about to reply queue theirs, to share the message
+				}
+				msg, n, held, packed = packReplies(msg, replies, packed[:0])
 			}
 			err := conn.Write(ctx, websocket.MessageText, msg)
 			for range n {
@@ -87,6 +97,9 @@ func (s *Server) serveStream(w http.ResponseWriter, r *http.Request) {
 			}
 			if err != nil {
 				cancel()
+				if held != nil {
+					st.pending.Add(-1)
+				}
 				for range replies { // drain, so handlers never block
 					st.pending.Add(-1)
 				}
@@ -154,34 +167,38 @@ type streamConn struct {
 	pending atomic.Int64 // messages read and not yet answered on the wire
 }
 
-// packReplies returns first alone, or, when more replies are queued, all of
-// them (up to maxCoalesce) as one JSON array, flattening batch replies. n is
-// how many replies msg holds.
-func packReplies(first []byte, queue <-chan []byte, buf []byte) (msg []byte, n int, reuse []byte) {
+// packReplies returns first alone, or, when more small replies are queued,
+// all of them (up to maxCoalesce) as one JSON array, flattening batch
+// replies. n is how many replies msg holds. A large reply met in the queue
+// is not packed but returned as held, to be sent on its own next.
+func packReplies(first []byte, queue <-chan []byte, buf []byte) (msg []byte, n int, held, reuse []byte) {
 	n = 1
-	for n < maxCoalesce {
+	for n < maxCoalesce && held == nil {
+		var next []byte
 		select {
-		case next, ok := <-queue:
-			if !ok {
-				break
-			}
-			if n == 1 {
-				buf = append(buf, '[')
-				buf = appendElements(buf, first)
-			}
-			buf = append(buf, ',')
-			buf = appendElements(buf, next)
-			n++
-			continue
+		case next = <-queue:
 		default:
 		}
-		break
+		if next == nil { // none queued, or the queue closed
+			break
+		}
+		if len(next) >= maxPackedReply {
+			held = next
+			break
+		}
+		if n == 1 {
+			buf = append(buf, '[')
+			buf = appendElements(buf, first)
+		}
+		buf = append(buf, ',')
+		buf = appendElements(buf, next)
+		n++
 	}
 	if n == 1 {
-		return first, 1, buf
+		return first, 1, held, buf
 	}
 	buf = append(buf, ']')
-	return buf, n, buf
+	return buf, n, held, buf
 }
 
 // appendElements appends a reply: an object as is, a batch's array without
