@@ -183,12 +183,14 @@ func (s *Server) run(in incoming, caller Caller, idErr error, req *request) (res
 	s.inflight.Add(1)
 	done := make(chan result, 1)
 	go func() {
-		defer s.inflight.Add(-1)
-		defer release()
-		res := s.invoke(ctx, proc, req)
+		res := s.invoke(ctx, proc, req) // it recovers the handler's panics
 		if replay != nil {
 			s.replay.finish(replay, res) // even when the caller has gone: its retry wants this
 		}
+		// Free the caller's slot before the reply can reach it: a caller at
+		// its limit sends its next call the moment this one is answered.
+		release()
+		s.inflight.Add(-1)
 		done <- res
 	}()
 	select {

@@ -240,3 +240,21 @@ func TestStreamMatchesPackedRepliesToTheirCalls(t *testing.T) {
 	}
 	wg.Wait()
 }
+
+// A caller making exactly as many concurrent calls as its limit is never
+// refused: a call's slot is free before its reply can reach the caller.
+func TestCallerAtItsLimitIsNeverRefused(t *testing.T) {
+	c := streamClient(t, serve(t, rpc.Config{MaxCallsPerCaller: 4}))
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Go(func() {
+			for range 500 {
+				if err := c.Call(context.Background(), "get_data", nil, nil); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+}
