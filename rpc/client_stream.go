@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"runtime"
 	"strconv"
 	"sync"
 
@@ -17,15 +16,7 @@ import (
 // on one connection, replies matched by id.
 type stream struct {
 	conn *websocket.Conn
-	pack bool // the server takes packed requests (PackSubprotocol)
-
-	// Writes: the call that finds no write in progress writes, and goes on
-	// writing, packed into one message, whatever queued meanwhile; so a lone
-	// call is written at once by its own goroutine, and concurrent calls
-	// share messages and packets.
-	wmu     sync.Mutex
-	queue   [][]byte
-	writing bool
+	w    *packWriter // when the server takes packed requests (PackSubprotocol)
 
 	mu      sync.Mutex
 	pending map[int64]chan response
@@ -50,7 +41,10 @@ func (c *Client) getStream(ctx context.Context) (*stream, error) {
 		return nil, err
 	}
 	conn.SetReadLimit(64 << 20)
-	st := &stream{conn: conn, pack: conn.Subprotocol() == PackSubprotocol, pending: map[int64]chan response{}}
+	st := &stream{conn: conn, pending: map[int64]chan response{}}
+	if conn.Subprotocol() == PackSubprotocol {
+		st.w = &packWriter{conn: conn, others: func() bool { return st.inFlight() > 1 }, sent: func(int) {}}
+	}
 	go st.readLoop()
 	c.stream = st
 	return st, nil
@@ -171,39 +165,12 @@ func (c *Client) callStream(ctx context.Context, id int64, method string, body [
 	}
 }
 
-// send writes a request, or queues it for the goroutine writing. An error
-// is a failed write of this goroutine's; a queued request whose write fails
-// learns it from the stream's failure.
+// send writes a request, packed with others when the server takes packs.
 func (st *stream) send(ctx context.Context, body []byte) error {
-	if !st.pack { // one message per request; websocket.Conn.Write serializes them
+	if st.w == nil { // one message per request; websocket.Conn.Write serializes them
 		return st.conn.Write(ctx, websocket.MessageText, body)
 	}
-	st.wmu.Lock()
-	st.queue = append(st.queue, body)
-	if st.writing {
-		st.wmu.Unlock()
-		return nil
-	}
-	st.writing = true
-	st.wmu.Unlock()
-	if st.inFlight() > 1 {
-		runtime.Gosched() // let the calls woken with this one queue theirs, to share its message
-	}
-
-	var err error
-	var msg, buf []byte
-	st.wmu.Lock()
-	for len(st.queue) > 0 && err == nil {
-		n := min(len(st.queue), maxPack)
-		msg, buf = packRequests(st.queue[:n], buf[:0])
-		st.queue = st.queue[n:]
-		st.wmu.Unlock()
-		err = st.conn.Write(ctx, websocket.MessageText, msg)
-		st.wmu.Lock()
-	}
-	st.queue, st.writing = nil, false // after an error, the queued calls fail with the stream
-	st.wmu.Unlock()
-	return err
+	return st.w.write(ctx, body)
 }
 
 // inFlight is the number of calls waiting for their replies.
@@ -211,22 +178,6 @@ func (st *stream) inFlight() int {
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	return len(st.pending)
-}
-
-// packRequests joins requests into one JSON array, a pack.
-func packRequests(reqs [][]byte, buf []byte) (msg, reuse []byte) {
-	if len(reqs) == 1 {
-		return reqs[0], buf
-	}
-	buf = append(buf, '[')
-	for i, r := range reqs {
-		if i > 0 {
-			buf = append(buf, ',')
-		}
-		buf = append(buf, r...)
-	}
-	buf = append(buf, ']')
-	return buf, buf
 }
 
 func (c *Client) closeStream() {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
-	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -27,16 +26,6 @@ const CoalesceSubprotocol = "meshrpc.coalesce"
 // each other). The Go client packs the calls that queue while it writes, so
 // that many requests share a packet too.
 const PackSubprotocol = "meshrpc.pack"
-
-const (
-	// maxCoalesce bounds the replies packed into one message.
-	maxCoalesce = 64
-	// maxPack bounds the requests of a pack; a longer array is a batch.
-	maxPack = 64
-	// maxPackedReply is the size from which a reply goes alone: packing
-	// would copy it, and the client takes a lone large reply without a copy.
-	maxPackedReply = 16 << 10
-)
 
 // maxStreamInFlight bounds the requests one stream has being handled; the
 // stream stops reading (back pressure) beyond it.
@@ -69,46 +58,22 @@ func (s *Server) serveStream(w http.ResponseWriter, r *http.Request) {
 	defer cancel()
 	cs, _ := r.Context().Value(connStateKey{}).(*connState)
 
-	replies := make(chan []byte, maxStreamInFlight)
-	writerDone := make(chan struct{})
 	pack := conn.Subprotocol() == PackSubprotocol
-	coalesce := pack || conn.Subprotocol() == CoalesceSubprotocol
-	go func() {
-		defer close(writerDone)
-		var packed, held []byte // held: a large reply met while packing, sent next
-		for {
-			msg := held
-			if held = nil; msg == nil {
-				var ok bool
-				if msg, ok = <-replies; !ok {
-					return
-				}
-			}
-			n := 1
-			if coalesce && len(msg) < maxPackedReply {
-				if len(replies) == 0 && st.pending.Load() > 1 {
-					runtime.Gosched() // let other calls about to reply queue theirs, to share the message
-				}
-				msg, n, held, packed = packReplies(msg, replies, packed[:0])
-			}
-			err := conn.Write(ctx, websocket.MessageText, msg)
-			for range n {
-				st.pending.Add(-1)
-			}
-			if err != nil {
-				cancel()
-				if held != nil {
-					st.pending.Add(-1)
-				}
-				for range replies { // drain, so handlers never block
-					st.pending.Add(-1)
-				}
-				return
-			}
+	reply := func(msg []byte) error { // one message per reply, Write serializing them
+		err := conn.Write(ctx, websocket.MessageText, msg)
+		st.pending.Add(-1)
+		return err
+	}
+	if pack || conn.Subprotocol() == CoalesceSubprotocol {
+		w := &packWriter{conn: conn,
+			others: func() bool { return st.pending.Load() > 1 },
+			sent:   func(n int) { st.pending.Add(-int64(n)) },
 		}
-	}()
+		reply = func(msg []byte) error { return w.write(ctx, msg) }
+	}
 
 	var handlers sync.WaitGroup
+	workers := workerPool{wg: &handlers, done: ctx.Done(), idle: make(chan func())}
 	slots := make(chan struct{}, maxStreamInFlight)
 	for {
 		typ, data, err := conn.Read(ctx)
@@ -122,27 +87,27 @@ func (s *Server) serveStream(w http.ResponseWriter, r *http.Request) {
 		for _, body := range unpack(data, pack) {
 			slots <- struct{}{}
 			st.pending.Add(1)
-			handlers.Go(func() {
+			workers.run(func() {
 				defer func() { <-slots }()
-				var reply []byte
+				var msg []byte
 				if s.closing.Load() {
-					reply = appendResponse(nil, nil, nil, &Error{Code: CodeUnavailable, Message: "the node is shutting down; call again when it is back"})
+					msg = appendResponse(nil, nil, nil, &Error{Code: CodeUnavailable, Message: "the node is shutting down; call again when it is back"})
 				} else {
 					in := incoming{ctx: ctx, conn: cs, remote: r.RemoteAddr} // the call id: the message's, else a new one
-					reply = s.handleBody(in, body, nil)
+					msg = s.handleBody(in, body, nil)
 				}
-				if reply == nil {
+				if msg == nil {
 					st.pending.Add(-1)
 					return
 				}
-				replies <- reply
+				if reply(msg) != nil {
+					cancel() // the connection is broken: stop reading
+				}
 			})
 		}
 	}
 	cancel()
 	handlers.Wait()
-	close(replies)
-	<-writerDone
 	conn.CloseNow()
 }
 
@@ -161,51 +126,38 @@ func unpack(data []byte, pack bool) []json.RawMessage {
 	return []json.RawMessage{data}
 }
 
+// workerPool runs a stream's requests on goroutines that stay, once done,
+// for the stream's next requests until done is closed: the stack a
+// goroutine grew handling one call (decoding, binding, the audit record)
+// serves the next, instead of every call growing a new one. There are as
+// many workers as requests were ever in flight at once (maxStreamInFlight
+// at most).
+type workerPool struct {
+	wg   *sync.WaitGroup
+	done <-chan struct{}
+	idle chan func()
+}
+
+func (p *workerPool) run(f func()) {
+	select {
+	case p.idle <- f: // a worker was waiting
+		return
+	default:
+	}
+	p.wg.Go(func() {
+		for {
+			f()
+			select {
+			case f = <-p.idle:
+			case <-p.done:
+				return
+			}
+		}
+	})
+}
+
 // streamConn is an open stream as the server tracks it.
 type streamConn struct {
 	conn    *websocket.Conn
 	pending atomic.Int64 // messages read and not yet answered on the wire
-}
-
-// packReplies returns first alone, or, when more small replies are queued,
-// all of them (up to maxCoalesce) as one JSON array, flattening batch
-// replies. n is how many replies msg holds. A large reply met in the queue
-// is not packed but returned as held, to be sent on its own next.
-func packReplies(first []byte, queue <-chan []byte, buf []byte) (msg []byte, n int, held, reuse []byte) {
-	n = 1
-	for n < maxCoalesce && held == nil {
-		var next []byte
-		select {
-		case next = <-queue:
-		default:
-		}
-		if next == nil { // none queued, or the queue closed
-			break
-		}
-		if len(next) >= maxPackedReply {
-			held = next
-			break
-		}
-		if n == 1 {
-			buf = append(buf, '[')
-			buf = appendElements(buf, first)
-		}
-		buf = append(buf, ',')
-		buf = appendElements(buf, next)
-		n++
-	}
-	if n == 1 {
-		return first, 1, held, buf
-	}
-	buf = append(buf, ']')
-	return buf, n, held, buf
-}
-
-// appendElements appends a reply: an object as is, a batch's array without
-// its brackets.
-func appendElements(buf, reply []byte) []byte {
-	if len(reply) >= 2 && reply[0] == '[' {
-		return append(buf, reply[1:len(reply)-1]...)
-	}
-	return append(buf, reply...)
 }
