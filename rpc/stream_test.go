@@ -4,9 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net"
 	"net/http"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -257,4 +259,36 @@ func TestCallerAtItsLimitIsNeverRefused(t *testing.T) {
 		})
 	}
 	wg.Wait()
+}
+
+// An array longer than a pack (64) is a batch even under meshrpc.pack:
+// answered in one message, or refused as a whole when over MaxBatch.
+func TestLongArraysAreBatchesEvenWhenPacking(t *testing.T) {
+	addr := serve(t, rpc.Config{MaxBatch: 80})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	conn, _, err := websocket.Dial(ctx, "ws://"+addr+"/rpc", &websocket.DialOptions{Subprotocols: []string{rpc.PackSubprotocol}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.CloseNow()
+	array := func(n int) []byte {
+		reqs := make([]string, n)
+		for i := range reqs {
+			reqs[i] = fmt.Sprintf(`{"jsonrpc":"2.0","id":%d,"method":"get_data"}`, i+1)
+		}
+		return []byte("[" + strings.Join(reqs, ",") + "]")
+	}
+	if err := conn.Write(ctx, websocket.MessageText, array(65)); err != nil {
+		t.Fatal(err)
+	}
+	if ids := readIDs(t, ctx, conn); len(ids) != 65 {
+		t.Fatalf("a 65-request array answered %d replies in its first message, want all 65 (a batch)", len(ids))
+	}
+	if err := conn.Write(ctx, websocket.MessageText, array(81)); err != nil {
+		t.Fatal(err)
+	}
+	if ids := readIDs(t, ctx, conn); len(ids) != 1 || ids[0] != "null" {
+		t.Fatalf("an 81-request array over MaxBatch 80: replies %v, want one refusal", ids)
+	}
 }
