@@ -43,7 +43,7 @@ func stringEnd(b []byte, i int) (end int, plain bool) {
 			return quote + 1, plain && !hasControl(b[j:quote])
 		}
 		plain = false // an escape: encoding/json decodes it
-		j += k + 2 // the backslash and the character it escapes
+		j += k + 2    // the backslash and the character it escapes
 	}
 	return -1, false
 }
