@@ -128,8 +128,9 @@ func unpack(data []byte, pack bool) []json.RawMessage {
 
 // workerPool runs a stream's requests on goroutines that stay, once done,
 // for the stream's next requests until done is closed: the stack a
-// goroutine grew handling one call (decoding, binding, the audit record)
-// serves the next, instead of every call growing a new one. There are as
+// goroutine grew handling one call (decoding, binding, the audit record,
+// writing the reply into the tailnet's TCP stack) serves the next, instead
+// of every call growing a new one. There are as
 // many workers as requests were ever in flight at once (maxStreamInFlight
 // at most).
 type workerPool struct {
