@@ -49,6 +49,18 @@ func TestAuditLogAndStatsSeeEveryCall(t *testing.T) {
 	if fi, err := os.Stat(filepath.Join(state, node.AuditLogName)); err != nil || fi.Mode().Perm() != 0o600 {
 		t.Errorf("audit log: %v %v", fi.Mode(), err)
 	}
+	// The call id is in the node's own log too (DESIGN.md: both sides'
+	// logs), once its buffer is flushed (every 500 ms).
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		logs, _ := os.ReadFile(filepath.Join(state, "meshrpc.log"))
+		if bytes.Contains(logs, []byte(get.CallID)) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Errorf("meshrpc.log lacks the call id %s:\n%s", get.CallID, logs)
+			break
+		}
+	}
 
 	p, _ := home.Registry().Lookup("sys.stats")
 	res, err := p.Handler.ServeRPC(ctx, nil)
@@ -84,11 +96,12 @@ func readAudit(t *testing.T, path string) []audit.Record {
 func TestNoAccountingLeavesNoRecordOfCalls(t *testing.T) {
 	dn := meshtest.Net(t, devnet.Config{})
 	state := filepath.Join(t.TempDir(), "quiet")
-	startNode(t, dn, node.Config{Hostname: "quiet", StateDir: state, InMemory: true, NoAccounting: true})
+	quiet := startNode(t, dn, node.Config{Hostname: "quiet", StateDir: state, InMemory: true, NoAccounting: true})
 	c := dialAs(t, dn, "cafe")
 	if err := c.Call(context.Background(), "quiet", "kv.put", []any{"secret/x", 1}, nil); err != nil {
 		t.Fatal(err)
 	}
+	quiet.Close() // flushes its log
 	if _, err := os.Stat(filepath.Join(state, node.AuditLogName)); !os.IsNotExist(err) {
 		t.Errorf("audit log of a NoAccounting node: %v", err)
 	}

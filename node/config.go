@@ -43,9 +43,9 @@ type Config struct {
 	// means "self" for all methods; rules given replace that default.
 	Allow []string
 
-	// NoAccounting turns off the audit log and the counting behind
-	// sys.stats: for measuring what they cost, or for a node whose calls
-	// must leave no trace on its disk.
+	// NoAccounting turns off the audit log, the counting behind sys.stats
+	// and the line per call in the node's log: for measuring what they
+	// cost, or for a node whose calls must leave no trace on its disk.
 	NoAccounting bool
 
 	// Commands are programs served as procedures (see package command);
@@ -58,9 +58,8 @@ type Config struct {
 	// TailscaleLogf receives tsnet's own logs (verbose); otherwise they go
 	// to a file in the state directory.
 	TailscaleLogf func(format string, args ...any)
-	// Logger receives the node's own events (and, at Debug, a line per
-	// call; the audit log is the record of calls); default:
-	// STATE_DIR/meshrpc.log at Info.
+	// Logger receives a line per call and the node's own events; default:
+	// STATE_DIR/meshrpc.log.
 	Logger *slog.Logger
 
 	// ControlTimeout bounds the wait for the control server; see mesh.Config.

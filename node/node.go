@@ -111,6 +111,7 @@ func New(ctx context.Context, cfg Config) (_ *Node, err error) {
 		Identify:  n.identify,
 		Authorize: n.authorize,
 		Observe:   observe,
+		NoCallLog: cfg.NoAccounting,
 		Pages:     console.Handler(),
 		NodeName:  self.Name,
 		Hosts:     hostsOf(self),

@@ -268,13 +268,13 @@ func (s *Server) record(in incoming, c Caller, req *request, start time.Time, er
 		}
 		s.cfg.Observe(r)
 	}
-	if !s.cfg.Logger.Enabled(in.ctx, slog.LevelDebug) {
+	if s.cfg.NoCallLog || !s.cfg.Logger.Enabled(in.ctx, slog.LevelInfo) {
 		return
 	}
 	outcome, code := "ok", 0
 	if err != nil {
 		outcome, code = err.Message, err.Code
 	}
-	s.cfg.Logger.Debug("call", "call_id", in.callID, "caller", c.Name(), "login", c.Login, "method", req.Method,
+	s.cfg.Logger.Info("call", "call_id", in.callID, "caller", c.Name(), "login", c.Login, "method", req.Method,
 		"duration", d, "code", code, "outcome", outcome, "replayed", replayed)
 }

@@ -48,11 +48,12 @@ type Config struct {
 	DefaultTimeout    time.Duration // per call, when the client asks no less; default 30 s
 	MaxCallsPerCaller int           // concurrent calls per caller; default 64
 
-	// Logger receives handler panics at Error and, at Debug, a line per
-	// call (call id, caller, method, duration, outcome): a record of every
-	// call belongs in Observe (an audit log), not in the operator's log.
-	// nil discards.
+	// Logger receives a line per call (call id, caller, method, duration,
+	// outcome) at Info level and handler panics at Error. nil discards.
 	Logger *slog.Logger
+	// NoCallLog leaves out the line per call: for a node that must keep
+	// no record of its calls.
+	NoCallLog bool
 
 	// Pages serves the paths other than /rpc (a web console), behind the
 	// same Host check (DNS rebinding); nil answers them 404. Pages are only
