@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"net"
 	"sort"
 	"strconv"
 	"sync"
@@ -54,25 +55,8 @@ func BenchmarkTailnet(b *testing.B) {
 }
 
 func benchPingPong(b *testing.B, srv, cli *mesh.Node) {
-	ln, err := srv.Listen("tcp", ":7000")
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer ln.Close()
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() { io.Copy(c, c); c.Close() }()
-		}
-	}()
-	conn, err := cli.Dial(context.Background(), "tcp", srv.Addr().String()+":7000")
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer conn.Close()
+	conn, stop := rawConn(b, srv, cli, 7000, func(c net.Conn) { io.Copy(c, c) })
+	defer stop()
 	buf := make([]byte, 64)
 	roundTrip := func() {
 		if _, err := conn.Write(buf); err != nil {
@@ -95,28 +79,38 @@ func benchPingPong(b *testing.B, srv, cli *mesh.Node) {
 	reportLatency(b, lat)
 }
 
-// benchBulk measures raw tsnet TCP throughput: 1 MiB writes to a sink.
-func benchBulk(b *testing.B, srv, cli *mesh.Node) {
-	ln, err := srv.Listen("tcp", ":7003")
+// rawConn listens on port of srv's tailnet address, serves the one
+// connection it accepts with serve, and returns cli's connection to it; stop
+// closes both ends, so that the next run of the benchmark can listen again.
+func rawConn(b *testing.B, srv, cli *mesh.Node, port int, serve func(net.Conn)) (conn net.Conn, stop func()) {
+	ln, err := srv.Listen("tcp", ":"+itoa(port))
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer ln.Close()
-	done := make(chan int64, 1)
 	go func() {
 		c, err := ln.Accept()
 		if err != nil {
-			done <- 0
 			return
 		}
-		n, _ := io.Copy(io.Discard, c)
-		c.Close()
-		done <- n
+		defer c.Close()
+		serve(c)
 	}()
-	conn, err := cli.Dial(context.Background(), "tcp", srv.Addr().String()+":7003")
+	conn, err = cli.Dial(context.Background(), "tcp", srv.Addr().String()+":"+itoa(port))
 	if err != nil {
+		ln.Close()
 		b.Fatal(err)
 	}
+	return conn, func() { conn.Close(); ln.Close() }
+}
+
+// benchBulk measures raw tsnet TCP throughput: 1 MiB writes to a sink.
+func benchBulk(b *testing.B, srv, cli *mesh.Node) {
+	done := make(chan int64, 1)
+	conn, stop := rawConn(b, srv, cli, 7003, func(c net.Conn) {
+		n, _ := io.Copy(io.Discard, c)
+		done <- n
+	})
+	defer stop()
 	buf := make([]byte, 1<<20)
 	b.SetBytes(int64(len(buf)))
 	b.ResetTimer()
@@ -133,17 +127,7 @@ func benchBulk(b *testing.B, srv, cli *mesh.Node) {
 // request, then size bytes back, one exchange at a time; the floor for a
 // call with a large result.
 func benchReqResp(b *testing.B, srv, cli *mesh.Node, size int) {
-	ln, err := srv.Listen("tcp", ":"+itoa(7004+size>>16))
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer ln.Close()
-	go func() {
-		c, err := ln.Accept()
-		if err != nil {
-			return
-		}
-		defer c.Close()
+	conn, stop := rawConn(b, srv, cli, 7004+size>>16, func(c net.Conn) {
 		req, resp := make([]byte, 8), make([]byte, size)
 		for {
 			if _, err := io.ReadFull(c, req); err != nil {
@@ -153,12 +137,8 @@ func benchReqResp(b *testing.B, srv, cli *mesh.Node, size int) {
 				return
 			}
 		}
-	}()
-	conn, err := cli.Dial(context.Background(), "tcp", srv.Addr().String()+":"+itoa(7004+size>>16))
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer conn.Close()
+	})
+	defer stop()
 	req, resp := make([]byte, 8), make([]byte, size)
 	b.SetBytes(int64(size))
 	b.ResetTimer()
