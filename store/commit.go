@@ -120,6 +120,9 @@ func (s *Store) commit(batch []*op) {
 	rev := s.rev.Load()
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		w := &writer{tx: tx, kv: tx.Bucket(bucketKV), log: tx.Bucket(bucketLog), rev: rev}
+		// Revisions only grow: pack the log's pages full rather than
+		// splitting them in half, for half the pages to read and rewrite.
+		w.log.FillPercent = 1
 		for _, o := range batch {
 			o.res, o.err = o.apply(w)
 		}
@@ -150,10 +153,12 @@ func (s *Store) commit(batch []*op) {
 	}
 }
 
-// compactLog drops the oldest changes beyond maxLog.
+// compactLog drops the oldest changes beyond maxLog, once a sixteenth
+// more have gathered: dropping one with every commit would read and
+// rewrite the log's first page each time.
 func (s *Store) compactLog(w *writer, meta *bolt.Bucket) error {
 	compacted := s.compacted.Load()
-	if w.rev-compacted <= s.maxLog {
+	if w.rev-compacted <= s.maxLog+s.maxLog/16 {
 		return nil
 	}
 	until := w.rev - s.maxLog

@@ -11,7 +11,8 @@
 // for company. [OpenInMemory] skips the fsync; it is for tests and the demo.
 //
 // Limits: keys are 1 to 1024 bytes of UTF-8, values valid JSON of at most
-// 512 KiB. The change log keeps the last 10000 changes; a watch from an older
+// 512 KiB. The change log keeps at least the last 10000 changes (it drops the
+// oldest a sixteenth at a time); a watch from an older
 // revision gets ErrCompacted and should re-list.
 //
 // It knows nothing of the network.

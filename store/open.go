@@ -20,7 +20,8 @@ type Options struct {
 	// LockTimeout bounds the wait for a data file held by another process;
 	// default 1 s.
 	LockTimeout time.Duration
-	// MaxLog is how many changes the change log keeps; default 10000.
+	// MaxLog is how many changes the change log keeps at least (it drops
+	// the oldest once MaxLog/16 more have gathered); default 10000.
 	MaxLog int64
 }
 
