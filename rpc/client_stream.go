@@ -78,9 +78,13 @@ func (st *stream) readLoop() {
 		}
 		data := buf.Bytes()
 		if len(data) > 0 && data[0] == '[' { // several replies packed in one message
-			var rs []response
-			if json.Unmarshal(data, &rs) == nil {
-				for _, r := range rs {
+			items, ok := splitArray(data)
+			if !ok && json.Unmarshal(data, &items) != nil {
+				items = nil // not JSON: nobody's reply
+			}
+			for _, item := range items {
+				if r, err := decodeResponse(item); err == nil {
+					r.Result = bytes.Clone(r.Result) // data is the next message's buffer
 					st.deliver(r)
 				}
 			}
