@@ -37,28 +37,24 @@ func (n *Node) observe(r *rpc.CallRecord) {
 		rec.Outcome = audit.OutcomeError
 	}
 	if strings.HasPrefix(r.Method, "kv.") {
-		rec.Key = keyOf(r.Params)
+		rec.Key = keyOf(r)
 	}
 	n.audit.Append(rec)
 }
 
 // keyOf finds the key (or prefix) a kv.* call names: the member "key" or
 // "prefix" of named params, or the first positional one.
-func keyOf(params json.RawMessage) string {
-	var byName struct{ Key, Prefix *string }
-	if json.Unmarshal(params, &byName) == nil {
-		switch {
-		case byName.Key != nil:
-			return *byName.Key
-		case byName.Prefix != nil:
-			return *byName.Prefix
-		}
-		return ""
-	}
-	var byPos []json.RawMessage
-	var key string
-	if json.Unmarshal(params, &byPos) == nil && len(byPos) > 0 && json.Unmarshal(byPos[0], &key) == nil {
+func keyOf(r *rpc.CallRecord) string {
+	if key, ok := r.ParamString(0); ok {
 		return key
+	}
+	var byName struct{ Key, Prefix *string }
+	json.Unmarshal(r.Params, &byName)
+	switch {
+	case byName.Key != nil:
+		return *byName.Key
+	case byName.Prefix != nil:
+		return *byName.Prefix
 	}
 	return ""
 }

@@ -88,6 +88,21 @@ type CallRecord struct {
 	Replayed bool
 }
 
+// ParamString returns the string at position i of positional params (a
+// JSON array), found without reflection: observers such as an audit log
+// name what a call was about without decoding every call's params again.
+func (r *CallRecord) ParamString(i int) (string, bool) {
+	items, ok := splitArray(r.Params)
+	if !ok && json.Unmarshal(r.Params, &items) != nil || i >= len(items) {
+		return "", false
+	}
+	if s, ok := plainString(items[i]); ok {
+		return s, true
+	}
+	var s string
+	return s, json.Unmarshal(items[i], &s) == nil
+}
+
 func (c Config) withDefaults() Config {
 	if c.Registry == nil {
 		c.Registry = NewRegistry()
