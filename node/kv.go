@@ -89,7 +89,7 @@ func registerKV(r *rpc.Registry, n *Node) {
 		if err != nil {
 			return RevResult{}, err
 		}
-		rev, err := s.Put(key, p.Value)
+		rev, err := s.For(rpc.RequestKeyFrom(ctx)).Put(key, p.Value)
 		return RevResult{rev}, kvError(err)
 	})
 	rpc.Register(r, "kv.delete", "Deletes key.", func(ctx context.Context, p keyParams) (DeleteResult, error) {
@@ -97,7 +97,7 @@ func registerKV(r *rpc.Registry, n *Node) {
 		if err != nil {
 			return DeleteResult{}, err
 		}
-		rev, existed, err := s.Delete(key)
+		rev, existed, err := s.For(rpc.RequestKeyFrom(ctx)).Delete(key)
 		return DeleteResult{rev, existed}, kvError(err)
 	})
 	rpc.Register(r, "kv.list", "Entries (key, value, rev) whose keys begin with prefix, in key order.", func(ctx context.Context, p listParams) ([]store.Entry, error) {
@@ -117,7 +117,7 @@ func registerKV(r *rpc.Registry, n *Node) {
 		if err != nil {
 			return 0, err
 		}
-		v, _, err := s.Inc(key, delta)
+		v, _, err := s.For(rpc.RequestKeyFrom(ctx)).Inc(key, delta)
 		return v, kvError(err)
 	})
 	rpc.Register(r, "kv.cas", "Sets key to value only if its revision is rev (0: only if absent).", func(ctx context.Context, p casParams) (RevResult, error) {
@@ -125,7 +125,7 @@ func registerKV(r *rpc.Registry, n *Node) {
 		if err != nil {
 			return RevResult{}, err
 		}
-		rev, err := s.CAS(key, p.Rev, p.Value)
+		rev, err := s.For(rpc.RequestKeyFrom(ctx)).CAS(key, p.Rev, p.Value)
 		return RevResult{rev}, kvError(err)
 	})
 	rpc.Register(r, "kv.watch", "Changes under prefix after after_rev (-1: from now); waits up to wait seconds (max 60) for one.", func(ctx context.Context, p watchParams) (WatchResult, error) {

@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"net"
+	"path/filepath"
 	"sync/atomic"
 	"testing"
 
@@ -70,5 +72,58 @@ func TestRetriedIncWhoseReplyWasLostCountsOnce(t *testing.T) {
 				t.Fatalf("kv.inc answered %d, the counter is %d (%v); want 1 and 1", n, got, err)
 			}
 		})
+	}
+}
+
+// TestRetryAfterARestartCountsOnce: a kv.inc runs, its reply is lost, the
+// node restarts (its memory of calls gone), and the call is retried with the
+// same call id: the store remembers the request with the write it made, so
+// the retry is answered with the first outcome and the counter goes up once.
+func TestRetryAfterARestartCountsOnce(t *testing.T) {
+	dn := meshtest.Net(t, devnet.Config{})
+	state := filepath.Join(t.TempDir(), "home")
+	serve := func() (stop func()) {
+		n, err := node.New(context.Background(), node.Config{Hostname: "home", StateDir: state, ControlURL: dn.ControlURL(), Progress: io.Discard})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- n.Serve(ctx) }()
+		return func() {
+			cancel()
+			if err := <-done; err != nil {
+				t.Errorf("Serve: %v", err)
+			}
+		}
+	}
+	stop := serve()
+	cafe := meshtest.Join(t, dn, mesh.Config{Hostname: "cafe"})
+	ctx := rpc.WithCallID(context.Background(), "inc-then-restart")
+
+	d := &replyDropper{dial: cafe.Dial}
+	first := rpc.NewClient(rpc.ClientConfig{Addr: "home:4343", Dial: d.Dial})
+	err := first.Call(ctx, "kv.inc", []string{"n"}, nil)
+	first.Close()
+	if !d.dropped.Load() || err == nil {
+		t.Fatalf("the first attempt's reply was not lost (%v): the test proves nothing", err)
+	}
+	stop()
+	stop = serve()
+	defer stop()
+
+	// The retry: a new client (as after a crash of the caller too) sends
+	// the same call id and the same JSON-RPC id.
+	retry := rpc.NewClient(rpc.ClientConfig{Addr: "home:4343", Dial: cafe.Dial, Retries: 5})
+	defer retry.Close()
+	var n, got int64
+	if err := retry.Call(ctx, "kv.inc", []string{"n"}, &n); err != nil {
+		t.Fatal(err)
+	}
+	if err := retry.Call(context.Background(), "kv.get", []string{"n"}, &got); err != nil || n != 1 || got != 1 {
+		t.Fatalf("the retry answered %d, the counter is %d (%v); want 1 and 1", n, got, err)
+	}
+	if err := retry.Call(rpc.WithCallID(context.Background(), "another"), "kv.inc", []string{"n"}, &n); err != nil || n != 2 {
+		t.Fatalf("a new call: %d, %v; want 2", n, err)
 	}
 }

@@ -39,6 +39,22 @@ func WithCallID(ctx context.Context, id string) context.Context {
 	return context.WithValue(ctx, callIDKey{}, id)
 }
 
+type requestKeyKey struct{}
+
+// RequestKeyFrom names the request ctx belongs to across its client's
+// retries: the calling node, the call id and the JSON-RPC id. Only calls to
+// procedures that change things (not ReadOnly) whose client chose the call
+// id have one. The node answers a retry with the first outcome from its own
+// memory while it runs; a handler that keeps this key with its effect, in
+// the same transaction (the kv.* procedures do), can answer exactly a retry
+// that arrives after a restart, too.
+func RequestKeyFrom(ctx context.Context) string {
+	k, _ := ctx.Value(requestKeyKey{}).(string)
+	return k
+}
+
+func (k replayKey) String() string { return k.caller + "\x00" + k.callID + "\x00" + k.reqID }
+
 func newCallID() string { return uuid.NewString() }
 
 // Call ids are random UUIDs, one or two per call; a pool of random bytes
@@ -169,6 +185,7 @@ func (s *Server) run(in incoming, caller Caller, idErr error, req *request) (res
 			return s.awaitReplay(in, e, req.Method)
 		}
 		replay = e
+		ctx = context.WithValue(ctx, requestKeyKey{}, key.String())
 	}
 	timeout := s.cfg.DefaultTimeout
 	if proc.Timeout > 0 {

@@ -61,8 +61,10 @@ type ClientConfig struct {
 	// (no reply: the connection failed or broke), with backoff, within the
 	// call's deadline. Every attempt carries the same call id, and servers
 	// answer a retry of a call that changes things with its first outcome,
-	// so a retried kv.inc whose reply was lost counts once (unless the node
-	// restarted in between: that memory is the running node's). Default 0.
+	// so a retried kv.inc whose reply was lost counts once, even when the
+	// node restarted in between (the store keeps the request with the
+	// write; other procedures' outcomes live in the running node's
+	// memory). Default 0.
 	Retries int
 }
 

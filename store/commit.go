@@ -13,10 +13,15 @@ import (
 // after the commit succeeded.
 type op struct {
 	apply func(w *writer) (any, error)
-	at    time.Time // when it was queued
-	res   any
-	err   error
-	done  chan struct{}
+	// request names the request the write is made for ("" none: see
+	// Store.For); replay gives the result of its first write, made at rev,
+	// when the store has seen the request.
+	request string
+	replay  func(w *writer, rev int64) (any, error)
+	at      time.Time // when it was queued
+	res     any
+	err     error
+	done    chan struct{}
 }
 
 // writer is what an op sees of the transaction being built.
@@ -24,7 +29,17 @@ type writer struct {
 	tx  *bolt.Tx
 	kv  *bolt.Bucket
 	log *bolt.Bucket
-	rev int64 // the revision of the last write so far
+	// request is the request the write being made is for (Store.For),
+	// which its change in the log carries. requests is the store's (nil in
+	// memory, where requests are not kept); the commit adds the requests
+	// whose writes it makes, and takes them out again if it fails, and
+	// forgotten are those whose changes it drops from the log, taken out
+	// once it is durable.
+	request   string
+	requests  map[string]int64
+	made      []string
+	forgotten []string
+	rev       int64 // the revision of the last write so far
 }
 
 // maxBatchOps bounds the writes one commit takes, so that a flood of
@@ -118,13 +133,17 @@ func spread(batch []*op) time.Duration {
 
 func (s *Store) commit(batch []*op) {
 	rev := s.rev.Load()
+	var w *writer
 	err := s.db.Update(func(tx *bolt.Tx) error {
-		w := &writer{tx: tx, kv: tx.Bucket(bucketKV), log: tx.Bucket(bucketLog), rev: rev}
+		w = &writer{tx: tx, kv: tx.Bucket(bucketKV), log: tx.Bucket(bucketLog), rev: rev}
 		// Revisions only grow: pack the log's pages full rather than
 		// splitting them in half, for half the pages to read and rewrite.
 		w.log.FillPercent = 1
+		if !s.inMemory {
+			w.requests = s.requests
+		}
 		for _, o := range batch {
-			o.res, o.err = o.apply(w)
+			o.res, o.err = w.run(o)
 		}
 		if w.rev == rev {
 			return nil
@@ -144,13 +163,42 @@ func (s *Store) commit(batch []*op) {
 		for _, o := range batch {
 			o.res, o.err = nil, err
 		}
-	} else if rev != s.rev.Load() {
+	}
+	if w != nil && w.requests != nil {
+		if err != nil {
+			w.forgotten = w.made // the writes were not made after all
+		}
+		for _, r := range w.forgotten {
+			delete(s.requests, r)
+		}
+	}
+	if err == nil && rev != s.rev.Load() {
 		s.rev.Store(rev)
 		s.notifyWatchers()
 	}
 	for _, o := range batch {
 		close(o.done)
 	}
+}
+
+// run applies o, or answers it with its first write's result when its
+// request was seen; the change a write makes carries its request.
+func (w *writer) run(o *op) (res any, err error) {
+	if o.request == "" || w.requests == nil {
+		return o.apply(w)
+	}
+	if rev, ok := w.requests[o.request]; ok {
+		return o.replay(w, rev)
+	}
+	before := w.rev
+	w.request = o.request
+	res, err = o.apply(w)
+	w.request = ""
+	if err == nil && w.rev != before {
+		w.requests[o.request] = w.rev
+		w.made = append(w.made, o.request)
+	}
+	return res, err
 }
 
 // compactLog drops the oldest changes beyond maxLog, once a sixteenth
@@ -164,8 +212,11 @@ func (s *Store) compactLog(w *writer, meta *bolt.Bucket) error {
 	until := w.rev - s.maxLog
 	var old [][]byte // deleting under a moving cursor can skip keys
 	c := w.log.Cursor()
-	for k, _ := c.First(); k != nil && revOf(k) <= until; k, _ = c.Next() {
+	for k, v := c.First(); k != nil && revOf(k) <= until; k, v = c.Next() {
 		old = append(old, k)
+		if r, ok := requestOf(v); ok && w.requests != nil {
+			w.forgotten = append(w.forgotten, r)
+		}
 	}
 	for _, k := range old {
 		if err := w.log.Delete(k); err != nil {
@@ -179,12 +230,14 @@ func (s *Store) compactLog(w *writer, meta *bolt.Bucket) error {
 	return nil
 }
 
-// write queues apply for the next commit and waits for its outcome.
-func (s *Store) write(apply func(w *writer) (any, error)) (any, error) {
+// write queues apply, made for request (see Store.For), for the next commit
+// and waits for its outcome.
+func (ws Writes) write(apply func(w *writer) (any, error), replay func(w *writer, rev int64) (any, error)) (any, error) {
+	s := ws.s
 	if s.closed.Load() {
 		return nil, ErrClosed
 	}
-	o := &op{apply: apply, done: make(chan struct{}), at: time.Now()}
+	o := &op{apply: apply, request: ws.request, replay: replay, done: make(chan struct{}), at: time.Now()}
 	select {
 	case s.queue <- o:
 	case <-s.stop:

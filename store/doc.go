@@ -6,14 +6,21 @@
 // Durability: a write returns only after its transaction is committed and
 // the file fsynced (fdatasync on Linux); an acknowledged write survives a
 // crash or power loss. Concurrent writers are group-committed: the writes
-// queued while one commit runs share the next transaction and its single
-// fsync, so throughput grows with concurrency, and a lone writer never waits
+// queued while one commit runs share the next transaction and its
+// fsyncs, so throughput grows with concurrency, and a lone writer never waits
 // for company. [OpenInMemory] skips the fsync; it is for tests and the demo.
+//
+// Exactly once: [Store.For] names the request a write is made for (the node
+// passes the caller, call id and request id of a kv.* call). The change the
+// write makes carries the name, in the same transaction, so a client's retry
+// of a write whose reply was lost is answered with the first result and not
+// made again, even after a crash and a restart.
 //
 // Limits: keys are 1 to 1024 bytes of UTF-8, values valid JSON of at most
 // 512 KiB. The change log keeps at least the last 10000 changes (it drops the
-// oldest a sixteenth at a time); a watch from an older
-// revision gets ErrCompacted and should re-list.
+// oldest a sixteenth at a time); a watch from an older revision gets
+// ErrCompacted and should re-list, and a request whose write has left it is
+// forgotten.
 //
 // It knows nothing of the network.
 package store

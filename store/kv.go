@@ -2,6 +2,7 @@ package store
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"encoding/json"
 	"fmt"
 	"math"
@@ -60,23 +61,69 @@ func (s *Store) List(prefix string, limit int) ([]Entry, error) {
 
 // Put sets key to value (valid JSON) and returns the write's revision.
 func (s *Store) Put(key string, value json.RawMessage) (int64, error) {
-	v, err := checkValue(key, value)
-	if err != nil {
-		return 0, err
-	}
-	res, err := s.write(func(w *writer) (any, error) {
-		return w.put(key, v)
-	})
-	return intOf(res), err
+	return s.For("").Put(key, value)
 }
 
 // Delete removes key. It returns the write's revision and whether the key
 // existed; deleting an absent key writes nothing.
 func (s *Store) Delete(key string) (rev int64, existed bool, err error) {
+	return s.For("").Delete(key)
+}
+
+// Inc adds delta to the integer at key (absent counts as 0) atomically and
+// returns the new value and the write's revision.
+func (s *Store) Inc(key string, delta int64) (value, rev int64, err error) {
+	return s.For("").Inc(key, delta)
+}
+
+// CAS sets key to value only if key's revision is rev (0: only if absent).
+// A mismatch returns a *ConflictError (errors.Is ErrConflict) with the
+// current revision.
+func (s *Store) CAS(key string, rev int64, value json.RawMessage) (int64, error) {
+	return s.For("").CAS(key, rev, value)
+}
+
+// Writes are the store's writes made for one request; see Store.For.
+type Writes struct {
+	s       *Store
+	request string
+}
+
+// For returns the writes made for the request named request (a client's
+// retries of a call carry the same name; "" names none). A write is made
+// once for a request: asked again, as when a client retries a call whose
+// reply was lost, it is not made again but answered with the first write's
+// result, in the same transaction that would have made it, so also after a
+// crash and a restart, for as long as the change log holds the first write
+// (Options.MaxLog changes). A write that changed nothing (a failed CAS, a
+// delete of an absent key) is not remembered. An in-memory store remembers
+// nothing: it does not outlive the process.
+func (s *Store) For(request string) Writes {
+	if request == "" || s.inMemory {
+		return Writes{s: s}
+	}
+	sum := sha256.Sum256([]byte(request)) // fixed size, whatever the client chose
+	return Writes{s: s, request: string(sum[:requestLen])}
+}
+
+// Put is Store.Put, made once for the request.
+func (ws Writes) Put(key string, value json.RawMessage) (int64, error) {
+	v, err := checkValue(key, value)
+	if err != nil {
+		return 0, err
+	}
+	res, err := ws.write(func(w *writer) (any, error) {
+		return w.put(key, v)
+	}, replayRev)
+	return intOf(res), err
+}
+
+// Delete is Store.Delete, made once for the request.
+func (ws Writes) Delete(key string) (rev int64, existed bool, err error) {
 	if err := checkKey(key); err != nil {
 		return 0, false, err
 	}
-	res, err := s.write(func(w *writer) (any, error) {
+	res, err := ws.write(func(w *writer) (any, error) {
 		if w.kv.Get([]byte(key)) == nil {
 			return int64(0), nil
 		}
@@ -84,20 +131,20 @@ func (s *Store) Delete(key string) (rev int64, existed bool, err error) {
 		if err := w.kv.Delete([]byte(key)); err != nil {
 			return nil, err
 		}
-		return w.rev, w.log.Put(revKey(w.rev), encodeEvent(logDelete, key, nil))
-	})
+		return w.rev, w.log.Put(revKey(w.rev), encodeEvent(logDelete, w.request, key, nil))
+	}, replayRev)
 	rev = intOf(res)
 	return rev, rev != 0, err
 }
 
-// Inc adds delta to the integer at key (absent counts as 0) atomically and
-// returns the new value and the write's revision.
-func (s *Store) Inc(key string, delta int64) (value, rev int64, err error) {
+type incResult struct{ value, rev int64 }
+
+// Inc is Store.Inc, made once for the request.
+func (ws Writes) Inc(key string, delta int64) (value, rev int64, err error) {
 	if err := checkKey(key); err != nil {
 		return 0, 0, err
 	}
-	type incResult struct{ value, rev int64 }
-	res, err := s.write(func(w *writer) (any, error) {
+	res, err := ws.write(func(w *writer) (any, error) {
 		var cur int64
 		if b := w.kv.Get([]byte(key)); b != nil {
 			e, _ := decodeRecord(key, b)
@@ -113,7 +160,7 @@ func (s *Store) Inc(key string, delta int64) (value, rev int64, err error) {
 		cur += delta
 		rev, err := w.put(key, strconv.AppendInt(nil, cur, 10))
 		return incResult{cur, rev}, err
-	})
+	}, replayInc)
 	if err != nil {
 		return 0, 0, err
 	}
@@ -121,15 +168,14 @@ func (s *Store) Inc(key string, delta int64) (value, rev int64, err error) {
 	return r.value, r.rev, nil
 }
 
-// CAS sets key to value only if key's revision is rev (0: only if absent).
-// A mismatch returns a *ConflictError (errors.Is ErrConflict) with the
-// current revision.
-func (s *Store) CAS(key string, rev int64, value json.RawMessage) (int64, error) {
+// CAS is Store.CAS, made once for the request: asked again after it
+// succeeded, it answers with its revision, not with a conflict with itself.
+func (ws Writes) CAS(key string, rev int64, value json.RawMessage) (int64, error) {
 	v, err := checkValue(key, value)
 	if err != nil {
 		return 0, err
 	}
-	res, err := s.write(func(w *writer) (any, error) {
+	res, err := ws.write(func(w *writer) (any, error) {
 		var cur int64
 		if b := w.kv.Get([]byte(key)); b != nil {
 			e, _ := decodeRecord(key, b)
@@ -139,8 +185,22 @@ func (s *Store) CAS(key string, rev int64, value json.RawMessage) (int64, error)
 			return nil, &ConflictError{Key: key, Expected: rev, Current: cur}
 		}
 		return w.put(key, v)
-	})
+	}, replayRev)
 	return intOf(res), err
+}
+
+// replayRev is the result of a put, delete or CAS made first at rev.
+func replayRev(_ *writer, rev int64) (any, error) { return rev, nil }
+
+// replayInc is the result of an increment made first at rev: the value it
+// wrote, as the change log holds it.
+func replayInc(w *writer, rev int64) (any, error) {
+	e, ok := decodeEvent(rev, w.log.Get(revKey(rev)))
+	n, err := strconv.ParseInt(string(e.Value), 10, 64)
+	if !ok || err != nil {
+		return nil, fmt.Errorf("store: the first attempt of this increment (revision %d) is no longer in the change log", rev)
+	}
+	return incResult{n, rev}, nil
 }
 
 // put writes key inside the commit, keeping its create revision.
@@ -153,7 +213,7 @@ func (w *writer) put(key string, value []byte) (int64, error) {
 	if err := w.kv.Put([]byte(key), encodeRecord(w.rev, createRev, value)); err != nil {
 		return 0, err
 	}
-	return w.rev, w.log.Put(revKey(w.rev), encodeEvent(logPut, key, value))
+	return w.rev, w.log.Put(revKey(w.rev), encodeEvent(logPut, w.request, key, value))
 }
 
 func (s *Store) view(fn func(tx *bolt.Tx) error) error {

@@ -34,6 +34,7 @@ var (
 	keyRev       = []byte("rev")
 	keyCompacted = []byte("compacted")
 	formatV1     = []byte("meshrpc-store-v1")
+	formatV2     = []byte("meshrpc-store-v2") // v1 and changes made for requests
 )
 
 // Store is an open store. Its methods are safe for concurrent use.
@@ -45,6 +46,10 @@ type Store struct {
 
 	rev       atomic.Int64
 	compacted atomic.Int64
+	// requests: the requests whose writes were made (Store.For), to the
+	// revision of each, as the change log holds them; only the committer
+	// touches it.
+	requests map[string]int64
 
 	queue   chan *op
 	stop    chan struct{}
@@ -146,8 +151,8 @@ func checkFile(path string) error {
 	return nil
 }
 
-// init checks the format marker (or writes it into a new file) and loads
-// the revision.
+// init checks the format marker (or writes it into a new file, or
+// upgrades a v1 file's) and loads the revision and the requests.
 func (s *Store) init() error {
 	return s.db.Update(func(tx *bolt.Tx) error {
 		meta := tx.Bucket(bucketMeta)
@@ -161,16 +166,31 @@ func (s *Store) init() error {
 			if meta, err = tx.CreateBucket(bucketMeta); err != nil {
 				return err
 			}
-			if err := meta.Put(keyFormat, formatV1); err != nil {
+			if err := meta.Put(keyFormat, formatV2); err != nil {
 				return err
 			}
-		} else if f := meta.Get(keyFormat); string(f) != string(formatV1) {
-			return fmt.Errorf("store: %s has format %q; this meshrpc reads %q", s.path, f, formatV1)
+		} else if f := meta.Get(keyFormat); string(f) == string(formatV1) {
+			// A v1 file is a v2 file with no changes made for requests; say
+			// v2, so that a meshrpc that reads only v1 refuses it from now on.
+			if err := meta.Put(keyFormat, formatV2); err != nil {
+				return err
+			}
+		} else if string(f) != string(formatV2) {
+			return fmt.Errorf("store: %s has format %q; this meshrpc reads %q and %q", s.path, f, formatV1, formatV2)
 		}
 		for _, b := range [][]byte{bucketKV, bucketLog} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}
+		}
+		if !s.inMemory {
+			s.requests = map[string]int64{}
+			tx.Bucket(bucketLog).ForEach(func(k, v []byte) error {
+				if r, ok := requestOf(v); ok {
+					s.requests[r] = revOf(k)
+				}
+				return nil
+			})
 		}
 		s.rev.Store(getInt(meta, keyRev))
 		s.compacted.Store(getInt(meta, keyCompacted))

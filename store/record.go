@@ -26,10 +26,15 @@ func decodeRecord(key string, b []byte) (Entry, int64) {
 	}, int64(binary.BigEndian.Uint64(b[8:]))
 }
 
-// A change in the log bucket, keyed by its revision: type, key, value.
+// A change in the log bucket, keyed by its revision: type, then, for a
+// write made for a request (Store.For), the request, then the key's length,
+// the key and the value.
 const (
-	logPut    = 'p'
-	logDelete = 'd'
+	logPut           = 'p'
+	logDelete        = 'd'
+	logPutForRequest = 'P' // format v2
+	logDelForRequest = 'D'
+	requestLen       = 16 // a request is named by 16 bytes of its hash
 )
 
 func revKey(rev int64) []byte {
@@ -40,9 +45,13 @@ func revKey(rev int64) []byte {
 
 func revOf(k []byte) int64 { return int64(binary.BigEndian.Uint64(k)) }
 
-func encodeEvent(typ byte, key string, value []byte) []byte {
-	b := make([]byte, 0, 1+binary.MaxVarintLen64+len(key)+len(value))
+func encodeEvent(typ byte, request, key string, value []byte) []byte {
+	b := make([]byte, 0, 1+len(request)+binary.MaxVarintLen64+len(key)+len(value))
+	if request != "" {
+		typ -= 'p' - 'P' // the upper-case type
+	}
 	b = append(b, typ)
+	b = append(b, request...)
 	b = binary.AppendUvarint(b, uint64(len(key)))
 	b = append(b, key...)
 	return append(b, value...)
@@ -52,15 +61,30 @@ func decodeEvent(rev int64, b []byte) (Event, bool) {
 	if len(b) < 2 {
 		return Event{}, false
 	}
-	n, w := binary.Uvarint(b[1:])
-	if w <= 0 || uint64(len(b)-1-w) < n {
+	typ, rest := b[0], b[1:]
+	if typ == logPutForRequest || typ == logDelForRequest {
+		if len(rest) < requestLen+1 {
+			return Event{}, false
+		}
+		typ, rest = typ+('p'-'P'), rest[requestLen:]
+	}
+	n, w := binary.Uvarint(rest)
+	if w <= 0 || uint64(len(rest)-w) < n {
 		return Event{}, false
 	}
-	e := Event{Rev: rev, Key: string(b[1+w : 1+w+int(n)]), Type: EventPut}
-	if b[0] == logDelete {
+	e := Event{Rev: rev, Key: string(rest[w : w+int(n)]), Type: EventPut}
+	if typ == logDelete {
 		e.Type = EventDelete
 	} else {
-		e.Value = json.RawMessage(append([]byte(nil), b[1+w+int(n):]...))
+		e.Value = json.RawMessage(append([]byte(nil), rest[w+int(n):]...))
 	}
 	return e, true
+}
+
+// requestOf is the request a change was made for, if any.
+func requestOf(b []byte) (string, bool) {
+	if len(b) < 1+requestLen || (b[0] != logPutForRequest && b[0] != logDelForRequest) {
+		return "", false
+	}
+	return string(b[1 : 1+requestLen]), true
 }
