@@ -46,10 +46,12 @@ func init() {
 					return
 				}
 				ack("put %s", key)
-				if _, _, err := s.Inc("counter", 1); err != nil {
+				req := fmt.Sprintf("%d/w%d/%d", os.Getpid(), w, i)
+				n, _, err := s.For(req).Inc("counter", 1)
+				if err != nil {
 					return
 				}
-				ack("inc")
+				ack("inc %s %d", req, n)
 			}
 		}()
 	}
@@ -58,7 +60,9 @@ func init() {
 
 // TestAcknowledgedWritesSurviveSIGKILL kills a writing process at a random
 // moment, 20 times, and checks after each that every write it acknowledged
-// is in the reopened store.
+// is in the reopened store, and that its last increments, asked again for
+// the same requests (as a client's retries would), are answered with their
+// first values and not made again.
 func TestAcknowledgedWritesSurviveSIGKILL(t *testing.T) {
 	if testing.Short() {
 		t.Skip("kills child processes")
@@ -67,6 +71,7 @@ func TestAcknowledgedWritesSurviveSIGKILL(t *testing.T) {
 	acked := map[string]bool{}
 	incs := 0
 	for trial := range 20 {
+		var lastIncs []string // "request value", the trial's last ones
 		cmd := exec.Command(os.Args[0], "-test.run=^$")
 		cmd.Env = append(os.Environ(), "MESHRPC_STORE_CRASH_CHILD="+path)
 		stdout, err := cmd.StdoutPipe()
@@ -93,8 +98,12 @@ func TestAcknowledgedWritesSurviveSIGKILL(t *testing.T) {
 					break read
 				}
 				switch {
-				case l == "inc":
+				case strings.HasPrefix(l, "inc "):
 					incs++
+					lastIncs = append(lastIncs, l[4:])
+					if len(lastIncs) > 20 {
+						lastIncs = lastIncs[1:]
+					}
 				case strings.HasPrefix(l, "put "):
 					acked[l[4:]] = true
 				default:
@@ -120,6 +129,15 @@ func TestAcknowledgedWritesSurviveSIGKILL(t *testing.T) {
 		n, _ := strconv.Atoi(string(e.Value))
 		if n < incs {
 			t.Fatalf("trial %d: counter %d, but %d increments were acknowledged", trial, n, incs)
+		}
+		for _, l := range lastIncs {
+			req, first, _ := strings.Cut(l, " ")
+			if v, _, err := s.For(req).Inc("counter", 1); err != nil || strconv.FormatInt(v, 10) != first {
+				t.Fatalf("trial %d: increment %s asked again: %d, %v; its first answer was %s", trial, req, v, err, first)
+			}
+		}
+		if e, _, _ := s.Get("counter"); string(e.Value) != strconv.Itoa(n) {
+			t.Fatalf("trial %d: asking acknowledged increments again moved the counter from %d to %s", trial, n, e.Value)
 		}
 		incs = n // unacknowledged increments may have landed; count from here
 		s.Close()
