@@ -90,8 +90,12 @@ func New(ctx context.Context, cfg Config) (_ *Node, err error) {
 	}
 	n.stats = stats.New()
 	var observe func(*rpc.CallRecord)
+	var auditOpts audit.Options
+	if n.logs != nil { // the node's own log: its call lines come from the audit writer
+		auditOpts.CallLog = n.logs
+	}
 	if !cfg.NoAccounting {
-		if n.audit, err = audit.Open(filepath.Join(stateDir, AuditLogName), audit.Options{}); err != nil {
+		if n.audit, err = audit.Open(filepath.Join(stateDir, AuditLogName), auditOpts); err != nil {
 			return nil, err
 		}
 		observe = n.observe
@@ -111,7 +115,7 @@ func New(ctx context.Context, cfg Config) (_ *Node, err error) {
 		Identify:  n.identify,
 		Authorize: n.authorize,
 		Observe:   observe,
-		NoCallLog: cfg.NoAccounting,
+		NoCallLog: cfg.NoAccounting || auditOpts.CallLog != nil,
 		Pages:     console.Handler(),
 		NodeName:  self.Name,
 		Hosts:     hostsOf(self),

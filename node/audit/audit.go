@@ -11,8 +11,8 @@ package audit
 
 import (
 	"bufio"
-	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"sync"
 	"sync/atomic"
@@ -50,6 +50,12 @@ const (
 type Options struct {
 	MaxBytes int64 // rotate beyond this size; default 10 MiB
 	Buffer   int   // records waiting to be written; default 4096
+	// CallLog, when set, also gets each call as a line of text in the form
+	// of slog's TextHandler ("time=... level=INFO msg=call call_id=..."):
+	// the node's own log keeps every call id so, written here, off the
+	// call's path, rather than by a slog record on it (which cost more than
+	// the audit record).
+	CallLog io.Writer
 }
 
 // Log is an open audit log.
@@ -57,19 +63,27 @@ type Log struct {
 	path     string
 	maxBytes int64
 
-	ch      chan Record
-	dropped atomic.Int64 // since the last "dropped" record
-	lost    atomic.Int64 // since Open, for sys.stats
+	// queue holds the records waiting for the writer, at most max; the
+	// first record into an empty queue wakes the writer, which takes them
+	// all at once (a channel of records woke it, and copied, per record).
+	mu      sync.Mutex
+	queue   []Record
+	max     int
+	closed  bool
+	wake    chan struct{} // 1 buffered
+	dropped atomic.Int64  // since the last "dropped" record
+	lost    atomic.Int64  // since Open, for sys.stats
 	done    chan struct{}
 
 	closeOnce sync.Once
-	mu        sync.RWMutex // guards closed: Appends share it, Close takes it
-	closed    bool
 
-	f    *os.File
-	w    *bufio.Writer
-	size int64
-	err  error // the first write error, reported by Close
+	f       *os.File
+	w       *bufio.Writer
+	buf     []byte // the line being written; only the writer touches it
+	callLog io.Writer
+	lines   []byte // call lines not yet given to callLog
+	size    int64
+	err     error // the first write error, reported by Close
 }
 
 // Open opens (or creates) the log at path and starts its writer.
@@ -80,7 +94,7 @@ func Open(path string, opts Options) (*Log, error) {
 	if opts.Buffer <= 0 {
 		opts.Buffer = 4096
 	}
-	l := &Log{path: path, maxBytes: opts.MaxBytes, ch: make(chan Record, opts.Buffer), done: make(chan struct{})}
+	l := &Log{path: path, maxBytes: opts.MaxBytes, callLog: opts.CallLog, max: opts.Buffer, wake: make(chan struct{}, 1), done: make(chan struct{})}
 	if err := l.open(); err != nil {
 		return nil, err
 	}
@@ -106,17 +120,22 @@ func (l *Log) open() error {
 // Append queues r. It never blocks: when the buffer is full, r is dropped
 // and counted.
 func (l *Log) Append(r Record) {
-	l.mu.RLock()
-	defer l.mu.RUnlock()
-	if l.closed {
-		return
-	}
-	select {
-	case l.ch <- r:
-	default:
+	l.mu.Lock()
+	switch {
+	case l.closed:
+	case len(l.queue) >= l.max:
 		l.dropped.Add(1)
 		l.lost.Add(1)
+	default:
+		l.queue = append(l.queue, r)
+		if len(l.queue) == 1 {
+			select {
+			case l.wake <- struct{}{}:
+			default: // the writer has a wake-up coming already
+			}
+		}
 	}
+	l.mu.Unlock()
 }
 
 // Lost counts the records dropped since Open.
@@ -125,29 +144,70 @@ func (l *Log) Lost() int64 { return l.lost.Load() }
 // Path is the log's file.
 func (l *Log) Path() string { return l.path }
 
+// flushDelay bounds how long a record waits in the buffer before it is in
+// the file (for `meshrpc audit --follow`): flushing whenever the queue was
+// empty made a write(2) per call under load.
+const flushDelay = 50 * time.Millisecond
+
+// gatherDelay is the writer's pause after writing, while records queue.
+const gatherDelay = time.Millisecond
+
 func (l *Log) write() {
 	defer close(l.done)
-	for r := range l.ch {
+	flush := time.NewTimer(flushDelay)
+	flush.Stop()
+	buffered := false
+	var batch []Record
+	for {
+		select {
+		case <-l.wake:
+		case <-flush.C:
+			l.flush()
+			buffered = false
+			continue
+		}
+		l.mu.Lock()
+		batch, l.queue = l.queue, batch[:0]
+		closed := l.closed
+		l.mu.Unlock()
 		if n := l.dropped.Swap(0); n > 0 {
 			l.line(Record{Time: time.Now(), Dropped: n})
 		}
-		l.line(r)
-		if len(l.ch) == 0 { // a lull: make what we have visible
-			l.flush()
+		for i := range batch {
+			l.line(batch[i])
+			if l.callLog != nil {
+				l.lines = appendCallLine(l.lines, batch[i])
+			}
+			batch[i] = Record{} // let its strings go
 		}
+		if l.callLog != nil {
+			l.writeLines()
+		}
+		if closed {
+			l.flush()
+			return
+		}
+		if !buffered {
+			buffered = true
+			flush.Reset(flushDelay)
+		}
+		// Under load, let records gather: a round per record costs a
+		// wake-up each. An idle node's writer waits for the next record.
+		time.Sleep(gatherDelay)
 	}
-	if n := l.dropped.Swap(0); n > 0 {
-		l.line(Record{Time: time.Now(), Dropped: n})
+}
+
+// writeLines gives the call lines gathered to the call log, in one write.
+func (l *Log) writeLines() {
+	if len(l.lines) > 0 {
+		l.callLog.Write(l.lines) // the node's log reports its own failures
+		l.lines = l.lines[:0]
 	}
-	l.flush()
 }
 
 func (l *Log) line(r Record) {
-	b, err := json.Marshal(r)
-	if err != nil {
-		return
-	}
-	b = append(b, '\n')
+	b := append(appendRecord(l.buf[:0], r), '\n')
+	l.buf = b
 	if l.size+int64(len(b)) > l.maxBytes && l.size > 0 {
 		l.rotate()
 	}
@@ -187,8 +247,11 @@ func (l *Log) Close() error {
 	l.closeOnce.Do(func() {
 		l.mu.Lock()
 		l.closed = true
-		close(l.ch)
 		l.mu.Unlock()
+		select {
+		case l.wake <- struct{}{}:
+		default:
+		}
 		<-l.done
 		if l.f != nil {
 			l.keep(l.f.Close())

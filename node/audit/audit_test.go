@@ -2,7 +2,10 @@ package audit
 
 import (
 	"bufio"
+	"bytes"
+	"context"
 	"encoding/json"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"sync"
@@ -104,6 +107,70 @@ func TestRotationKeepsOnePreviousFile(t *testing.T) {
 	for _, p := range []string{path, path + ".1"} {
 		if fi, _ := os.Stat(p); fi.Size() > 4096 || fi.Mode().Perm() != 0o600 {
 			t.Fatalf("%s: %d bytes, mode %v", p, fi.Size(), fi.Mode().Perm())
+		}
+	}
+}
+
+// TestRecordsEncodeAsEncodingJSONWould: the hand-written encoder writes
+// the bytes json.Marshal writes, tricky strings included.
+func TestRecordsEncodeAsEncodingJSONWould(t *testing.T) {
+	at := time.Date(2026, 11, 25, 9, 1, 2, 345678900, time.FixedZone("X", 3600))
+	for _, r := range []Record{
+		{Time: at},
+		{Time: at.UTC(), CallID: "0f7c", Node: "cafe", Login: "user@example.com", Tags: []string{"tag:a", "tag:b"}, Addr: "100.64.0.2:41000",
+			Method: "kv.inc", Key: "shared/visits", Outcome: OutcomeOK, DurationMs: 0.123, Replayed: true},
+		{Time: at, Method: "kv.put", Key: "quote\" back\\slash <tag> & \x01\n", Outcome: OutcomeDenied, Code: -32001, Error: "permission denied: café ☕ \u2028"},
+		{Time: at, Key: "bad utf-8 \xff\xfe", DurationMs: 1234567.5},
+		{Time: at, DurationMs: 1e-9},
+		{Time: at, DurationMs: 3e21, Tags: []string{}},
+		{Time: at, Dropped: 17},
+	} {
+		want, err := json.Marshal(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := appendRecord(nil, r); string(got) != string(want) {
+			t.Errorf("appendRecord\n got %s\nwant %s", got, want)
+		}
+	}
+}
+
+func FuzzRecordEncoding(f *testing.F) {
+	f.Add("kv.inc", "shared/<x>", "caf\xc3\xa9", 0.5, int64(3))
+	f.Fuzz(func(t *testing.T, method, key, msg string, ms float64, dropped int64) {
+		r := Record{Time: time.Unix(0, dropped).UTC(), Method: method, Key: key, Error: msg, Tags: []string{key}, DurationMs: ms, Dropped: dropped}
+		want, err := json.Marshal(r)
+		if err != nil {
+			return // NaN and infinities: json.Marshal refuses them; durations are neither
+		}
+		if got := appendRecord(nil, r); string(got) != string(want) {
+			t.Fatalf("appendRecord\n got %s\nwant %s", got, want)
+		}
+	})
+}
+
+// TestCallLinesReadLikeSlog: a call line is what slog's TextHandler writes
+// for the call log's record.
+func TestCallLinesReadLikeSlog(t *testing.T) {
+	at := time.Date(2026, 11, 25, 9, 1, 2, 345678900, time.UTC)
+	for _, r := range []Record{
+		{Time: at, CallID: "0f7c-1", Node: "cafe", Login: "user@example.com", Method: "kv.inc", DurationMs: 0.123},
+		{Time: at, CallID: "0f7c-2", Login: "alice@github", Method: "kv.put", Code: -32001, Error: `permission denied: "cafe" may not call kv.put`, DurationMs: 12.5, Replayed: true},
+	} {
+		var want bytes.Buffer
+		rec := slog.NewRecord(r.Time, slog.LevelInfo, "call", 0)
+		caller, outcome := r.Node, "ok"
+		if caller == "" {
+			caller = r.Login
+		}
+		if r.Code != 0 {
+			outcome = r.Error
+		}
+		rec.AddAttrs(slog.String("call_id", r.CallID), slog.String("caller", caller), slog.String("login", r.Login), slog.String("method", r.Method),
+			slog.Duration("duration", time.Duration(r.DurationMs*1e6)), slog.Int("code", r.Code), slog.String("outcome", outcome), slog.Bool("replayed", r.Replayed))
+		slog.NewTextHandler(&want, nil).Handle(context.Background(), rec)
+		if got := appendCallLine(nil, r); string(got) != want.String() {
+			t.Errorf("call line\n got %s\nwant %s", got, want.String())
 		}
 	}
 }

@@ -1,0 +1,137 @@
+package audit
+
+import (
+	"encoding/json"
+	"math"
+	"strconv"
+	"time"
+	"unicode/utf8"
+)
+
+// appendRecord appends r as encoding/json would marshal it, without its
+// reflection: a node writes one record per call.
+func appendRecord(b []byte, r Record) []byte {
+	b = append(b, `{"time":"`...)
+	b = r.Time.AppendFormat(b, time.RFC3339Nano)
+	b = append(b, '"')
+	b = appendField(b, "call_id", r.CallID)
+	b = appendField(b, "node", r.Node)
+	b = appendField(b, "login", r.Login)
+	if len(r.Tags) > 0 {
+		b = append(b, `,"tags":[`...)
+		for i, t := range r.Tags {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = appendString(b, t)
+		}
+		b = append(b, ']')
+	}
+	b = appendField(b, "addr", r.Addr)
+	b = appendField(b, "method", r.Method)
+	b = appendField(b, "key", r.Key)
+	b = appendField(b, "outcome", r.Outcome)
+	if r.Code != 0 {
+		b = append(b, `,"code":`...)
+		b = strconv.AppendInt(b, int64(r.Code), 10)
+	}
+	b = appendField(b, "error", r.Error)
+	if r.DurationMs != 0 {
+		b = append(b, `,"duration_ms":`...)
+		b = appendFloat(b, r.DurationMs)
+	}
+	if r.Replayed {
+		b = append(b, `,"replayed":true`...)
+	}
+	if r.Dropped != 0 {
+		b = append(b, `,"dropped":`...)
+		b = strconv.AppendInt(b, r.Dropped, 10)
+	}
+	return append(b, '}')
+}
+
+// appendField appends a string member, omitted when empty (omitempty).
+func appendField(b []byte, name, s string) []byte {
+	if s == "" {
+		return b
+	}
+	b = append(b, ',', '"')
+	b = append(b, name...)
+	b = append(b, '"', ':')
+	return appendString(b, s)
+}
+
+// appendString appends s quoted; one that needs escaping (or that
+// encoding/json would escape for HTML) goes through encoding/json.
+func appendString(b []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' || c >= utf8.RuneSelf {
+			q, _ := json.Marshal(s)
+			return append(b, q...)
+		}
+	}
+	b = append(b, '"')
+	b = append(b, s...)
+	return append(b, '"')
+}
+
+// appendFloat appends f as encoding/json does in the range durations take;
+// others go through encoding/json, but for NaN and infinities (which it
+// refuses, and a duration never is): null.
+func appendFloat(b []byte, f float64) []byte {
+	if math.IsNaN(f) || math.IsInf(f, 0) {
+		return append(b, "null"...)
+	}
+	if abs := math.Abs(f); abs < 1e-6 || abs >= 1e21 {
+		q, _ := json.Marshal(f)
+		return append(b, q...)
+	}
+	return strconv.AppendFloat(b, f, 'f', -1, 64)
+}
+
+// appendCallLine appends r as the line slog's TextHandler writes for the
+// call log: time (to the millisecond), level, msg, then the call's
+// attributes, values quoted where slog would quote them (or more often).
+func appendCallLine(b []byte, r Record) []byte {
+	b = append(b, "time="...)
+	b = r.Time.AppendFormat(b, "2006-01-02T15:04:05.000Z07:00")
+	b = append(b, " level=INFO msg=call call_id="...)
+	b = appendText(b, r.CallID)
+	caller := r.Node
+	if caller == "" {
+		caller = r.Login
+	}
+	b = append(b, " caller="...)
+	b = appendText(b, caller)
+	b = append(b, " login="...)
+	b = appendText(b, r.Login)
+	b = append(b, " method="...)
+	b = appendText(b, r.Method)
+	b = append(b, " duration="...)
+	b = append(b, (time.Duration(math.Round(r.DurationMs*1e3)) * time.Microsecond).String()...)
+	b = append(b, " code="...)
+	b = strconv.AppendInt(b, int64(r.Code), 10)
+	b = append(b, " outcome="...)
+	if r.Code == 0 {
+		b = append(b, "ok"...)
+	} else {
+		b = appendText(b, r.Error)
+	}
+	b = append(b, " replayed="...)
+	b = strconv.AppendBool(b, r.Replayed)
+	return append(b, '\n')
+}
+
+// appendText appends s bare, or quoted when it is empty or has a space, an
+// equals sign, a quote, a control character or anything not ASCII.
+func appendText(b []byte, s string) []byte {
+	if s == "" {
+		return append(b, `""`...)
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c <= ' ' || c == '=' || c == '"' || c >= 0x7f {
+			return strconv.AppendQuote(b, s)
+		}
+	}
+	return append(b, s...)
+}
