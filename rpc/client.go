@@ -324,22 +324,24 @@ func encodeRequest(buf []byte, id int64, method string, params any, meta *reques
 		buf = strconv.AppendInt(buf, id, 10)
 	}
 	buf = append(buf, `,"method":`...)
-	mb, _ := json.Marshal(method)
-	buf = append(buf, mb...)
+	buf = appendJSONString(buf, method)
 	if params != nil {
-		pb, err := marshalParams(params)
-		if err != nil {
-			return nil, fmt.Errorf("encoding params of %s: %w", method, err)
-		}
-		if len(pb) > 0 { // an empty json.RawMessage means no params
-			buf = append(buf, `,"params":`...)
-			buf = append(buf, pb...)
+		if pb, ok := appendPlainParams(append(buf, `,"params":`...), params); ok {
+			buf = pb
+		} else {
+			pb, err := marshalParams(params)
+			if err != nil {
+				return nil, fmt.Errorf("encoding params of %s: %w", method, err)
+			}
+			if len(pb) > 0 { // an empty json.RawMessage means no params
+				buf = append(buf, `,"params":`...)
+				buf = append(buf, pb...)
+			}
 		}
 	}
 	if meta != nil {
 		buf = append(buf, `,"meshrpc":{"call_id":`...)
-		cb, _ := json.Marshal(meta.CallID)
-		buf = append(buf, cb...)
+		buf = appendJSONString(buf, meta.CallID)
 		if meta.TimeoutMs > 0 {
 			buf = append(buf, `,"timeout_ms":`...)
 			buf = strconv.AppendInt(buf, meta.TimeoutMs, 10)
@@ -347,6 +349,59 @@ func encodeRequest(buf []byte, id int64, method string, params any, meta *reques
 		buf = append(buf, '}')
 	}
 	return append(buf, '}'), nil
+}
+
+// appendJSONString appends s as encoding/json writes it.
+func appendJSONString(buf []byte, s string) []byte {
+	if verbatimString(s) {
+		buf = append(buf, '"')
+		buf = append(buf, s...)
+		return append(buf, '"')
+	}
+	b, _ := json.Marshal(s)
+	return append(buf, b...)
+}
+
+// appendPlainParams appends the params of the commonest calls, positional
+// strings and integers ([]any, []string), as json.Marshal would, without
+// its reflection; ok is false for anything else.
+func appendPlainParams(buf []byte, params any) ([]byte, bool) {
+	switch p := params.(type) {
+	case []string:
+		if p == nil {
+			return buf, false // null, as json.Marshal has it
+		}
+		buf = append(buf, '[')
+		for i, v := range p {
+			if i > 0 {
+				buf = append(buf, ',')
+			}
+			buf = appendJSONString(buf, v)
+		}
+		return append(buf, ']'), true
+	case []any:
+		if p == nil {
+			return buf, false
+		}
+		buf = append(buf, '[')
+		for i, v := range p {
+			if i > 0 {
+				buf = append(buf, ',')
+			}
+			switch v := v.(type) {
+			case string:
+				buf = appendJSONString(buf, v)
+			case int:
+				buf = strconv.AppendInt(buf, int64(v), 10)
+			case int64:
+				buf = strconv.AppendInt(buf, v, 10)
+			default:
+				return buf, false
+			}
+		}
+		return append(buf, ']'), true
+	}
+	return buf, false
 }
 
 func marshalParams(params any) ([]byte, error) {

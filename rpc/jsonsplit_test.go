@@ -105,3 +105,33 @@ func TestCallRecordParamString(t *testing.T) {
 		}
 	}
 }
+
+// TestPlainParamsEncodeAsJSONMarshal: the client's fast path writes what
+// json.Marshal writes, or declines.
+func TestPlainParamsEncodeAsJSONMarshal(t *testing.T) {
+	for _, tc := range []struct {
+		params any
+		ok     bool
+	}{
+		{[]string{"hikakin", "a b", `quo"te`, "back\\slash", "<html>&", "café", "\x01", ""}, true},
+		{[]string{}, true},
+		{[]any{"shared/visits", 5, int64(-9223372036854775808), "é"}, true},
+		{[]any{}, true},
+		{[]any{"x", 1.5}, false}, // a float: json.Marshal decides
+		{[]any{"x", nil}, false},
+		{[]string(nil), false}, // null, not []
+		{map[string]any{"a": 1}, false},
+	} {
+		want, _ := json.Marshal(tc.params)
+		got, ok := appendPlainParams(nil, tc.params)
+		if ok != tc.ok || ok && string(got) != string(want) {
+			t.Errorf("%#v: got %s (%v), want %s (%v)", tc.params, got, ok, want, tc.ok)
+		}
+	}
+	for _, s := range []string{"kv.inc", "méthode", "a<b", "0f7c2d4e-1234"} {
+		want, _ := json.Marshal(s)
+		if got := appendJSONString(nil, s); string(got) != string(want) {
+			t.Errorf("appendJSONString(%q) = %s, want %s", s, got, want)
+		}
+	}
+}
