@@ -17,6 +17,12 @@ import (
 type stream struct {
 	conn *websocket.Conn
 	w    *packWriter // when the server takes packed requests (PackSubprotocol)
+	// life is the stream's, ended when it fails or closes: writes take it,
+	// not their caller's context, since websocket.Conn closes the
+	// connection when a write's context ends (a frame cannot be left half
+	// written) and one caller's deadline would fail every call in flight.
+	life context.Context
+	end  context.CancelFunc
 
 	mu      sync.Mutex
 	pending map[int64]chan response
@@ -42,6 +48,7 @@ func (c *Client) getStream(ctx context.Context) (*stream, error) {
 	}
 	conn.SetReadLimit(64 << 20)
 	st := &stream{conn: conn, pending: map[int64]chan response{}}
+	st.life, st.end = context.WithCancel(context.Background())
 	if conn.Subprotocol() == PackSubprotocol {
 		st.w = &packWriter{conn: conn, others: func() bool { return st.inFlight() > 1 }, sent: func(int) {}}
 	}
@@ -120,6 +127,7 @@ func (st *stream) deliver(r response) {
 
 // fail ends the stream, failing every call in flight.
 func (st *stream) fail(err error) {
+	st.end() // a write in progress ends too
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	if st.err == nil {
@@ -140,6 +148,9 @@ func (c *Client) callStream(ctx context.Context, id int64, method string, body [
 		}
 		return response{}, &TransportError{Addr: c.addr, Method: method, Err: err}
 	}
+	if err := ctx.Err(); err != nil { // not sent: the stream never sees it
+		return response{}, fmt.Errorf("calling %s on %s: %w", method, c.addr, err)
+	}
 	ch := make(chan response, 1)
 	st.mu.Lock()
 	if st.err != nil {
@@ -148,7 +159,7 @@ func (c *Client) callStream(ctx context.Context, id int64, method string, body [
 	}
 	st.pending[id] = ch
 	st.mu.Unlock()
-	if err := st.send(ctx, body); err != nil {
+	if err := st.send(body); err != nil {
 		st.mu.Lock()
 		delete(st.pending, id)
 		st.mu.Unlock()
@@ -169,12 +180,14 @@ func (c *Client) callStream(ctx context.Context, id int64, method string, body [
 	}
 }
 
-// send writes a request, packed with others when the server takes packs.
-func (st *stream) send(ctx context.Context, body []byte) error {
+// send writes a request, packed with others when the server takes packs,
+// under the stream's life (see stream.life): a caller whose deadline passes
+// while it writes returns when the write does.
+func (st *stream) send(body []byte) error {
 	if st.w == nil { // one message per request; websocket.Conn.Write serializes them
-		return st.conn.Write(ctx, websocket.MessageText, body)
+		return st.conn.Write(st.life, websocket.MessageText, body)
 	}
-	return st.w.write(ctx, body)
+	return st.w.write(st.life, body)
 }
 
 // inFlight is the number of calls waiting for their replies.
@@ -189,6 +202,7 @@ func (c *Client) closeStream() {
 	defer c.streamMu.Unlock()
 	if c.stream != nil {
 		c.stream.conn.Close(websocket.StatusNormalClosure, "")
+		c.stream.end()
 		c.stream = nil
 	}
 }

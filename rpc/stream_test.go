@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -290,5 +291,43 @@ func TestLongArraysAreBatchesEvenWhenPacking(t *testing.T) {
 	}
 	if ids := readIDs(t, ctx, conn); len(ids) != 1 || ids[0] != "null" {
 		t.Fatalf("an 81-request array over MaxBatch 80: replies %v, want one refusal", ids)
+	}
+}
+
+// TestOneCallersDeadlineLeavesTheStreamToTheOthers: callers share a stream;
+// one whose deadlines keep expiring (before, during and after its writes)
+// must not fail the others' calls. A write given the expiring context used
+// to close the connection under every call in flight.
+func TestOneCallersDeadlineLeavesTheStreamToTheOthers(t *testing.T) {
+	c := streamClient(t, serve(t, rpc.Config{}))
+	ctx := context.Background()
+	var failed, done atomic.Int64
+	var wg sync.WaitGroup
+	stop := make(chan struct{})
+	for range 8 {
+		wg.Go(func() {
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				if err := c.Call(ctx, "inc", []any{"k"}, nil); err != nil && failed.Add(1) == 1 {
+					t.Error(err)
+				}
+				done.Add(1)
+			}
+		})
+	}
+	expired := 0
+	for end := time.Now().Add(time.Second); time.Now().Before(end); expired++ {
+		short, cancel := context.WithTimeout(ctx, time.Duration(expired%50)*time.Microsecond)
+		c.Call(short, "inc", []any{"k"}, nil)
+		cancel()
+	}
+	close(stop)
+	wg.Wait()
+	if failed.Load() > 0 || done.Load() == 0 {
+		t.Fatalf("%d of %d calls with no deadline failed beside %d with short ones", failed.Load(), done.Load(), expired)
 	}
 }
