@@ -231,7 +231,9 @@ func TestPackedRequestsAreAnsweredEachOnItsOwn(t *testing.T) {
 }
 
 func TestStreamMatchesPackedRepliesToTheirCalls(t *testing.T) {
-	c := streamClient(t, serve(t, rpc.Config{}))
+	// 200 calls at once from one caller: above the default per-caller
+	// limit (64), which would refuse some whenever the server lags.
+	c := streamClient(t, serve(t, rpc.Config{MaxCallsPerCaller: 200}))
 	var wg sync.WaitGroup
 	for n := range 200 {
 		wg.Go(func() {
