@@ -397,22 +397,29 @@ func TestAuthorizeRunsFirst(t *testing.T) {
 }
 
 func TestTooManyCallsFromOneCaller(t *testing.T) {
-	c := client(t, serve(t, rpc.Config{MaxCallsPerCaller: 2}))
+	reg := testRegistry()
+	entered := make(chan struct{}, 2)
+	rpc.Register(reg, "hold", "Signals, then waits for its context to end.", func(ctx context.Context, _ struct{}) (string, error) {
+		entered <- struct{}{}
+		<-ctx.Done()
+		return "", ctx.Err()
+	})
+	c := client(t, serve(t, rpc.Config{Registry: reg, MaxCallsPerCaller: 2}))
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
+	defer wg.Wait()
+	defer cancel()
 	for range 2 {
-		wg.Go(func() { c.Call(ctx, "block", nil, nil) })
+		wg.Go(func() { c.Call(ctx, "hold", nil, nil) })
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	var err error
-	for time.Now().Before(deadline) {
-		if err = c.Call(context.Background(), "get_data", nil, nil); rpc.CodeOf(err) == rpc.CodeTooManyRequests {
-			break
+	for range 2 { // both slots taken before the third call, which sent earlier would take one of theirs
+		select {
+		case <-entered:
+		case <-time.After(10 * time.Second):
+			t.Fatal("the two holding calls did not both start")
 		}
-		time.Sleep(10 * time.Millisecond)
 	}
-	cancel()
-	wg.Wait()
+	err := c.Call(context.Background(), "get_data", nil, nil)
 	if rpc.CodeOf(err) != rpc.CodeTooManyRequests {
 		t.Fatalf("third concurrent call: %v; want -32006", err)
 	}
