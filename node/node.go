@@ -184,7 +184,7 @@ func (n *Node) Serve(ctx context.Context) error {
 		ln.Close()
 		return err
 	}
-	local := &socketServer{node: n}
+	local := newSocketServer(n)
 	errc := make(chan error, 2)
 	go func() { errc <- n.server.Serve(ln) }()
 	reopenCtx, stopReopen := context.WithCancel(ctx)

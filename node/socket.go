@@ -82,10 +82,16 @@ type socketServer struct {
 	self *pipeListener
 }
 
-func (s *socketServer) serve(ln net.Listener) error {
-	s.self = newPipeListener(s.node.mesh.Addr().String())
-	go s.node.server.Serve(s.self)
+// newSocketServer makes the whole server before serve runs on its own
+// goroutine, so that close, from another, finds it made.
+func newSocketServer(n *Node) *socketServer {
+	s := &socketServer{node: n, self: newPipeListener(n.mesh.Addr().String())}
 	s.http = &http.Server{Handler: s, ReadHeaderTimeout: 5 * time.Second}
+	return s
+}
+
+func (s *socketServer) serve(ln net.Listener) error {
+	go s.node.server.Serve(s.self)
 	err := s.http.Serve(ln)
 	if errors.Is(err, http.ErrServerClosed) {
 		return nil
@@ -94,12 +100,8 @@ func (s *socketServer) serve(ln net.Listener) error {
 }
 
 func (s *socketServer) close() {
-	if s.http != nil {
-		s.http.Close()
-	}
-	if s.self != nil {
-		s.self.Close()
-	}
+	s.http.Close()
+	s.self.Close()
 }
 
 // PeersStatus is the answer of GET /peers on the local socket.
