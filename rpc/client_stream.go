@@ -142,14 +142,11 @@ func (st *stream) fail(err error) {
 // callStream makes one call on the stream.
 func (c *Client) callStream(ctx context.Context, id int64, method string, body []byte) (response, error) {
 	st, err := c.getStream(ctx)
-	if err != nil {
-		if ctx.Err() != nil {
-			return response{}, fmt.Errorf("calling %s on %s: %w", method, c.addr, ctx.Err())
-		}
-		return response{}, &TransportError{Addr: c.addr, Method: method, Err: err}
+	if ctxErr := ctx.Err(); ctxErr != nil { // not sent: the stream never sees it
+		return response{}, fmt.Errorf("calling %s on %s: %w", method, c.addr, ctxErr)
 	}
-	if err := ctx.Err(); err != nil { // not sent: the stream never sees it
-		return response{}, fmt.Errorf("calling %s on %s: %w", method, c.addr, err)
+	if err != nil {
+		return response{}, &TransportError{Addr: c.addr, Method: method, Err: err}
 	}
 	ch := make(chan response, 1)
 	st.mu.Lock()
