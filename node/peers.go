@@ -2,6 +2,7 @@ package node
 
 import (
 	"context"
+	"errors"
 	"net"
 	"strconv"
 	"sync"
@@ -63,8 +64,8 @@ func (n *Node) peerStatus(ctx context.Context) ([]PeerStatus, error) {
 	return out, nil
 }
 
-// probe asks a peer's sys.info; any JSON-RPC answer, a denial included,
-// means it runs meshrpc.
+// probe asks a peer's sys.info: whether it runs meshrpc (RunsMeshrpc),
+// and its version when it says.
 func (n *Node) probe(ctx context.Context, addr string) (bool, string) {
 	ctx, cancel := context.WithTimeout(ctx, peerProbe)
 	defer cancel()
@@ -72,8 +73,14 @@ func (n *Node) probe(ctx context.Context, addr string) (bool, string) {
 	defer rc.Close()
 	var info Info
 	err := rc.Call(ctx, "sys.info", nil, &info)
-	if _, isRPC := err.(*rpc.Error); isRPC {
-		return true, ""
-	}
-	return err == nil, info.Version
+	return RunsMeshrpc(err), info.Version
+}
+
+// RunsMeshrpc reports whether the outcome of a call to a peer's sys.info
+// shows that meshrpc answered: a result, or a JSON-RPC error (a denial
+// included), as opposed to no answer at all. `meshrpc peers` and sys.peers
+// both judge peers by it.
+func RunsMeshrpc(err error) bool {
+	var e *rpc.Error
+	return err == nil || errors.As(err, &e)
 }

@@ -144,16 +144,15 @@ func probe(ctx context.Context, c *node.Client, row *peerRow, timeout time.Durat
 	start := time.Now()
 	var info node.Info
 	err := c.Call(ctx, row.Name, "sys.info", nil, &info)
-	if err != nil {
-		row.Error = err.Error()
-		// A permission error still proves meshrpc answers.
-		if rpc.CodeOf(err) == rpc.CodePermissionDenied {
-			row.Meshrpc, row.Error = true, "permission denied"
-			row.RTTMs = float64(time.Since(start).Microseconds()) / 1000
-		}
-		return
+	if row.Meshrpc = node.RunsMeshrpc(err); row.Meshrpc {
+		row.RTTMs = float64(time.Since(start).Microseconds()) / 1000
 	}
-	row.Meshrpc = true
-	row.Version, row.Methods = info.Version, info.Methods
-	row.RTTMs = float64(time.Since(start).Microseconds()) / 1000
+	switch {
+	case err == nil:
+		row.Version, row.Methods = info.Version, info.Methods
+	case rpc.CodeOf(err) == rpc.CodePermissionDenied:
+		row.Error = "permission denied" // meshrpc answered; it may not say more
+	default:
+		row.Error = err.Error()
+	}
 }
