@@ -16,15 +16,11 @@ import (
 	"github.com/meshrpc/meshrpc/rpc"
 )
 
-// TestRestartWhileCalling restarts the serving node on the same state while
-// callers keep incrementing: every call either succeeds or fails with a
-// clear unavailable error, calls succeed again once the node is back, and no
-// call runs twice: the counter is at least the acknowledged increments and
-// at most those plus the calls that were sent but got no reply.
-func TestRestartWhileCalling(t *testing.T) {
-	dn := meshtest.Net(t, devnet.Config{})
-	state := filepath.Join(t.TempDir(), "home")
-	serve := func() (stop func()) {
+// restartable returns a function that serves a node "home" on state until
+// the function it returns stops it: called again, the node restarts on the
+// same state.
+func restartable(t *testing.T, dn *devnet.Net, state string) func() (stop func()) {
+	return func() (stop func()) {
 		n, err := node.New(context.Background(), node.Config{Hostname: "home", StateDir: state, ControlURL: dn.ControlURL(), Progress: io.Discard})
 		if err != nil {
 			t.Fatal(err)
@@ -39,6 +35,16 @@ func TestRestartWhileCalling(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestRestartWhileCalling restarts the serving node on the same state while
+// callers keep incrementing: every call either succeeds or fails with a
+// clear unavailable error, calls succeed again once the node is back, and no
+// call runs twice: the counter is at least the acknowledged increments and
+// at most those plus the calls that were sent but got no reply.
+func TestRestartWhileCalling(t *testing.T) {
+	dn := meshtest.Net(t, devnet.Config{})
+	serve := restartable(t, dn, filepath.Join(t.TempDir(), "home"))
 	stop := serve()
 	c := dialAs(t, dn, "cafe")
 

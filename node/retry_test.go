@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"io"
 	"net"
 	"path/filepath"
 	"sync/atomic"
@@ -81,22 +80,7 @@ func TestRetriedIncWhoseReplyWasLostCountsOnce(t *testing.T) {
 // the retry is answered with the first outcome and the counter goes up once.
 func TestRetryAfterARestartCountsOnce(t *testing.T) {
 	dn := meshtest.Net(t, devnet.Config{})
-	state := filepath.Join(t.TempDir(), "home")
-	serve := func() (stop func()) {
-		n, err := node.New(context.Background(), node.Config{Hostname: "home", StateDir: state, ControlURL: dn.ControlURL(), Progress: io.Discard})
-		if err != nil {
-			t.Fatal(err)
-		}
-		ctx, cancel := context.WithCancel(context.Background())
-		done := make(chan error, 1)
-		go func() { done <- n.Serve(ctx) }()
-		return func() {
-			cancel()
-			if err := <-done; err != nil {
-				t.Errorf("Serve: %v", err)
-			}
-		}
-	}
+	serve := restartable(t, dn, filepath.Join(t.TempDir(), "home"))
 	stop := serve()
 	cafe := meshtest.Join(t, dn, mesh.Config{Hostname: "cafe"})
 	ctx := rpc.WithCallID(context.Background(), "inc-then-restart")
