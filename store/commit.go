@@ -139,9 +139,7 @@ func (s *Store) commit(batch []*op) {
 		// Revisions only grow: pack the log's pages full rather than
 		// splitting them in half, for half the pages to read and rewrite.
 		w.log.FillPercent = 1
-		if !s.inMemory {
-			w.requests = s.requests
-		}
+		w.requests = s.requests // nil in memory
 		for _, o := range batch {
 			o.res, o.err = w.run(o)
 		}

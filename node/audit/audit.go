@@ -180,9 +180,7 @@ func (l *Log) write() {
 			}
 			batch[i] = Record{} // let its strings go
 		}
-		if l.callLog != nil {
-			l.writeLines()
-		}
+		l.writeLines()
 		if closed {
 			l.flush()
 			return
@@ -197,7 +195,8 @@ func (l *Log) write() {
 	}
 }
 
-// writeLines gives the call lines gathered to the call log, in one write.
+// writeLines gives the call lines gathered (only with a call log) to the
+// call log, in one write.
 func (l *Log) writeLines() {
 	if len(l.lines) > 0 {
 		l.callLog.Write(l.lines) // the node's log reports its own failures
