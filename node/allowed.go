@@ -5,7 +5,6 @@ import (
 	"strings"
 
 	"github.com/meshrpc/meshrpc/rpc"
-	"github.com/meshrpc/meshrpc/rpc/authz"
 )
 
 // Allowed is one procedure as rpc.allowed reports it to a caller.
@@ -27,11 +26,9 @@ type AllowedParams struct {
 	Why bool `json:"why,omitempty"`
 }
 
-// everyoneMayAsk is the reason rpc.allowed itself is always allowed.
-const everyoneMayAsk = "every caller may ask what it may call"
-
-// registerAllowed registers rpc.allowed: the node's own authorization,
-// applied to the caller for every procedure, so `meshrpc ls` never guesses.
+// registerAllowed registers rpc.allowed: the decision the server makes for
+// every call (authz.Policy.Decide), applied to the caller for every
+// procedure, so `meshrpc ls` never guesses.
 func registerAllowed(r *rpc.Registry, n *Node) {
 	rpc.Register(r, rpc.AllowedMethod, "Lists the procedures you may call here (with why: all, with the rule that allows each or what would).",
 		func(ctx context.Context, p AllowedParams) ([]Allowed, error) {
@@ -39,15 +36,12 @@ func registerAllowed(r *rpc.Registry, n *Node) {
 			policy := n.Policy()
 			var out []Allowed
 			for _, proc := range r.Procedures() {
-				d := authz.Decision{Allowed: true, By: everyoneMayAsk}
-				if proc.Name != rpc.AllowedMethod {
-					d = policy.Explain(caller, proc.Name)
-				}
-				if kvMethods[proc.Name] {
-					d = storeDecision(d, caller)
-				}
+				d := policy.Decide(caller, rpc.Access{Method: proc.Name, Keys: proc.Keys})
 				if !d.Allowed && !p.Why {
 					continue
+				}
+				if d.Allowed && d.Keys != nil {
+					d.By += " (keys: " + strings.Join(d.Keys, ", ") + ")"
 				}
 				params := proc.Params
 				if params == nil {
@@ -58,16 +52,4 @@ func registerAllowed(r *rpc.Registry, n *Node) {
 			}
 			return out, nil
 		}).ReadOnly = true
-}
-
-// storeDecision says where in the store a kv.* decision applies: only on
-// some keys, or, with no rule at all, in the caller's personal space.
-func storeDecision(d authz.Decision, c rpc.Caller) authz.Decision {
-	switch {
-	case d.Allowed && d.Keys != nil:
-		d.By += " (keys: " + strings.Join(d.Keys, ", ") + ")"
-	case !d.Allowed && authz.HasPersonalSpace(c):
-		d = authz.Decision{Allowed: true, By: "your personal space only: keys beginning with ~/", Keys: []string{"~/*"}}
-	}
-	return d
 }

@@ -3,6 +3,9 @@ package node
 import (
 	"errors"
 	"fmt"
+	"io"
+	"os"
+	"strings"
 
 	"github.com/meshrpc/meshrpc/node/command"
 	"github.com/meshrpc/meshrpc/rpc"
@@ -39,7 +42,24 @@ func (n *Node) Reconfigure(allow []string, commands []command.Spec) error {
 	for _, p := range procs {
 		n.commands = append(n.commands, p.Name)
 	}
+	n.warnIdleScopes(rules)
 	return nil
+}
+
+// warnIdleScopes warns of key-scoped rules that can allow nothing: a key
+// scope applies only to procedures that take a key (kv.*), so
+// "tag:phone=sys.*@shared/*" allows no call at all.
+func (n *Node) warnIdleScopes(rules []authz.Rule) {
+	var keyed []string
+	for _, p := range n.reg.Procedures() {
+		if p.Keys != rpc.NoKey {
+			keyed = append(keyed, p.Name)
+		}
+	}
+	for _, g := range authz.IdleScopes(rules, keyed) {
+		fmt.Fprintf(n.progress(), "meshrpc: warning: rule %s allows nothing: a key scope (@...) applies only to procedures that take a key (%s)\n",
+			g, strings.Join(keyed, ", "))
+	}
 }
 
 // parseRules turns --allow rules, and the principals each command allows,
@@ -68,4 +88,13 @@ func parseRules(allow []string, commands []command.Spec) ([]authz.Rule, error) {
 		}
 	}
 	return rules, nil
+}
+
+// progress is where the node tells its operator what it does: Config.Progress,
+// by default the standard error.
+func (n *Node) progress() io.Writer {
+	if n.cfg.Progress != nil {
+		return n.cfg.Progress
+	}
+	return os.Stderr
 }

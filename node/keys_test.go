@@ -4,11 +4,14 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/meshrpc/meshrpc/mesh/devnet"
 	"github.com/meshrpc/meshrpc/mesh/meshtest"
 	"github.com/meshrpc/meshrpc/node"
+	"github.com/meshrpc/meshrpc/node/command"
 	"github.com/meshrpc/meshrpc/rpc"
+	"github.com/meshrpc/meshrpc/rpc/authz"
 	"github.com/meshrpc/meshrpc/store"
 )
 
@@ -88,6 +91,79 @@ func TestPersonalSpacesAndKeyScopedRules(t *testing.T) {
 	for _, a := range allowed {
 		if a.Name == "kv.get" && !strings.Contains(a.By, "keys: shared/*") {
 			t.Errorf("phone's kv.get: %+v", a)
+		}
+	}
+}
+
+// A key-scoped rule or grant gives a corner of the store and nothing else:
+// the phone allowed *@shared/* may call no procedure that takes no key
+// (sys.stats, sys.peers, rpc.discover, an exposed command), and rpc.allowed,
+// which answers from the same decision, does not list them.
+func TestKeyScopeAllowsNoProcedureWithoutKeys(t *testing.T) {
+	dn := meshtest.Net(t, devnet.Config{SeparateUsers: true})
+	startNode(t, dn, node.Config{Hostname: "home", InMemory: true,
+		Allow:    []string{"self", "node:phone=*@shared/*"},
+		Commands: []command.Spec{{Name: "uptime", Argv: []string{"uptime"}}}})
+	phone, tablet := dialAs(t, dn, "phone"), dialAs(t, dn, "tablet")
+	ctx := context.Background()
+	if err := dn.Grant(authz.CapName, map[string]any{"methods": []string{"*"}, "keys": []string{"shared/*"}}); err != nil {
+		t.Fatal(err)
+	}
+	// The rule (phone) and the grant (every peer, the tablet among them).
+	for name, c := range map[string]*node.Client{"phone": phone, "tablet": tablet} {
+		for deadline := time.Now().Add(15 * time.Second); c.Call(ctx, "home", "kv.put", []any{"shared/" + name, 1}, nil) != nil; {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s not granted shared/* within 15 s", name)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		for _, m := range []string{"sys.stats", "sys.peers", "sys.info", "rpc.discover", "uptime"} {
+			if err := c.Call(ctx, "home", m, nil, nil); rpc.CodeOf(err) != rpc.CodePermissionDenied {
+				t.Errorf("%s calling %s: %v; want permission denied", name, m, err)
+			} else if !strings.Contains(err.Error(), "takes no key") {
+				t.Errorf("%s calling %s: the denial %q does not say why the scoped rule does not apply", name, m, err)
+			}
+		}
+		if err := c.Call(ctx, "home", "kv.get", []any{"private/x"}, nil); rpc.CodeOf(err) != rpc.CodePermissionDenied {
+			t.Errorf("%s reading outside its corner: %v", name, err)
+		}
+		var allowed []node.Allowed
+		if err := c.Call(ctx, "home", rpc.AllowedMethod, nil, &allowed); err != nil {
+			t.Fatal(err)
+		}
+		for _, a := range allowed {
+			if !strings.HasPrefix(a.Name, "kv.") && a.Name != rpc.AllowedMethod {
+				t.Errorf("rpc.allowed lists %s for the %s: %+v", a.Name, name, a)
+			}
+		}
+	}
+}
+
+// A caller that may not call a method learns nothing about its params: its
+// malformed params get permission denied, not invalid params. A caller that
+// may gets invalid params, and a key too long or with control characters is
+// refused before it is authorized or quoted.
+func TestParamsAreCheckedOnlyForCallersThatMayCall(t *testing.T) {
+	dn := meshtest.Net(t, devnet.Config{SeparateUsers: true})
+	startNode(t, dn, node.Config{Hostname: "home", InMemory: true, Allow: []string{"node:laptop=kv.*"}})
+	laptop, phone := dialAs(t, dn, "laptop"), dialAs(t, dn, "phone")
+	ctx := context.Background()
+	malformed := map[string]any{"delta": "one"} // no key, a string delta
+	if err := phone.Call(ctx, "home", "sys.ping", map[string]any{"bogus": 1}, nil); rpc.CodeOf(err) != rpc.CodePermissionDenied {
+		t.Errorf("stranger, sys.ping with bogus params: %v; want permission denied", err)
+	}
+	if err := laptop.Call(ctx, "home", "kv.inc", malformed, nil); rpc.CodeOf(err) != rpc.CodeInvalidParams {
+		t.Errorf("allowed caller, malformed kv.inc: %v; want invalid params", err)
+	}
+	for _, key := range []string{strings.Repeat("k", 64<<10), "a\nforged row", "\x1b[2Kx"} {
+		for name, c := range map[string]*node.Client{"laptop": laptop, "phone": phone} {
+			err := c.Call(ctx, "home", "kv.put", []any{key, 1}, nil)
+			if rpc.CodeOf(err) != rpc.CodeInvalidParams {
+				t.Errorf("%s, kv.put of a bad key (%d bytes): %v; want invalid params", name, len(key), err)
+			}
+			if err != nil && (len(err.Error()) > 2048 || strings.ContainsAny(err.Error(), "\n\x1b")) {
+				t.Errorf("%s: the error quotes the key unbounded or raw: %.200q", name, err)
+			}
 		}
 	}
 }

@@ -103,7 +103,7 @@ func New(ctx context.Context, cfg Config) (_ *Node, err error) {
 	self := n.mesh.Self()
 	n.reg = rpc.NewRegistry()
 	registerSys(n.reg, n)
-	registerKV(n.reg, n)
+	registerKV(n.reg, n.store)
 	registerAllowed(n.reg, n)
 	registerStats(n.reg, n)
 	registerPeers(n.reg, n)
@@ -151,16 +151,20 @@ func (n *Node) Store() *store.Store { return n.store }
 // its command procedures.
 func (n *Node) Policy() *authz.Policy { return n.policy.Load() }
 
-func (n *Node) authorize(ctx context.Context, c rpc.Caller, method string) error {
-	if method == rpc.AllowedMethod {
-		return nil // everyoneMayAsk; the answer is about the caller only
+// authorize is the server's Config.Authorize, the node's one decision of
+// every call: a key a call names is checked first (so only a bounded,
+// plain key is ever authorized or quoted), then the policy decides.
+func (n *Node) authorize(ctx context.Context, c rpc.Caller, a rpc.Access) (rpc.Grant, error) {
+	if a.KeyKnown {
+		check := store.CheckKey
+		if a.Keys == rpc.KeyPrefix {
+			check = store.CheckPrefix
+		}
+		if err := check(a.Key); err != nil {
+			return rpc.Grant{}, &rpc.Error{Code: rpc.CodeInvalidParams, Message: "invalid params for " + a.Method + ": " + err.Error()}
+		}
 	}
-	if kvMethods[method] {
-		// The store's procedures check the key they are given (scoped
-		// rules, personal spaces); see Node.key.
-		return nil
-	}
-	return n.policy.Load().Authorize(ctx, c, method)
+	return n.policy.Load().Authorize(ctx, c, a)
 }
 
 // Name is the node's MagicDNS short name.

@@ -2,8 +2,6 @@ package node
 
 import (
 	"context"
-	"encoding/json"
-	"strings"
 
 	"github.com/meshrpc/meshrpc/node/audit"
 	"github.com/meshrpc/meshrpc/node/stats"
@@ -28,6 +26,7 @@ func (n *Node) observe(r *rpc.CallRecord) {
 		Node: r.Caller.Node, Login: r.Caller.Login, Tags: r.Caller.Tags, Addr: r.Caller.Addr,
 		Method: method, Outcome: audit.OutcomeOK, Code: r.Code, Error: r.Message,
 		DurationMs: float64(r.Duration.Microseconds()) / 1000, Replayed: r.Replayed,
+		Key: r.Key,
 	}
 	switch r.Code {
 	case 0:
@@ -36,27 +35,7 @@ func (n *Node) observe(r *rpc.CallRecord) {
 	default:
 		rec.Outcome = audit.OutcomeError
 	}
-	if strings.HasPrefix(r.Method, "kv.") {
-		rec.Key = keyOf(r)
-	}
 	n.audit.Append(rec)
-}
-
-// keyOf finds the key (or prefix) a kv.* call names: the member "key" or
-// "prefix" of named params, or the first positional one.
-func keyOf(r *rpc.CallRecord) string {
-	if key, ok := r.ParamString(0); ok {
-		return key
-	}
-	var byName struct{ Key, Prefix *string }
-	json.Unmarshal(r.Params, &byName)
-	switch {
-	case byName.Key != nil:
-		return *byName.Key
-	case byName.Prefix != nil:
-		return *byName.Prefix
-	}
-	return ""
 }
 
 // StatsReport is what sys.stats answers.

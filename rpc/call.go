@@ -135,25 +135,18 @@ func (r result) size() int {
 	return n
 }
 
-// run authorizes and runs one request, bounded by its deadline.
+// run decides and runs one request, bounded by its deadline. Every call
+// takes this one path: its method's name checked, its caller authorized
+// (on the key its params name, for a procedure that declares one), the
+// caller's limit taken, a retry answered with its first outcome, and only
+// then the handler run.
 func (s *Server) run(in incoming, caller Caller, idErr error, req *request) (res result) {
 	if req.err != nil {
 		return result{err: req.err}
 	}
-	if m := req.Meta; m != nil { // a stream's per-message headers
-		if m.CallID != "" && len(m.CallID) <= 128 {
-			in.callID, in.clientCallID = m.CallID, true
-		}
-		if m.TimeoutMs > 0 {
-			in.timeout = parseTimeout(strconv.FormatInt(m.TimeoutMs, 10))
-		}
-	}
-	if in.callID == "" { // a stream message without one: only now, ids cost a syscall
-		in.callID = newCallID()
-	}
-	start := time.Now()
-	replayed := false
-	defer func() { s.record(in, caller, req, start, res.err, replayed) }()
+	in = in.withMeta(req.Meta)
+	rec := callRecord{start: time.Now()}
+	defer func() { s.record(in, caller, req, &rec, res.err) }()
 	if idErr != nil {
 		return result{err: &Error{Code: CodePermissionDenied, Message: fmt.Sprintf("permission denied: cannot tell who is calling from %s: %v", in.remote, idErr)}}
 	}
@@ -162,14 +155,12 @@ func (s *Server) run(in incoming, caller Caller, idErr error, req *request) (res
 	if s.cfg.NodeName != "" {
 		ctx = context.WithValue(ctx, nodeNameKey{}, s.cfg.NodeName)
 	}
-	if s.cfg.Authorize != nil {
-		if err := s.cfg.Authorize(ctx, caller, req.Method); err != nil {
-			return result{err: toError(err)}
-		}
+	proc, bound, grant, err := s.admit(ctx, caller, req, &rec)
+	if err != nil {
+		return result{err: err}
 	}
-	proc, ok := s.cfg.Registry.Lookup(req.Method)
-	if !ok {
-		return result{err: &Error{Code: CodeMethodNotFound, Message: fmt.Sprintf("method not found: %s has no procedure %q; rpc.discover lists them", s.nodeName(), req.Method)}}
+	if proc.Keys != NoKey {
+		ctx = context.WithValue(ctx, grantKey{}, grant)
 	}
 	release, ok := s.limits.acquire(limitKey(caller, in.remote))
 	if !ok {
@@ -178,15 +169,105 @@ func (s *Server) run(in incoming, caller Caller, idErr error, req *request) (res
 	var replay *replayEntry
 	if !proc.ReadOnly && in.clientCallID {
 		key := replayKey{caller: limitKey(caller, in.remote), callID: in.callID, reqID: string(req.ID)}
-		e, first := s.replay.begin(key, start)
-		if !first { // a retry: the first arrival's outcome, never a second run
-			defer release()
-			replayed = true
-			return s.awaitReplay(in, e, req.Method)
-		}
-		replay = e
 		ctx = context.WithValue(ctx, requestKeyKey{}, key.String())
+		if !proc.AnswersRetries {
+			e, first := s.replay.begin(key, rec.start)
+			if !first { // a retry: the first arrival's outcome, never a second run
+				defer release()
+				rec.replayed = true
+				return s.awaitReplay(in, e, req.Method)
+			}
+			replay = e
+		}
 	}
+	return s.invokeWithin(ctx, in, proc, bound, func(res result) {
+		if replay != nil {
+			s.replay.finish(replay, res) // even when the caller has gone: its retry wants this
+		}
+		// Free the caller's slot before the reply can reach it: a caller at
+		// its limit sends its next call the moment this one is answered.
+		release()
+	})
+}
+
+// withMeta applies a stream message's own headers, and gives the call an
+// id if it still has none (only now: ids cost a syscall).
+func (in incoming) withMeta(m *requestMeta) incoming {
+	if m != nil {
+		if m.CallID != "" && len(m.CallID) <= 128 {
+			in.callID, in.clientCallID = m.CallID, true
+		}
+		if m.TimeoutMs > 0 {
+			in.timeout = parseTimeout(strconv.FormatInt(m.TimeoutMs, 10))
+		}
+	}
+	if in.callID == "" {
+		in.callID = newCallID()
+	}
+	return in
+}
+
+// admit decides whether the call may run, in one place: its method's name,
+// the caller's right to call it at all (before its params are read, so a
+// caller that may not call a method learns nothing of them), its params
+// bound once, and, for a procedure that declares a key, the caller's right
+// to that key. It returns the procedure, the bound call and the grant, and
+// notes the key in rec, granted or denied.
+func (s *Server) admit(ctx context.Context, caller Caller, req *request, rec *callRecord) (*Procedure, boundCall, Grant, *Error) {
+	if err := CheckMethodName(req.Method); err != nil {
+		return nil, nil, Grant{}, &Error{Code: CodeInvalidRequest, Message: "invalid request: " + err.Error()}
+	}
+	proc, found := s.cfg.Registry.Lookup(req.Method)
+	access := Access{Method: req.Method}
+	if found {
+		access.Keys = proc.Keys
+	}
+	if _, err := s.authorize(ctx, caller, access); err != nil {
+		return nil, nil, Grant{}, err
+	}
+	if !found {
+		return nil, nil, Grant{}, &Error{Code: CodeMethodNotFound, Message: fmt.Sprintf("method not found: %s has no procedure %q; rpc.discover lists them", s.nodeName(), req.Method)}
+	}
+	bound, err := proc.start(req.Params)
+	if err != nil {
+		return nil, nil, Grant{}, toError(err)
+	}
+	if proc.Keys == NoKey {
+		return proc, bound, Grant{}, nil
+	}
+	access.Key, access.KeyKnown = bound.key(), true
+	grant, aerr := s.authorize(ctx, caller, access)
+	if aerr != nil {
+		if aerr.Code == CodePermissionDenied && len(access.Key) <= maxRecordedKey {
+			rec.key = access.Key // what was refused, as sent
+		}
+		return nil, nil, Grant{}, aerr
+	}
+	bound.setKey(grant.Key)
+	rec.key = grant.Key
+	return proc, bound, grant, nil
+}
+
+// authorize asks Config.Authorize; without one, every call is allowed, on
+// the key as sent.
+func (s *Server) authorize(ctx context.Context, caller Caller, a Access) (Grant, *Error) {
+	if s.cfg.Authorize == nil {
+		return Grant{Key: a.Key}, nil
+	}
+	g, err := s.cfg.Authorize(ctx, caller, a)
+	if err != nil {
+		return Grant{}, toError(err)
+	}
+	if a.KeyKnown && g.Key == "" {
+		g.Key = a.Key
+	}
+	return g, nil
+}
+
+// invokeWithin runs the bound call on its own goroutine within the call's
+// timeout, calling done with its outcome even when the caller has stopped
+// waiting for it.
+func (s *Server) invokeWithin(ctx context.Context, in incoming, proc *Procedure, bound boundCall, done func(result)) result {
 	timeout := s.cfg.DefaultTimeout
 	if proc.Timeout > 0 {
 		timeout = proc.Timeout
@@ -198,38 +279,33 @@ func (s *Server) run(in incoming, caller Caller, idErr error, req *request) (res
 	defer cancel()
 
 	s.inflight.Add(1)
-	done := make(chan result, 1)
+	resc := make(chan result, 1)
 	go func() {
-		res := s.invoke(ctx, proc, req) // it recovers the handler's panics
-		if replay != nil {
-			s.replay.finish(replay, res) // even when the caller has gone: its retry wants this
-		}
-		// Free the caller's slot before the reply can reach it: a caller at
-		// its limit sends its next call the moment this one is answered.
-		release()
+		res := s.invoke(ctx, proc.Name, bound) // it recovers the handler's panics
+		done(res)
 		s.inflight.Add(-1)
-		done <- res
+		resc <- res
 	}()
 	select {
-	case res = <-done:
+	case res := <-resc:
 		return res
 	case <-ctx.Done():
 		if in.ctx.Err() != nil {
 			return result{err: &Error{Code: CodeUnavailable, Message: "the caller went away"}}
 		}
-		return result{err: &Error{Code: CodeDeadlineExceeded, Message: fmt.Sprintf("deadline exceeded: %s did not finish within %v", req.Method, timeout)}}
+		return result{err: &Error{Code: CodeDeadlineExceeded, Message: fmt.Sprintf("deadline exceeded: %s did not finish within %v", proc.Name, timeout)}}
 	}
 }
 
-// invoke calls the handler, turning panics and errors into results.
-func (s *Server) invoke(ctx context.Context, proc *Procedure, req *request) (res result) {
+// invoke runs the handler, turning panics and errors into results.
+func (s *Server) invoke(ctx context.Context, method string, bound boundCall) (res result) {
 	defer func() {
 		if p := recover(); p != nil {
-			s.cfg.Logger.Error("handler panic", "method", req.Method, "call_id", CallIDFrom(ctx), "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
-			res = result{err: &Error{Code: CodeInternalError, Message: fmt.Sprintf("internal error in %s (call id %s); the node's log has the details", req.Method, CallIDFrom(ctx))}}
+			s.cfg.Logger.Error("handler panic", "method", method, "call_id", CallIDFrom(ctx), "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+			res = result{err: &Error{Code: CodeInternalError, Message: fmt.Sprintf("internal error in %s (call id %s); the node's log has the details", method, CallIDFrom(ctx))}}
 		}
 	}()
-	v, err := proc.Handler.ServeRPC(ctx, req.Params)
+	v, err := bound.run(ctx)
 	if err != nil {
 		return result{err: toError(err)}
 	}
@@ -238,7 +314,7 @@ func (s *Server) invoke(ctx context.Context, proc *Procedure, req *request) (res
 	}
 	b, err := json.Marshal(v)
 	if err != nil {
-		return result{err: &Error{Code: CodeInternalError, Message: fmt.Sprintf("internal error: the result of %s does not marshal to JSON: %v", req.Method, err)}}
+		return result{err: &Error{Code: CodeInternalError, Message: fmt.Sprintf("internal error: the result of %s does not marshal to JSON: %v", method, err)}}
 	}
 	return result{json: b}
 }
@@ -275,11 +351,26 @@ func (s *Server) awaitReplay(in incoming, e *replayEntry, method string) result 
 	return result{err: &Error{Code: CodeDeadlineExceeded, Message: fmt.Sprintf("deadline exceeded: the first attempt of this %s call (id %s) is still running", method, in.callID)}}
 }
 
-// record logs a call and hands it to Config.Observe.
-func (s *Server) record(in incoming, c Caller, req *request, start time.Time, err *Error, replayed bool) {
-	d := time.Since(start)
+// maxRecordedKey bounds a refused key kept in a call's record.
+const maxRecordedKey = 1024
+
+// callRecord is what run learns of a call for its record.
+type callRecord struct {
+	start    time.Time
+	key      string // the granted key, for a procedure that declares one
+	replayed bool
+}
+
+// record logs a call and hands it to Config.Observe. A method name that is
+// not a valid name is recorded only in a bounded, quoted form.
+func (s *Server) record(in incoming, c Caller, req *request, cr *callRecord, err *Error) {
+	d := time.Since(cr.start)
+	method := req.Method
+	if err != nil && err.Code == CodeInvalidRequest && CheckMethodName(method) != nil {
+		method = Quote(method, 64)
+	}
 	if s.cfg.Observe != nil {
-		r := &CallRecord{Time: start, CallID: in.callID, Caller: c, Method: req.Method, Params: req.Params, Duration: d, Replayed: replayed}
+		r := &CallRecord{Time: cr.start, CallID: in.callID, Caller: c, Method: method, Key: cr.key, Duration: d, Replayed: cr.replayed}
 		if err != nil {
 			r.Code, r.Message = err.Code, err.Message
 		}
@@ -292,6 +383,6 @@ func (s *Server) record(in incoming, c Caller, req *request, start time.Time, er
 	if err != nil {
 		outcome, code = err.Message, err.Code
 	}
-	s.cfg.Logger.Info("call", "call_id", in.callID, "caller", c.Name(), "login", c.Login, "method", req.Method,
-		"duration", d, "code", code, "outcome", outcome, "replayed", replayed)
+	s.cfg.Logger.Info("call", "call_id", in.callID, "caller", c.Name(), "login", c.Login, "method", method,
+		"duration", d, "code", code, "outcome", outcome, "replayed", cr.replayed)
 }

@@ -3,9 +3,12 @@
 // cleartext HTTP/2) and a WebSocket stream on any net.Listener, and a [Client].
 //
 // It does not know about tailnets. The server learns who is calling through
-// an injected Identify function (node passes tsnet's WhoIs) and asks an
-// injected Authorize function (rpc/authz) before any handler runs; handlers
-// read the caller with [CallerFrom]. The client dials through an injected
+// an injected Identify function (node passes tsnet's WhoIs) and decides
+// every call in one place, before its handler runs, by asking an injected
+// Authorize function (rpc/authz) about an [Access]: the method, and the key
+// its params name for a procedure that declares one. Handlers never
+// authorize; they read the caller with [CallerFrom] and a granted key with
+// [GrantFrom]. The client dials through an injected
 // Dial function. So the package is tested on plain loopback listeners as well
 // as over a real tailnet.
 //

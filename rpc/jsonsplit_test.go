@@ -85,27 +85,6 @@ func FuzzDecodeRequest(f *testing.F) {
 	})
 }
 
-func TestCallRecordParamString(t *testing.T) {
-	for _, tc := range []struct {
-		params string
-		want   string
-		ok     bool
-	}{
-		{`["shared/a", 2]`, "shared/a", true},
-		{` [ "caf\u00e9\"x" ] `, "café\"x", true}, // escaped: encoding/json decodes it
-		{`[5, "b"]`, "", false},
-		{`[]`, "", false},
-		{`{"key":"a"}`, "", false}, // named params are not positional
-		{`["a",`, "", false},
-		{``, "", false},
-	} {
-		got, ok := (&CallRecord{Params: json.RawMessage(tc.params)}).ParamString(0)
-		if got != tc.want || ok != tc.ok {
-			t.Errorf("ParamString(0) of %s = %q, %v; want %q, %v", tc.params, got, ok, tc.want, tc.ok)
-		}
-	}
-}
-
 // TestPlainParamsEncodeAsJSONMarshal: the client's fast path writes what
 // json.Marshal writes, or declines.
 func TestPlainParamsEncodeAsJSONMarshal(t *testing.T) {

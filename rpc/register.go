@@ -20,8 +20,14 @@ import (
 // by name (a JSON object) or by position (a JSON array, in field order). Use
 // struct{} for a procedure without parameters.
 //
+// A string field tagged rpc:"key" (or rpc:"prefix") names the store key
+// (or every key under the prefix) the procedure touches. The server then
+// authorizes the call on that key before the handler runs and sets the
+// field to the key as granted (see Access and GrantFrom), so the handler
+// never authorizes.
+//
 //	type IncParams struct {
-//		Key   string `json:"key"`
+//		Key   string `json:"key" rpc:"key"`
 //		Delta int64  `json:"delta,omitempty"`
 //	}
 //	rpc.Register(reg, "kv.inc", "Adds delta (default 1) to key.", inc)
@@ -32,6 +38,7 @@ func Register[P, R any](r *Registry, name, summary string, fn func(ctx context.C
 		Summary: summary,
 		Params:  b.params(),
 		Result:  schemaOf(reflect.TypeFor[R]()),
+		Keys:    b.keys,
 		Handler: HandlerFunc(func(ctx context.Context, raw json.RawMessage) (any, error) {
 			var params P
 			if err := b.bind(raw, &params); err != nil {
@@ -40,9 +47,52 @@ func Register[P, R any](r *Registry, name, summary string, fn func(ctx context.C
 			return fn(ctx, params)
 		}),
 	}
+	p.bind = func(raw json.RawMessage) (boundCall, error) {
+		c := &typedCall[P, R]{fn: fn, keyField: b.keyField}
+		return c, b.bind(raw, &c.params)
+	}
 	r.Handle(p)
 	return p
 }
+
+// boundCall is a call whose params are bound: the server reads the key it
+// names for authorization, hands the granted key back, then runs it.
+type boundCall interface {
+	key() string
+	setKey(string)
+	run(ctx context.Context) (any, error)
+}
+
+type typedCall[P, R any] struct {
+	params   P
+	fn       func(context.Context, P) (R, error)
+	keyField int // index of the field tagged rpc:"key" or rpc:"prefix"; -1 if none
+}
+
+func (c *typedCall[P, R]) key() string {
+	if c.keyField < 0 {
+		return ""
+	}
+	return reflect.ValueOf(&c.params).Elem().Field(c.keyField).String()
+}
+
+func (c *typedCall[P, R]) setKey(k string) {
+	if c.keyField >= 0 {
+		reflect.ValueOf(&c.params).Elem().Field(c.keyField).SetString(k)
+	}
+}
+
+func (c *typedCall[P, R]) run(ctx context.Context) (any, error) { return c.fn(ctx, c.params) }
+
+// rawCall runs a plain Handler: its params are its own to bind.
+type rawCall struct {
+	h      Handler
+	params json.RawMessage
+}
+
+func (rawCall) key() string                            { return "" }
+func (rawCall) setKey(string)                          {}
+func (c rawCall) run(ctx context.Context) (any, error) { return c.h.ServeRPC(ctx, c.params) }
 
 // binder binds JSON params, named or positional, to a params struct. It is
 // built once per procedure, so a call does no reflection beyond decoding.
@@ -50,6 +100,8 @@ type binder struct {
 	method   string
 	fields   []field
 	declared []Param
+	keys     KeyUse // what the field tagged rpc:"key" or rpc:"prefix" names
+	keyField int    // that field's index in the struct, -1 if none
 }
 
 type field struct {
@@ -63,12 +115,13 @@ func newBinder(t reflect.Type, method string) *binder {
 	if t.Kind() != reflect.Struct {
 		panic(fmt.Sprintf("rpc: Register %q: params type %v is not a struct", method, t))
 	}
-	b := &binder{method: method}
+	b := &binder{method: method, keyField: -1}
 	for i := range t.NumField() {
 		sf := t.Field(i)
 		if !sf.IsExported() {
 			continue
 		}
+		b.declareKey(sf, i)
 		tag := sf.Tag.Get("json")
 		if tag == "-" {
 			continue
@@ -85,6 +138,26 @@ func newBinder(t reflect.Type, method string) *binder {
 		b.declared[i] = Param{Name: f.name, Required: f.required, Schema: schemaOf(f.typ)}
 	}
 	return b
+}
+
+// declareKey notes the field tagged rpc:"key" or rpc:"prefix": the key the
+// procedure touches, which the server authorizes before the handler runs.
+func (b *binder) declareKey(sf reflect.StructField, i int) {
+	var use KeyUse
+	switch tag := sf.Tag.Get("rpc"); tag {
+	case "":
+		return
+	case "key":
+		use = OneKey
+	case "prefix":
+		use = KeyPrefix
+	default:
+		panic(fmt.Sprintf("rpc: Register %q: field %s: unknown tag rpc:%q (want \"key\" or \"prefix\")", b.method, sf.Name, tag))
+	}
+	if sf.Type.Kind() != reflect.String || b.keyField >= 0 {
+		panic(fmt.Sprintf("rpc: Register %q: field %s: a procedure declares at most one key, a string", b.method, sf.Name))
+	}
+	b.keys, b.keyField = use, i
 }
 
 func (b *binder) params() []Param { return slices.Clone(b.declared) }

@@ -39,10 +39,42 @@ type Procedure struct {
 	Result  Schema
 	// ReadOnly procedures change nothing; they are safe to retry.
 	ReadOnly bool
+	// AnswersRetries: the procedure answers a retry itself, from what it
+	// keeps with its effect under RequestKeyFrom (the kv writes do, in the
+	// same transaction, so across restarts too); the server's memory of
+	// outcomes leaves it alone. Each call thus has one exactly-once
+	// mechanism.
+	AnswersRetries bool
+	// Keys says what the procedure's key param names, if any; Register
+	// sets it from the params' rpc:"key" or rpc:"prefix" tag.
+	Keys KeyUse
 	// Timeout bounds a call when the caller sets no shorter deadline; zero
 	// means the server's DefaultTimeout. A backup script may need minutes.
 	Timeout time.Duration
 	Handler Handler
+
+	bind func(json.RawMessage) (boundCall, error) // set by Register
+}
+
+// check returns why p cannot be registered, or nil.
+func (p *Procedure) check() error {
+	switch {
+	case p.Name == "" || p.Handler == nil:
+		return fmt.Errorf("rpc: a procedure without name or handler")
+	case strings.HasPrefix(p.Name, "rpc.") && p.Name != discoverMethod && p.Name != AllowedMethod:
+		return fmt.Errorf("procedure %q: names beginning with rpc. are reserved", p.Name)
+	case p.Keys != NoKey && p.bind == nil:
+		return fmt.Errorf("procedure %q: only procedures made by Register declare keys", p.Name)
+	}
+	return CheckMethodName(p.Name)
+}
+
+// start binds a call's params to p.
+func (p *Procedure) start(params json.RawMessage) (boundCall, error) {
+	if p.bind != nil {
+		return p.bind(params)
+	}
+	return rawCall{p.Handler, params}, nil
 }
 
 // Registry routes method names to procedures. It is safe for concurrent use;
@@ -59,14 +91,12 @@ func NewRegistry() *Registry {
 	return r
 }
 
-// Handle registers p. It panics when p has no name or handler, or when the
+// Handle registers p. It panics when p has no name or handler, when its
+// name is not a method name (CheckMethodName) or is reserved, or when the
 // name is taken: two procedures of one name are a programming error.
 func (r *Registry) Handle(p *Procedure) {
-	if p.Name == "" || p.Handler == nil {
-		panic("rpc: Handle of a procedure without name or handler")
-	}
-	if strings.HasPrefix(p.Name, "rpc.") && p.Name != discoverMethod && p.Name != AllowedMethod {
-		panic(fmt.Sprintf("rpc: method %q: names beginning with rpc. are reserved", p.Name))
+	if err := p.check(); err != nil {
+		panic("rpc: Handle: " + err.Error())
 	}
 	if p.Result == nil {
 		p.Result = Schema{}
@@ -93,12 +123,13 @@ func (r *Registry) Swap(old []string, add []*Procedure) error {
 	}
 	seen := make(map[string]bool, len(add))
 	for _, p := range add {
-		switch {
-		case p.Name == "" || p.Handler == nil:
-			return fmt.Errorf("rpc: a procedure without name or handler")
-		case strings.HasPrefix(p.Name, "rpc."):
+		if strings.HasPrefix(p.Name, "rpc.") {
 			return fmt.Errorf("procedure %q: names beginning with rpc. are reserved", p.Name)
-		case seen[p.Name]:
+		}
+		if err := p.check(); err != nil {
+			return err
+		}
+		if seen[p.Name] {
 			return fmt.Errorf("procedure %q: declared twice", p.Name)
 		}
 		if _, taken := r.procs[p.Name]; taken && !leaving[p.Name] {

@@ -2,7 +2,6 @@ package rpc
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"log/slog"
 	"net"
@@ -27,10 +26,11 @@ type Config struct {
 	// every few seconds, never per call.
 	Identify func(ctx context.Context, remoteAddr string) (Caller, error)
 
-	// Authorize decides, before any handler runs, whether c may call method.
-	// Its error is sent to the caller (usually CodePermissionDenied). nil
-	// allows everything.
-	Authorize func(ctx context.Context, c Caller, method string) error
+	// Authorize decides, before any handler runs, whether c may make the
+	// call a describes; see Access for when it is asked. Its error is sent
+	// to the caller (usually CodePermissionDenied); its Grant gives a
+	// procedure that declares a key the key to use. nil allows everything.
+	Authorize func(ctx context.Context, c Caller, a Access) (Grant, error)
 
 	// NodeName names this node in messages and in rpc.discover.
 	NodeName string
@@ -75,32 +75,21 @@ type Config struct {
 
 // CallRecord is one call as the server saw it.
 type CallRecord struct {
-	Time     time.Time
-	CallID   string
-	Caller   Caller
-	Method   string
-	Params   json.RawMessage // as sent; valid only while Observe runs
-	Code     int             // 0 when the call succeeded
-	Message  string          // the error's message otherwise
+	Time   time.Time
+	CallID string
+	Caller Caller
+	// Method is the method called; a name that is not a method name
+	// (CheckMethodName) appears only quoted and cut short.
+	Method string
+	// Key is the key or prefix the call was granted, for a procedure that
+	// declares one (as the procedure used it: "~/x" as "~LOGIN/x").
+	Key      string
+	Code     int    // 0 when the call succeeded
+	Message  string // the error's message otherwise
 	Duration time.Duration
 	// Replayed: a retry of a call already run (same caller and call id),
 	// answered with the first outcome without running the procedure again.
 	Replayed bool
-}
-
-// ParamString returns the string at position i of positional params (a
-// JSON array), found without reflection: observers such as an audit log
-// name what a call was about without decoding every call's params again.
-func (r *CallRecord) ParamString(i int) (string, bool) {
-	items, ok := splitArray(r.Params)
-	if !ok && json.Unmarshal(r.Params, &items) != nil || i >= len(items) {
-		return "", false
-	}
-	if s, ok := plainString(items[i]); ok {
-		return s, true
-	}
-	var s string
-	return s, json.Unmarshal(items[i], &s) == nil
 }
 
 func (c Config) withDefaults() Config {

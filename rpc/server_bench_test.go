@@ -21,7 +21,7 @@ func BenchmarkServerCall(b *testing.B) {
 		Identify: func(context.Context, string) (Caller, error) {
 			return Caller{Node: "cafe", Login: "alice@example.com"}, nil
 		},
-		Authorize: func(context.Context, Caller, string) error { return nil },
+		Authorize: func(context.Context, Caller, Access) (Grant, error) { return Grant{}, nil },
 	})
 	cs := &connState{remote: "100.64.0.2:1234"}
 	body := []byte(`{"jsonrpc":"2.0","id":1,"method":"kv.get","params":["visits"]}`)

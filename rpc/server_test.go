@@ -373,11 +373,11 @@ func TestAuthorizeRunsFirst(t *testing.T) {
 			mu.Unlock()
 			return rpc.Caller{Node: "laptop", Login: "alice@example.com"}, nil
 		},
-		Authorize: func(ctx context.Context, c rpc.Caller, method string) error {
-			if method == "get_data" {
-				return nil
+		Authorize: func(ctx context.Context, c rpc.Caller, a rpc.Access) (rpc.Grant, error) {
+			if a.Method == "get_data" {
+				return rpc.Grant{}, nil
 			}
-			return rpc.Errorf(rpc.CodePermissionDenied, "permission denied: %s may not call %s", c.Node, method)
+			return rpc.Grant{}, rpc.Errorf(rpc.CodePermissionDenied, "permission denied: %s may not call %s", c.Node, a.Method)
 		},
 	})
 	c := client(t, addr)

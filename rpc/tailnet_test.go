@@ -14,7 +14,7 @@ import (
 
 // serveOnTailnet serves the test registry on srv's tailnet address, with
 // the caller identified by WhoIs, and returns a client on cli.
-func serveOnTailnet(t testing.TB, srv, cli *mesh.Node, authorize func(context.Context, rpc.Caller, string) error) *rpc.Client {
+func serveOnTailnet(t testing.TB, srv, cli *mesh.Node, authorize func(context.Context, rpc.Caller, rpc.Access) (rpc.Grant, error)) *rpc.Client {
 	t.Helper()
 	ln, err := srv.Listen("tcp", ":4343")
 	if err != nil {
@@ -63,13 +63,13 @@ func TestGrantChangeReachesAnOpenConnection(t *testing.T) {
 	cafe := meshtest.Join(t, dn, mesh.Config{Hostname: "cafe"})
 	meshtest.WaitPeers(t, cafe, "home")
 	const capName = "github.com/meshrpc/meshrpc/cap/rpc"
-	allowByGrant := func(ctx context.Context, c rpc.Caller, method string) error {
+	allowByGrant := func(ctx context.Context, c rpc.Caller, a rpc.Access) (rpc.Grant, error) {
 		for _, v := range c.Caps[capName] {
-			if strings.Contains(string(v), `"`+method+`"`) {
-				return nil
+			if strings.Contains(string(v), `"`+a.Method+`"`) {
+				return rpc.Grant{}, nil
 			}
 		}
-		return rpc.Errorf(rpc.CodePermissionDenied, "permission denied: %s may not call %s", c.Name(), method)
+		return rpc.Grant{}, rpc.Errorf(rpc.CodePermissionDenied, "permission denied: %s may not call %s", c.Name(), a.Method)
 	}
 	c := serveOnTailnet(t, home, cafe, allowByGrant)
 	ctx := context.Background()

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"math"
 	"strconv"
+	"strings"
+	"unicode"
 	"unicode/utf8"
 
 	bolt "go.etcd.io/bbolt"
@@ -228,13 +230,40 @@ func (s *Store) view(fn func(tx *bolt.Tx) error) error {
 }
 
 func checkKey(key string) error {
-	switch {
-	case key == "":
+	if key == "" {
 		return fmt.Errorf("%w: keys are 1 to %d bytes", ErrEmptyKey, MaxKeyBytes)
+	}
+	return checkText(key)
+}
+
+func checkText(key string) error {
+	switch {
 	case len(key) > MaxKeyBytes:
 		return fmt.Errorf("%w: key of %d bytes, the limit is %d", ErrTooLarge, len(key), MaxKeyBytes)
 	case !utf8.ValidString(key):
 		return fmt.Errorf("%w: %q", ErrInvalidKey, key)
+	}
+	return nil
+}
+
+// CheckKey returns an error when a caller's key cannot name a value: keys
+// are 1 to MaxKeyBytes bytes of UTF-8 without control characters. A node
+// checks every key a caller sends before the key is authorized, used or
+// quoted in a message.
+func CheckKey(key string) error {
+	if key == "" {
+		return fmt.Errorf("%w: keys are 1 to %d bytes", ErrEmptyKey, MaxKeyBytes)
+	}
+	return CheckPrefix(key)
+}
+
+// CheckPrefix is CheckKey for a prefix, which may be empty (every key).
+func CheckPrefix(prefix string) error {
+	if err := checkText(prefix); err != nil {
+		return err
+	}
+	if i := strings.IndexFunc(prefix, unicode.IsControl); i >= 0 {
+		return fmt.Errorf("%w: a control character at byte %d; keys are text without control characters", ErrInvalidKey, i)
 	}
 	return nil
 }

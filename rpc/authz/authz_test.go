@@ -74,7 +74,6 @@ func TestMatrix(t *testing.T) {
 		{"star, other method", rules("*=sys.ping"), stranger, "kv.put", false},
 		{"grant allows", nil, with(stranger, grant("kv.*")), "kv.get", true},
 		{"grant for other methods", nil, with(stranger, grant("sys.*")), "kv.get", false},
-		{"key-scoped grant allows the method (keys are checked per call)", nil, with(stranger, map[string][]json.RawMessage{authz.CapName: {json.RawMessage(`{"methods":["kv.*"],"keys":["shared/*"]}`)}}), "kv.get", true},
 		{"malformed grant grants nothing", nil, with(stranger, map[string][]json.RawMessage{authz.CapName: {json.RawMessage(`"kv.*"`), json.RawMessage(`{"methods":"kv.*"}`)}}), "kv.get", false},
 		{"grant of another capability", nil, with(stranger, map[string][]json.RawMessage{"example.com/cap/other": {json.RawMessage(`{"methods":["*"]}`)}}), "kv.get", false},
 		{"rule or grant: grant", rules("tag:phone=sys.*"), with(tagged, grant("kv.get")), "kv.get", true},
@@ -83,8 +82,8 @@ func TestMatrix(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			p := authz.New(authz.Config{Rules: tc.rules, SelfLogin: me, NodeName: "home"})
-			d := p.Explain(tc.caller, tc.method)
-			err := p.Authorize(context.Background(), tc.caller, tc.method)
+			d := p.Decide(tc.caller, rpc.Access{Method: tc.method})
+			_, err := p.Authorize(context.Background(), tc.caller, rpc.Access{Method: tc.method})
 			if d.Allowed != tc.want || (err == nil) != tc.want {
 				t.Fatalf("Explain = %+v, Authorize = %v; want allowed=%v", d, err, tc.want)
 			}
@@ -98,16 +97,86 @@ func TestMatrix(t *testing.T) {
 	}
 }
 
+// authorize asks p about a call to method, a procedure without keys.
+func authorize(p *authz.Policy, c rpc.Caller, method string) error {
+	_, err := p.Authorize(context.Background(), c, rpc.Access{Method: method})
+	return err
+}
+
+// A key-scoped rule or grant allows only procedures that declare keys, and
+// only on the keys it names: the phone with kv.*@shared/* may not call
+// sys.stats, sys.peers, or an exposed command.
+func TestKeyScopeAllowsOnlyProceduresWithKeys(t *testing.T) {
+	scopedGrant := with(tagged, map[string][]json.RawMessage{authz.CapName: {json.RawMessage(`{"methods":["*"],"keys":["shared/*"]}`)}})
+	scopedRule := mustRules(t, "self", "tag:phone=*@shared/*")
+	for _, tc := range []struct {
+		name   string
+		rules  []authz.Rule
+		caller rpc.Caller
+		access rpc.Access
+		want   bool
+	}{
+		{"rule, method without keys", scopedRule, tagged, rpc.Access{Method: "sys.stats"}, false},
+		{"rule, exposed command", scopedRule, tagged, rpc.Access{Method: "backup"}, false},
+		{"rule, rpc.discover", scopedRule, tagged, rpc.Access{Method: "rpc.discover"}, false},
+		{"rule, rpc.allowed is for everyone", scopedRule, tagged, rpc.Access{Method: rpc.AllowedMethod}, true},
+		{"rule, key method before its key", scopedRule, tagged, rpc.Access{Method: "kv.get", Keys: rpc.OneKey}, true},
+		{"rule, key in scope", scopedRule, tagged, rpc.Access{Method: "kv.get", Keys: rpc.OneKey, Key: "shared/a", KeyKnown: true}, true},
+		{"rule, key out of scope", scopedRule, tagged, rpc.Access{Method: "kv.get", Keys: rpc.OneKey, Key: "private/a", KeyKnown: true}, false},
+		{"rule, prefix in scope", scopedRule, tagged, rpc.Access{Method: "kv.list", Keys: rpc.KeyPrefix, Key: "shared/", KeyKnown: true}, true},
+		{"rule, prefix wider than scope", scopedRule, tagged, rpc.Access{Method: "kv.list", Keys: rpc.KeyPrefix, Key: "", KeyKnown: true}, false},
+		{"grant, method without keys", nil, scopedGrant, rpc.Access{Method: "sys.peers"}, false},
+		{"grant, key method before its key", nil, scopedGrant, rpc.Access{Method: "kv.put", Keys: rpc.OneKey}, true},
+		{"grant, key in scope", nil, scopedGrant, rpc.Access{Method: "kv.put", Keys: rpc.OneKey, Key: "shared/x", KeyKnown: true}, true},
+		{"grant, key out of scope", nil, scopedGrant, rpc.Access{Method: "kv.put", Keys: rpc.OneKey, Key: "x", KeyKnown: true}, false},
+		{"no rule: a person's key method before its key (personal space)", scopedRule, stranger, rpc.Access{Method: "kv.put", Keys: rpc.OneKey}, true},
+		{"no rule: a person's own key", scopedRule, stranger, rpc.Access{Method: "kv.put", Keys: rpc.OneKey, Key: "~/x", KeyKnown: true}, true},
+		{"no rule: a person's shared key", scopedRule, stranger, rpc.Access{Method: "kv.put", Keys: rpc.OneKey, Key: "shared/x", KeyKnown: true}, false},
+		{"no rule: a tagged device's key method", mustRules(t, "self"), tagged, rpc.Access{Method: "kv.put", Keys: rpc.OneKey}, false},
+		{"no rule: a tagged device's ~/ key", mustRules(t, "self"), tagged, rpc.Access{Method: "kv.put", Keys: rpc.OneKey, Key: "~/x", KeyKnown: true}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := authz.New(authz.Config{Rules: tc.rules, SelfLogin: me, NodeName: "home"})
+			_, err := p.Authorize(context.Background(), tc.caller, tc.access)
+			if (err == nil) != tc.want {
+				t.Fatalf("Authorize(%+v) = %v; want allowed=%v", tc.access, err, tc.want)
+			}
+			if !tc.access.KeyKnown && p.Decide(tc.caller, tc.access).Allowed != tc.want {
+				t.Errorf("Decide disagrees with Authorize")
+			}
+			if !tc.want && rpc.CodeOf(err) != rpc.CodePermissionDenied {
+				t.Errorf("denial code %d, want %d", rpc.CodeOf(err), rpc.CodePermissionDenied)
+			}
+		})
+	}
+}
+
+func TestGrantOfAPrefixShowsOnlyWhatTheCallerMaySee(t *testing.T) {
+	p := authz.New(authz.Config{Rules: mustRules(t, "*=kv.list"), SelfLogin: me, NodeName: "home"})
+	g, err := p.Authorize(context.Background(), stranger, rpc.Access{Method: "kv.list", Keys: rpc.KeyPrefix, Key: "~/", KeyKnown: true})
+	if err != nil || g.Key != "~bob@example.com/" {
+		t.Fatalf("grant of ~/ = %+v, %v; want the key ~bob@example.com/", g, err)
+	}
+	g, err = p.Authorize(context.Background(), stranger, rpc.Access{Method: "kv.list", Keys: rpc.KeyPrefix, Key: "", KeyKnown: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for key, want := range map[string]bool{"shared/a": true, "~bob@example.com/a": true, "~alice@example.com/a": false} {
+		if g.Shows(key) != want {
+			t.Errorf("Shows(%q) = %v, want %v", key, !want, want)
+		}
+	}
+}
+
 func TestDenialSaysWhoWhatWhereAndHow(t *testing.T) {
 	p := authz.New(authz.Config{SelfLogin: me, NodeName: "home"})
-	err := p.Authorize(context.Background(), stranger, "kv.put")
-	msg := err.Error()
+	msg := authorize(p, stranger, "kv.put").Error()
 	for _, want := range []string{"permission denied", "bobs-pc", "bob@example.com", "kv.put", "on home", "--allow 'node:bobs-pc=kv.put'", authz.CapName} {
 		if !strings.Contains(msg, want) {
 			t.Errorf("denial %q lacks %q", msg, want)
 		}
 	}
-	msg = p.Authorize(context.Background(), tagged, "kv.put").Error()
+	msg = authorize(p, tagged, "kv.put").Error()
 	if !strings.Contains(msg, "--allow 'tag:phone=kv.put'") {
 		t.Errorf("denial of a tagged caller %q does not suggest its tag", msg)
 	}
@@ -115,7 +184,7 @@ func TestDenialSaysWhoWhatWhereAndHow(t *testing.T) {
 
 func TestDenialMessageMatchesTheDocumentedExample(t *testing.T) {
 	p := authz.New(authz.Config{SelfLogin: "me@example.com", NodeName: "home"})
-	err := p.Authorize(context.Background(), laptop, "kv.put")
+	err := authorize(p, laptop, "kv.put")
 	want := `permission denied: laptop (alice@example.com) may not call kv.put on home; to allow it, run meshrpc serve on home with --allow 'node:laptop=kv.put' (or --allow 'user:alice@example.com=kv.put'), or grant the tailnet app capability github.com/meshrpc/meshrpc/cap/rpc {"methods":["kv.put"]}`
 	var e *rpc.Error
 	if !errors.As(err, &e) || e.Message != want {
@@ -125,7 +194,7 @@ func TestDenialMessageMatchesTheDocumentedExample(t *testing.T) {
 
 func TestDenialOfUnidentifiedCallerSuggestsStar(t *testing.T) {
 	p := authz.New(authz.Config{SelfLogin: me, NodeName: "home"})
-	msg := p.Authorize(context.Background(), rpc.Caller{Addr: "100.64.0.9:1234"}, "sys.ping").Error()
+	msg := authorize(p, rpc.Caller{Addr: "100.64.0.9:1234"}, "sys.ping").Error()
 	for _, want := range []string{"permission denied", "100.64.0.9", "sys.ping", "on home", "--allow '*=sys.ping'"} {
 		if !strings.Contains(msg, want) {
 			t.Errorf("denial %q lacks %q", msg, want)

@@ -4,8 +4,10 @@
 // github.com/meshrpc/meshrpc/cap/rpc with values {"methods": [globs]}.
 // A call is allowed when a rule or a grant allows it, and denied otherwise;
 // with no rules the default is "self" (this node's own user, untagged
-// devices). Every decision can be explained (Policy.Explain), and a denial
-// says who was denied what, where, and how to allow it.
+// devices). Every decision is made by Policy.Decide and can be explained,
+// and a denial says who was denied what, where, and how to allow it. A
+// key-scoped rule or grant ("kv.*@shared/*") allows only procedures that
+// take a key, on the keys it names.
 //
 // Method globs are deliberately tiny: '*' matches any run of characters,
 // dots included, and every other character matches itself (see Glob). There

@@ -218,11 +218,62 @@ func (p *Policy) FilterKey(c rpc.Caller, method, key string) bool {
 	return p.ExplainKey(c, method, key).Allowed
 }
 
-// Authorize is Explain as an rpc.Config.Authorize: nil when allowed, else a
-// permission-denied error that names the caller, the method and this node,
-// and says how to allow the call.
-func (p *Policy) Authorize(ctx context.Context, c rpc.Caller, method string) error {
-	return p.Deny(c, method, p.Explain(c, method))
+// EveryoneMayAsk is why rpc.allowed is always allowed: its answer is about
+// the caller only.
+const EveryoneMayAsk = "every caller may ask what it may call"
+
+// Decide is the one decision of a call: the server's Authorize and
+// rpc.allowed's answers both come from it. For a procedure that declares
+// no key, only an unscoped rule or grant allows it: a key-scoped one
+// ("kv.*@shared/*") allows only procedures that touch keys. For one that
+// declares a key, before the key is known (a.KeyKnown false), it says
+// whether the caller may call the method on some key (a person always may,
+// in their own space); with the key, which must be in its stored form (see
+// PersonalKey), it is ExplainKey or ExplainPrefix.
+func (p *Policy) Decide(c rpc.Caller, a rpc.Access) Decision {
+	switch {
+	case a.Method == rpc.AllowedMethod:
+		return Decision{Allowed: true, By: EveryoneMayAsk}
+	case a.Keys == rpc.NoKey:
+		d := p.Explain(c, a.Method)
+		if d.Allowed && d.Keys != nil {
+			return Decision{Hint: fmt.Sprintf("%s allows %s only on keys matching %s, and %s takes no key; %s",
+				d.By, a.Method, strings.Join(d.Keys, ", "), a.Method, p.hint(c, a.Method, ""))}
+		}
+		return d
+	case !a.KeyKnown:
+		d := p.Explain(c, a.Method)
+		if !d.Allowed && HasPersonalSpace(c) {
+			return Decision{Allowed: true, By: "your personal space only: keys beginning with ~/"}
+		}
+		return d
+	case a.Keys == rpc.KeyPrefix:
+		return p.ExplainPrefix(c, a.Method, a.Key)
+	}
+	return p.ExplainKey(c, a.Method, a.Key)
+}
+
+// Authorize is Decide as an rpc.Config.Authorize: a permission-denied error
+// that names the caller, the method (and key) and this node, and says how
+// to allow the call; or, for a key, the grant: the key in its stored form
+// and, for a prefix, which keys found under it the caller may see.
+func (p *Policy) Authorize(ctx context.Context, c rpc.Caller, a rpc.Access) (rpc.Grant, error) {
+	if !a.KeyKnown {
+		return rpc.Grant{}, p.Deny(c, a.Method, p.Decide(c, a))
+	}
+	key, err := PersonalKey(c, a.Key)
+	if err != nil {
+		return rpc.Grant{}, err
+	}
+	a.Key = key
+	if err := p.Deny(c, fmt.Sprintf("%s on %s %s", a.Method, a.Keys, rpc.Quote(key, 128)), p.Decide(c, a)); err != nil {
+		return rpc.Grant{}, err
+	}
+	g := rpc.Grant{Key: key}
+	if a.Keys == rpc.KeyPrefix {
+		g.Show = func(k string) bool { return p.FilterKey(c, a.Method, k) }
+	}
+	return g, nil
 }
 
 // Deny is the error for a decision: nil when it allows.

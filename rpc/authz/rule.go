@@ -130,3 +130,28 @@ func Glob(pattern, s string) bool {
 	}
 	return p == len(pattern)
 }
+
+// IdleScopes returns the key-scoped globs of rules ("sys.*@shared/*") whose
+// method glob matches none of keyed, the names of the procedures that take
+// a key: a key scope applies only to those, so such a glob allows nothing.
+func IdleScopes(rules []Rule, keyed []string) []string {
+	var idle []string
+	for _, r := range rules {
+		for _, g := range r.Methods {
+			m, _, scoped := strings.Cut(g, "@")
+			if scoped && !anyMatch(m, keyed) {
+				idle = append(idle, r.Principal+"="+g)
+			}
+		}
+	}
+	return idle
+}
+
+func anyMatch(glob string, names []string) bool {
+	for _, n := range names {
+		if Glob(glob, n) {
+			return true
+		}
+	}
+	return false
+}
