@@ -68,39 +68,13 @@ func New(ctx context.Context, cfg Config) (_ *Node, err error) {
 		return nil, err
 	}
 	rememberHostname(stateDir, hostname)
-	if cfg.InMemory {
-		n.store, err = store.OpenInMemory()
-	} else {
-		path := cfg.DataFile
-		if path == "" {
-			path = filepath.Join(stateDir, "kv.db")
-		}
-		n.store, err = store.Open(path, nil)
+	if n.store, err = openStore(cfg, stateDir); err != nil {
+		return nil, err
 	}
+	logger, err := n.openLogs(stateDir)
 	if err != nil {
 		return nil, err
 	}
-
-	logger := cfg.Logger
-	if logger == nil {
-		if n.logs, err = openLogFile(filepath.Join(stateDir, "meshrpc.log")); err != nil {
-			return nil, err
-		}
-		logger = slog.New(slog.NewTextHandler(n.logs, nil))
-	}
-	n.stats = stats.New()
-	var observe func(*rpc.CallRecord)
-	var auditOpts audit.Options
-	if n.logs != nil { // the node's own log: its call lines come from the audit writer
-		auditOpts.CallLog = n.logs
-	}
-	if !cfg.NoAccounting {
-		if n.audit, err = audit.Open(filepath.Join(stateDir, AuditLogName), auditOpts); err != nil {
-			return nil, err
-		}
-		observe = n.observe
-	}
-	self := n.mesh.Self()
 	n.reg = rpc.NewRegistry()
 	registerSys(n.reg, n)
 	registerKV(n.reg, n.store)
@@ -110,18 +84,67 @@ func New(ctx context.Context, cfg Config) (_ *Node, err error) {
 	if err := n.Reconfigure(cfg.Allow, cfg.Commands); err != nil {
 		return nil, err
 	}
+	self := n.mesh.Self()
 	n.server = rpc.NewServer(rpc.Config{
 		Registry:  n.reg,
 		Identify:  n.identify,
 		Authorize: n.authorize,
-		Observe:   observe,
-		NoCallLog: cfg.NoAccounting || auditOpts.CallLog != nil,
+		Observe:   n.observer(),
+		NoCallLog: cfg.NoAccounting || n.logs != nil, // the audit writer writes the node's own call lines
 		Pages:     console.Handler(),
 		NodeName:  self.Name,
 		Hosts:     hostsOf(self),
 		Logger:    logger,
 	})
 	return n, nil
+}
+
+// openStore opens the node's store: Config.DataFile, by default kv.db in
+// the state directory, or one in memory.
+func openStore(cfg Config, stateDir string) (*store.Store, error) {
+	if cfg.InMemory {
+		return store.OpenInMemory()
+	}
+	path := cfg.DataFile
+	if path == "" {
+		path = filepath.Join(stateDir, "kv.db")
+	}
+	return store.Open(path, nil)
+}
+
+// openLogs opens what the node writes of its calls: its log (meshrpc.log in
+// the state directory, unless Config.Logger is given), its statistics, and,
+// unless Config.NoAccounting, its audit log, whose writer also writes the
+// call lines of meshrpc.log off the calls' path.
+func (n *Node) openLogs(stateDir string) (*slog.Logger, error) {
+	logger := n.cfg.Logger
+	if logger == nil {
+		var err error
+		if n.logs, err = openLogFile(filepath.Join(stateDir, "meshrpc.log")); err != nil {
+			return nil, err
+		}
+		logger = slog.New(slog.NewTextHandler(n.logs, nil))
+	}
+	n.stats = stats.New()
+	if n.cfg.NoAccounting {
+		return logger, nil
+	}
+	var opts audit.Options
+	if n.logs != nil {
+		opts.CallLog = n.logs
+	}
+	var err error
+	n.audit, err = audit.Open(filepath.Join(stateDir, AuditLogName), opts)
+	return logger, err
+}
+
+// observer is the server's Config.Observe: nil for a node that keeps no
+// record of its calls.
+func (n *Node) observer() func(*rpc.CallRecord) {
+	if n.audit == nil {
+		return nil
+	}
+	return n.observe
 }
 
 func (n *Node) identify(ctx context.Context, remoteAddr string) (rpc.Caller, error) {
