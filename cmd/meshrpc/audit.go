@@ -189,11 +189,17 @@ func (p *auditPrinter) print(line string) {
 	if r.Replayed {
 		outcome += " (retry)"
 	}
-	key := escape(r.Key)
+	if r.Outcome == audit.OutcomeSuppressed {
+		outcome += ": " + escape(r.Error) // how many refusals it stands for
+	}
+	method, key := escape(r.Method), escape(r.Key)
+	if method == "" {
+		method = "-"
+	}
 	if key == "" {
 		key = "-"
 	}
-	fmt.Fprintf(p.tw, "%s\t%s\t%s\t%s\t%s\t%.1fms\n", r.Time.Local().Format(time.DateTime), caller, escape(r.Method), key, outcome, r.DurationMs)
+	fmt.Fprintf(p.tw, "%s\t%s\t%s\t%s\t%s\t%.1fms\n", r.Time.Local().Format(time.DateTime), caller, method, key, outcome, r.DurationMs)
 }
 
 func (p *auditPrinter) flush() error {
