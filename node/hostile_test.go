@@ -14,6 +14,7 @@ import (
 	"github.com/meshrpc/meshrpc/mesh/meshtest"
 	"github.com/meshrpc/meshrpc/node"
 	"github.com/meshrpc/meshrpc/node/audit"
+	"github.com/meshrpc/meshrpc/node/command"
 	"github.com/meshrpc/meshrpc/node/stats"
 	"github.com/meshrpc/meshrpc/rpc"
 )
@@ -89,5 +90,67 @@ func TestDeniedNamesAreBoundedInStatsAndAudit(t *testing.T) {
 	}
 	if fi, err := os.Stat(filepath.Join(state, "meshrpc.log")); err != nil || fi.Size() > flood*4*audit.MaxError {
 		t.Errorf("meshrpc.log: %v, %v", fi.Size(), err)
+	}
+}
+
+// kv.list's limit counts the entries the caller sees: a stranger's 250
+// personal keys, listed before the owner's, do not hide them. rpc.allowed
+// with why does not show a command's argv to a caller that may not run it.
+func TestListLimitAndAllowedHideWhatOthersMayNotSee(t *testing.T) {
+	dn := meshtest.Net(t, devnet.Config{SeparateUsers: true})
+	backup := command.Spec{Name: "backup", Argv: []string{"echo", "--token=s3cret"}}
+	home := startNode(t, dn, node.Config{Hostname: "home", InMemory: true, Allow: []string{"*=sys.whoami"}, Commands: []command.Spec{backup}})
+	a, b := dialAs(t, dn, "peer-a"), dialAs(t, dn, "peer-b")
+	ctx := context.Background()
+	var ida, idb rpc.Caller
+	if err := a.Call(ctx, "home", "sys.whoami", nil, &ida); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Call(ctx, "home", "sys.whoami", nil, &idb); err != nil {
+		t.Fatal(err)
+	}
+	// The stranger's personal keys sort before the owner's.
+	owner, stranger, ownerName := a, b, ida.Node
+	if ida.Login < idb.Login {
+		owner, stranger, ownerName = b, a, idb.Node
+	}
+	if err := home.Reconfigure([]string{"node:" + ownerName + "=*"}, []command.Spec{backup}); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"~/mine1", "~/mine2"} {
+		if err := owner.Call(ctx, "home", "kv.put", []any{k, 1}, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range 250 {
+		if err := stranger.Call(ctx, "home", "kv.put", []any{fmt.Sprintf("~/k%03d", i), i}, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var entries []struct{ Key string }
+	if err := owner.Call(ctx, "home", "kv.list", map[string]any{"prefix": "", "limit": 200}, &entries); err != nil {
+		t.Fatal(err)
+	}
+	if len(entries) != 2 || !strings.HasSuffix(entries[0].Key, "/mine1") || !strings.HasSuffix(entries[1].Key, "/mine2") {
+		t.Fatalf("the owner's listing with limit 200: %+v", entries)
+	}
+	if err := owner.Call(ctx, "home", "kv.list", map[string]any{"prefix": "", "limit": 1}, &entries); err != nil || len(entries) != 1 {
+		t.Fatalf("limit 1: %+v, %v", entries, err)
+	}
+
+	var procs []node.Allowed
+	if err := stranger.Call(ctx, "home", rpc.AllowedMethod, node.AllowedParams{Why: true}, &procs); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range procs {
+		if strings.Contains(p.Summary, "s3cret") || strings.Contains(p.Hint, "s3cret") || strings.Contains(p.By, "s3cret") {
+			t.Fatalf("rpc.allowed shows the stranger a command's argv: %+v", p)
+		}
+	}
+	if err := owner.Call(ctx, "home", rpc.AllowedMethod, node.AllowedParams{Why: true}, &procs); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.ContainsFunc(procs, func(p node.Allowed) bool { return p.Name == "backup" && strings.Contains(p.Summary, "s3cret") }) {
+		t.Fatalf("the owner, who may run backup, does not see its summary: %+v", procs)
 	}
 }
