@@ -47,7 +47,11 @@ func registerAllowed(r *rpc.Registry, n *Node) {
 				if params == nil {
 					params = []rpc.Param{}
 				}
-				out = append(out, Allowed{Name: proc.Name, Summary: proc.Summary, Params: params, ReadOnly: proc.ReadOnly,
+				summary := proc.Summary
+				if !d.Allowed {
+					summary = "" // a command's may show its argv: only to who may run it
+				}
+				out = append(out, Allowed{Name: proc.Name, Summary: summary, Params: params, ReadOnly: proc.ReadOnly,
 					Allowed: d.Allowed, By: d.By, Hint: d.Hint})
 			}
 			return out, nil

@@ -85,9 +85,8 @@ func registerKV(r *rpc.Registry, s *store.Store) {
 		return DeleteResult{rev, existed}, kvError(err)
 	}).AnswersRetries = true
 	rpc.Register(r, "kv.list", "Entries (key, value, rev) whose keys begin with prefix, in key order.", func(ctx context.Context, p listParams) ([]store.Entry, error) {
-		entries, err := s.List(p.Prefix, p.Limit)
-		shows := rpc.GrantFrom(ctx).Shows
-		return slices.DeleteFunc(entries, func(e store.Entry) bool { return !shows(e.Key) }), kvError(err)
+		entries, err := listVisible(s, p.Prefix, p.Limit, rpc.GrantFrom(ctx).Shows)
+		return entries, kvError(err)
 	}).ReadOnly = true
 	rpc.Register(r, "kv.inc", "Adds delta (default 1) to the integer at key, atomically; returns the new value.", func(ctx context.Context, p incParams) (int64, error) {
 		delta := int64(1)
@@ -166,4 +165,25 @@ func kvError(err error) error {
 		}
 	}
 	return err
+}
+
+// listVisible lists up to limit (0: all) of the entries under prefix that
+// show keeps: limit counts what the caller sees, so others' personal keys
+// hidden from it do not eat into it. It lists again, twice as far, while
+// too few were visible and the store had more.
+func listVisible(s *store.Store, prefix string, limit int, show func(string) bool) ([]store.Entry, error) {
+	for n := limit; ; n *= 2 {
+		entries, err := s.List(prefix, n)
+		if err != nil {
+			return nil, err
+		}
+		got := len(entries)
+		entries = slices.DeleteFunc(entries, func(e store.Entry) bool { return !show(e.Key) })
+		if limit <= 0 || len(entries) >= limit || got < n {
+			if limit > 0 && len(entries) > limit {
+				entries = entries[:limit]
+			}
+			return entries, nil
+		}
+	}
 }

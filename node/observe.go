@@ -13,18 +13,21 @@ const AuditLogName = "audit.log"
 
 // observe counts every call and appends it to the audit log.
 func (n *Node) observe(r *rpc.CallRecord) {
-	method := r.Method
-	if r.Code == rpc.CodeMethodNotFound {
-		method = "(unknown)" // callers choose these names: do not keep them
+	// Callers choose the names they call: stats count a name only once it
+	// is registered, and the rest under one row, so a caller cannot make
+	// the node keep names (the audit keeps a bounded form of each).
+	statsName := r.Method
+	if _, ok := n.reg.Lookup(r.Method); !ok {
+		statsName = stats.Unknown
 	}
-	n.stats.Observe(method, r.Caller.Name(), r.Duration, r.Code != 0)
+	n.stats.Observe(statsName, r.Caller.Name(), r.Duration, r.Code != 0)
 	if n.audit == nil {
 		return
 	}
 	rec := audit.Record{
 		Time: r.Time, CallID: r.CallID,
 		Node: r.Caller.Node, Login: r.Caller.Login, Tags: r.Caller.Tags, Addr: r.Caller.Addr,
-		Method: method, Outcome: audit.OutcomeOK, Code: r.Code, Error: r.Message,
+		Method: r.Method, Outcome: audit.OutcomeOK, Code: r.Code, Error: r.Message,
 		DurationMs: float64(r.Duration.Microseconds()) / 1000, Replayed: r.Replayed,
 		Key: r.Key,
 	}

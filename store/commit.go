@@ -241,6 +241,19 @@ func (ws Writes) write(apply func(w *writer) (any, error), replay func(w *writer
 	case <-s.stop:
 		return nil, ErrClosed
 	}
-	<-o.done
+	// The select above picks at random when both are ready, so o may be
+	// queued after Close has made the committer drain the queue and stop:
+	// then nothing will ever take it. The committer answers every op it
+	// takes before it stops, so once it has stopped, an op unanswered was
+	// never applied.
+	select {
+	case <-o.done:
+	case <-s.stopped:
+		select {
+		case <-o.done:
+		default:
+			return nil, ErrClosed
+		}
+	}
 	return o.res, o.err
 }

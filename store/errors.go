@@ -16,7 +16,7 @@ var (
 	ErrEmptyKey    = errors.New("store: empty key")
 	ErrTooLarge    = errors.New("store: too large")
 	ErrInvalidJSON = errors.New("store: value is not valid JSON")
-	ErrInvalidKey  = errors.New("store: key is not valid UTF-8")
+	ErrInvalidKey  = errors.New("store: invalid key")
 	ErrClosed      = errors.New("store: closed")
 )
 

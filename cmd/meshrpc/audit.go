@@ -175,25 +175,31 @@ func (p *auditPrinter) print(line string) {
 		fmt.Fprintf(p.tw, "%s\t-\t-\t-\t%d records lost (the log fell behind)\t-\n", r.Time.Local().Format(time.DateTime), r.Dropped)
 		return
 	}
-	caller := r.Node
+	caller := escape(r.Node)
 	if r.Login != "" {
-		caller += " (" + r.Login + ")"
+		caller += " (" + escape(r.Login) + ")"
 	}
 	if len(r.Tags) > 0 {
-		caller += " " + strings.Join(r.Tags, ",")
+		caller += " " + strings.Join(escapeAll(r.Tags), ",")
 	}
-	outcome := r.Outcome
+	outcome := escape(r.Outcome)
 	if r.Code != 0 {
 		outcome = fmt.Sprintf("%s %d", r.Outcome, r.Code)
 	}
 	if r.Replayed {
 		outcome += " (retry)"
 	}
-	key := r.Key
+	if r.Outcome == audit.OutcomeSuppressed {
+		outcome += ": " + escape(r.Error) // how many refusals it stands for
+	}
+	method, key := escape(r.Method), escape(r.Key)
+	if method == "" {
+		method = "-"
+	}
 	if key == "" {
 		key = "-"
 	}
-	fmt.Fprintf(p.tw, "%s\t%s\t%s\t%s\t%s\t%.1fms\n", r.Time.Local().Format(time.DateTime), caller, r.Method, key, outcome, r.DurationMs)
+	fmt.Fprintf(p.tw, "%s\t%s\t%s\t%s\t%s\t%.1fms\n", r.Time.Local().Format(time.DateTime), caller, method, key, outcome, r.DurationMs)
 }
 
 func (p *auditPrinter) flush() error {

@@ -105,9 +105,9 @@ func printFanOut(g *globalOptions, results []peerResult, asJSON bool) error {
 		for _, r := range results {
 			status, out := "ok", oneLine(r.Result, 80)
 			if !r.OK {
-				status, out = "error", r.Error
+				status, out = "error", escape(r.Error)
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%.1fms\t%s\n", r.Peer, status, r.DurationMs, out)
+			fmt.Fprintf(tw, "%s\t%s\t%.1fms\t%s\n", escape(r.Peer), status, r.DurationMs, out)
 		}
 		tw.Flush()
 	}

@@ -101,7 +101,7 @@ func printEntries(opts *kvOptions, result json.RawMessage) error {
 	tw := newTable(opts.stdout)
 	fmt.Fprintln(tw, "KEY\tREV\tVALUE")
 	for _, e := range entries {
-		fmt.Fprintf(tw, "%s\t%d\t%s\n", e.Key, e.Rev, oneLine(e.Value, 60))
+		fmt.Fprintf(tw, "%s\t%d\t%s\n", escape(e.Key), e.Rev, oneLine(e.Value, 60))
 	}
 	return tw.Flush()
 }
@@ -156,7 +156,7 @@ func runKVWatch(ctx context.Context, opts *kvOptions, peer, prefix string, after
 					Rev   int64           `json:"rev"`
 				}
 				json.Unmarshal(e, &ev)
-				fmt.Fprintf(opts.stdout, "%-6s %s = %s (rev %s)\n", ev.Type, ev.Key, oneLine(ev.Value, 60), strconv.FormatInt(ev.Rev, 10))
+				fmt.Fprintf(opts.stdout, "%-6s %s = %s (rev %s)\n", escape(ev.Type), escape(ev.Key), oneLine(ev.Value, 60), strconv.FormatInt(ev.Rev, 10))
 			}
 		}
 		if rev > after {

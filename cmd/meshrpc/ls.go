@@ -65,12 +65,12 @@ func runLs(ctx context.Context, opts *lsOptions) error {
 			if !p.Allowed {
 				may, why = "no", p.Hint
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", p.Name, paramList(p.Params), may, why)
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", escape(p.Name), paramList(p.Params), may, escape(why))
 		}
 	} else {
 		fmt.Fprintln(tw, "NAME\tPARAMS\tSUMMARY")
 		for _, p := range procs {
-			fmt.Fprintf(tw, "%s\t%s\t%s\n", p.Name, paramList(p.Params), p.Summary)
+			fmt.Fprintf(tw, "%s\t%s\t%s\n", escape(p.Name), paramList(p.Params), escape(p.Summary))
 		}
 	}
 	return tw.Flush()
@@ -88,5 +88,5 @@ func paramList(params []rpc.Param) string {
 			names[i] += "?"
 		}
 	}
-	return strings.Join(names, ", ")
+	return escape(strings.Join(names, ", "))
 }

@@ -16,7 +16,7 @@ func main() {
 	defer stop()
 	err := newCmdRoot().ExecuteContext(ctx)
 	if err != nil && err.Error() != "" {
-		fmt.Fprintln(os.Stderr, "meshrpc:", err)
+		fmt.Fprintln(os.Stderr, "meshrpc:", escape(err.Error())) // a peer's error message is its own text
 	}
 	os.Exit(exitCode(err))
 }

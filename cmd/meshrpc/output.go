@@ -6,7 +6,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"strconv"
 	"text/tabwriter"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/meshrpc/meshrpc/node/command"
 )
@@ -51,7 +54,7 @@ func printResult(w io.Writer, result json.RawMessage, raw bool) error {
 	return err
 }
 
-// oneLine is result compacted, cut to width for a table cell.
+// oneLine is result compacted, escaped, cut to width for a table cell.
 func oneLine(result json.RawMessage, width int) string {
 	var buf bytes.Buffer
 	if json.Compact(&buf, result) != nil {
@@ -63,10 +66,63 @@ func oneLine(result json.RawMessage, width int) string {
 	if len(result) > 0 && result[0] == '"' && json.Unmarshal(result, &str) == nil {
 		s = str
 	}
+	s = escape(s)
 	if len(s) > width {
-		s = s[:width-3] + "..."
+		cut := width - 3
+		for cut > 0 && !utf8.RuneStart(s[cut]) {
+			cut--
+		}
+		s = s[:cut] + "..."
 	}
 	return s
+}
+
+// escape makes text that a peer chose (a method name, a key, a node name,
+// an error message) safe to print as one cell of one row: a tab, newline,
+// ESC or any other control or invisible character (C0, DEL, C1, Unicode
+// format characters such as bidi overrides) and every byte of invalid
+// UTF-8 is written as a Go escape (\t, \n, \x1b, \u202e), and a backslash
+// as \\, so that what is printed maps back to one string only. Every
+// printer of peer-controlled text goes through it: a forged row or a
+// terminal escape sequence can come from nowhere else.
+func escape(s string) string {
+	plain := true
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < ' ' || c > '~' || c == '\\' {
+			plain = false
+			break
+		}
+	}
+	if plain {
+		return s
+	}
+	b := make([]byte, 0, len(s)+8)
+	for i := 0; i < len(s); {
+		r, size := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case r == utf8.RuneError && size == 1:
+			b = append(b, `\x`...)
+			b = append(b, "0123456789abcdef"[s[i]>>4], "0123456789abcdef"[s[i]&0xf])
+		case r == '\\':
+			b = append(b, `\\`...)
+		case unicode.IsPrint(r):
+			b = append(b, s[i:i+size]...)
+		default:
+			q := strconv.QuoteRuneToASCII(r) // '\t', '\x1b', '\u202e'
+			b = append(b, q[1:len(q)-1]...)
+		}
+		i += size
+	}
+	return string(b)
+}
+
+// escapeAll escapes each of ss.
+func escapeAll(ss []string) []string {
+	out := make([]string, len(ss))
+	for i, s := range ss {
+		out[i] = escape(s)
+	}
+	return out
 }
 
 func newTable(w io.Writer) *tabwriter.Writer {
@@ -104,7 +160,7 @@ func printCommandResult(g *globalOptions, peer, method string, r *command.Result
 	case r.TimedOut:
 		fmt.Fprintf(g.stderr, "meshrpc: %s on %s: killed after its timeout (%.1fs)\n", method, peer, r.DurationMs/1000)
 	case r.Signal != "":
-		fmt.Fprintf(g.stderr, "meshrpc: %s on %s: %s\n", method, peer, r.Signal)
+		fmt.Fprintf(g.stderr, "meshrpc: %s on %s: %s\n", method, peer, escape(r.Signal))
 	case r.ExitCode != 0:
 		fmt.Fprintf(g.stderr, "meshrpc: %s on %s: exit status %d\n", method, peer, r.ExitCode)
 	default:

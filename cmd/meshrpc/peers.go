@@ -103,13 +103,13 @@ func runPeers(ctx context.Context, opts *peersOptions) error {
 		}
 		rpcCol, version, methods, rtt := "no", "-", "-", "-"
 		if r.Meshrpc {
-			rpcCol, version, methods, rtt = "yes", r.Version, fmt.Sprint(r.Methods), fmt.Sprintf("%.1fms", r.RTTMs)
+			rpcCol, version, methods, rtt = "yes", escape(r.Version), fmt.Sprint(r.Methods), fmt.Sprintf("%.1fms", r.RTTMs)
 		}
 		path, ping := "-", "-"
 		if p := r.Ping; p != nil {
 			path, ping = pathOf(*p), fmt.Sprintf("%.1fms", p.LatencyMs)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.Name, addr, r.OS, status, path, ping, rpcCol, version, methods, rtt)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", escape(r.Name), addr, escape(r.OS), status, escape(path), ping, rpcCol, version, methods, rtt)
 	}
 	return tw.Flush()
 }

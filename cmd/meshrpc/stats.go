@@ -46,7 +46,7 @@ func runStats(ctx context.Context, opts *statsOptions) error {
 	if opts.json {
 		return printJSON(opts.stdout, rep)
 	}
-	fmt.Fprintf(opts.stdout, "%s: %d calls, %d errors since %s\n", opts.peer, rep.Calls, rep.Errors, rep.Since.Local().Format(time.DateTime))
+	fmt.Fprintf(opts.stdout, "%s: %d calls, %d errors since %s\n", escape(opts.peer), rep.Calls, rep.Errors, rep.Since.Local().Format(time.DateTime))
 	if rep.AuditLost > 0 {
 		fmt.Fprintf(opts.stdout, "audit records lost: %d\n", rep.AuditLost)
 	}
@@ -57,7 +57,7 @@ func runStats(ctx context.Context, opts *statsOptions) error {
 	}{{"METHOD", rep.Methods}, {"CALLER", rep.Callers}} {
 		fmt.Fprintf(tw, "\n%s\tCALLS\tERRORS\tP50\tP99\n", section.title)
 		for _, r := range section.rows {
-			fmt.Fprintf(tw, "%s\t%d\t%d\t%.2fms\t%.2fms\n", r.Name, r.Calls, r.Errors, r.P50Ms, r.P99Ms)
+			fmt.Fprintf(tw, "%s\t%d\t%d\t%.2fms\t%.2fms\n", escape(r.Name), r.Calls, r.Errors, r.P50Ms, r.P99Ms)
 		}
 	}
 	return tw.Flush()

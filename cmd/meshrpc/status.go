@@ -72,7 +72,7 @@ func runStatus(ctx context.Context, opts *statusOptions) error {
 	for i, a := range self.Addrs {
 		addrs[i] = a.String()
 	}
-	fmt.Fprintf(tw, "self:\t%s (%s) %s\n", self.Name, self.User, strings.Join(addrs, " "))
+	fmt.Fprintf(tw, "self:\t%s (%s) %s\n", escape(self.Name), escape(self.User), strings.Join(addrs, " "))
 	fmt.Fprintf(tw, "peers:\t%d, %d online\n", r.Peers, r.Online)
 	return tw.Flush()
 }

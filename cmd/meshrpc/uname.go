@@ -68,10 +68,10 @@ func runUname(ctx context.Context, opts *unameOptions) error {
 	for _, r := range results {
 		var u node.Uname
 		if !r.OK || json.Unmarshal(r.Result, &u) != nil {
-			fmt.Fprintf(tw, "%s\terror: %s\t\t\t\t\n", r.Peer, r.Error)
+			fmt.Fprintf(tw, "%s\terror: %s\t\t\t\t\n", escape(r.Peer), escape(r.Error))
 			continue
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", r.Peer, u.Sysname, u.Nodename, u.Release, u.Machine, u.Version)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", escape(r.Peer), escape(u.Sysname), escape(u.Nodename), escape(u.Release), escape(u.Machine), escape(u.Version))
 	}
 	tw.Flush()
 	return printFanOut(&globalOptions{stdout: discard{}}, results, true)

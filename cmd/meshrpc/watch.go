@@ -83,7 +83,7 @@ func watchPeers(ctx context.Context, opts *peersOptions) error {
 // describePeer is a peer in one line: name, address, state, path.
 func describePeer(p mesh.Peer) string {
 	var b strings.Builder
-	b.WriteString(p.Name)
+	b.WriteString(escape(p.Name))
 	if len(p.Addrs) > 0 {
 		fmt.Fprintf(&b, " %s", p.Addrs[0])
 	}
@@ -94,9 +94,9 @@ func describePeer(p mesh.Peer) string {
 	}
 	switch {
 	case p.CurAddr != "":
-		fmt.Fprintf(&b, ", direct %s", p.CurAddr)
+		fmt.Fprintf(&b, ", direct %s", escape(p.CurAddr))
 	case p.Relay != "":
-		fmt.Fprintf(&b, ", relay %s", p.Relay)
+		fmt.Fprintf(&b, ", relay %s", escape(p.Relay))
 	}
 	return b.String()
 }

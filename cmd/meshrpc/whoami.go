@@ -67,20 +67,20 @@ func runWhoami(ctx context.Context, opts *whoamiOptions) error {
 		return printJSON(opts.stdout, me)
 	}
 	tw := newTable(opts.stdout)
-	fmt.Fprintf(tw, "node:\t%s\n", me.Node)
+	fmt.Fprintf(tw, "node:\t%s\n", escape(me.Node))
 	if me.NodeFQDN != "" {
-		fmt.Fprintf(tw, "name:\t%s\n", me.NodeFQDN)
+		fmt.Fprintf(tw, "name:\t%s\n", escape(me.NodeFQDN))
 	}
-	fmt.Fprintf(tw, "login:\t%s\n", me.Login)
+	fmt.Fprintf(tw, "login:\t%s\n", escape(me.Login))
 	if len(me.Tags) > 0 {
-		fmt.Fprintf(tw, "tags:\t%s\n", strings.Join(me.Tags, ", "))
+		fmt.Fprintf(tw, "tags:\t%s\n", strings.Join(escapeAll(me.Tags), ", "))
 	}
 	if me.Addr != "" {
-		fmt.Fprintf(tw, "address:\t%s\n", me.Addr)
+		fmt.Fprintf(tw, "address:\t%s\n", escape(me.Addr))
 	}
 	for name, vals := range me.Caps {
 		b, _ := json.Marshal(vals)
-		fmt.Fprintf(tw, "grant:\t%s %s\n", name, b)
+		fmt.Fprintf(tw, "grant:\t%s %s\n", escape(string(name)), escape(string(b)))
 	}
 	return tw.Flush()
 }

@@ -70,9 +70,10 @@ type Log struct {
 	queue   []Record
 	max     int
 	closed  bool
-	wake    chan struct{} // 1 buffered
-	dropped atomic.Int64  // since the last "dropped" record
-	lost    atomic.Int64  // since Open, for sys.stats
+	wake    chan struct{}      // 1 buffered
+	dropped atomic.Int64       // since the last "dropped" record
+	buckets map[string]*bucket // refusals per caller; see admit
+	lost    atomic.Int64       // since Open, for sys.stats
 	done    chan struct{}
 
 	closeOnce sync.Once
@@ -94,7 +95,8 @@ func Open(path string, opts Options) (*Log, error) {
 	if opts.Buffer <= 0 {
 		opts.Buffer = 4096
 	}
-	l := &Log{path: path, maxBytes: opts.MaxBytes, callLog: opts.CallLog, max: opts.Buffer, wake: make(chan struct{}, 1), done: make(chan struct{})}
+	l := &Log{path: path, maxBytes: opts.MaxBytes, callLog: opts.CallLog, max: opts.Buffer, wake: make(chan struct{}, 1), done: make(chan struct{}),
+		buckets: map[string]*bucket{}}
 	if err := l.open(); err != nil {
 		return nil, err
 	}
@@ -117,25 +119,39 @@ func (l *Log) open() error {
 	return nil
 }
 
-// Append queues r. It never blocks: when the buffer is full, r is dropped
-// and counted.
+// Append queues r, its strings clipped to MaxText (MaxError for Error).
+// It never blocks: when the buffer is full, r is dropped and counted. A
+// caller's refused calls beyond its budget are counted rather than queued
+// (see admit).
 func (l *Log) Append(r Record) {
+	r = bounded(r)
 	l.mu.Lock()
-	switch {
-	case l.closed:
-	case len(l.queue) >= l.max:
-		l.dropped.Add(1)
-		l.lost.Add(1)
-	default:
-		l.queue = append(l.queue, r)
-		if len(l.queue) == 1 {
-			select {
-			case l.wake <- struct{}{}:
-			default: // the writer has a wake-up coming already
+	if !l.closed {
+		if summary, ok := l.admit(&r); ok {
+			if summary != nil {
+				l.enqueue(*summary)
 			}
+			l.enqueue(r)
 		}
 	}
 	l.mu.Unlock()
+}
+
+// enqueue queues r, or drops and counts it when the queue is full. l.mu is
+// held.
+func (l *Log) enqueue(r Record) {
+	if len(l.queue) >= l.max {
+		l.dropped.Add(1)
+		l.lost.Add(1)
+		return
+	}
+	l.queue = append(l.queue, r)
+	if len(l.queue) == 1 {
+		select {
+		case l.wake <- struct{}{}:
+		default: // the writer has a wake-up coming already
+		}
+	}
 }
 
 // Lost counts the records dropped since Open.
@@ -245,6 +261,9 @@ func (l *Log) keep(err error) {
 func (l *Log) Close() error {
 	l.closeOnce.Do(func() {
 		l.mu.Lock()
+		for _, s := range l.summaries(time.Now()) {
+			l.enqueue(s)
+		}
 		l.closed = true
 		l.mu.Unlock()
 		select {

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -171,6 +172,67 @@ func TestCallLinesReadLikeSlog(t *testing.T) {
 		slog.NewTextHandler(&want, nil).Handle(context.Background(), rec)
 		if got := appendCallLine(nil, r); string(got) != want.String() {
 			t.Errorf("call line\n got %s\nwant %s", got, want.String())
+		}
+	}
+}
+
+// A flood of refused calls with large names from one caller neither grows
+// the records nor rotates the owner's earlier record out of the log: the
+// caller's refusals beyond its budget are one summary record.
+func TestRefusalFloodKeepsTheOwnersHistory(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "audit.log")
+	l, err := Open(path, Options{MaxBytes: 1 << 20, Buffer: 100000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.Append(Record{Time: time.Now(), Node: "laptop", Login: "owner@example.com", Method: "kv.put", Key: "backups/all", Outcome: OutcomeOK})
+	huge := string(bytes.Repeat([]byte("x\n\x1b"), 10<<10))
+	const flood = 20000
+	for range flood {
+		l.Append(Record{Time: time.Now(), Node: "stranger", Addr: "100.64.0.9:1234", Method: huge, Key: huge, Outcome: OutcomeDenied, Code: -32001,
+			Error: "permission denied: stranger may not call " + huge})
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	var owner bool
+	var denied, suppressed int
+	for _, r := range readRecords(t, path) {
+		switch {
+		case r.Node == "laptop":
+			owner = true
+		case r.Outcome == OutcomeDenied:
+			denied++
+			if len(r.Method) > MaxText+32 || len(r.Key) > MaxText+32 || len(r.Error) > MaxError+32 {
+				t.Fatalf("a record of %d, %d, %d bytes", len(r.Method), len(r.Key), len(r.Error))
+			}
+		case r.Outcome == OutcomeSuppressed:
+			var n int
+			fmt.Sscanf(r.Error, "%d more refused calls", &n)
+			suppressed += n
+		}
+	}
+	if !owner {
+		fi, _ := os.Stat(path + ".1")
+		t.Fatalf("the owner's record was rotated away (.1 made: %v)", fi != nil)
+	}
+	if denied > refusalBurst+1 || denied+suppressed != flood {
+		t.Fatalf("%d denials written, %d suppressed; want at most %d written and %d in all", denied, suppressed, refusalBurst+1, flood)
+	}
+}
+
+func TestClipMarksWhatItCut(t *testing.T) {
+	for _, c := range []struct {
+		in   string
+		n    int
+		want string
+	}{
+		{"kv.get", 256, "kv.get"},
+		{"abcdef", 3, "abc...[3 more bytes]"},
+		{"caféx", 4, "caf...[3 more bytes]"}, // é is not split
+	} {
+		if got := Clip(c.in, c.n); got != c.want {
+			t.Errorf("Clip(%q, %d) = %q, want %q", c.in, c.n, got, c.want)
 		}
 	}
 }

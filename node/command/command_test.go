@@ -231,6 +231,10 @@ func TestEnvironmentIsAllowlisted(t *testing.T) {
 	}
 	var env []string
 	json.Unmarshal([]byte(res.(*Result).Stdout), &env)
+	if last := env[len(env)-1]; !strings.HasPrefix(last, "MESHRPC_RUN=") { // random: marks the run's processes
+		t.Fatalf("no MESHRPC_RUN last in %q", env)
+	}
+	env = env[:len(env)-1]
 	want := []string{"MESHRPC_ARGV_HELPER=env", "MESHRPC_TEST_SHARED=ok", "FIXED=1", "MESHRPC_METHOD=t",
 		"MESHRPC_CALLER_NODE=laptop", "MESHRPC_CALLER_LOGIN=alice@example.com", "MESHRPC_CALLER_TAGS=tag:a,tag:b"}
 	if !reflect.DeepEqual(env, want) {
@@ -330,5 +334,34 @@ func TestParseExpose(t *testing.T) {
 		if _, err := ParseExpose(in); err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("ParseExpose(%q): %v, want %q", in, err, want)
 		}
+	}
+}
+
+// A program's descendant that leaves its process group (setsid) ends with
+// the call too.
+func TestDescendantsThatCalledSetsidAreKilled(t *testing.T) {
+	s := Spec{Name: "t", Argv: []string{"sh", "-c", `pid=$(setsid -f sh -c 'echo $$; exec sleep 601 >/dev/null 2>&1 </dev/null'); echo $pid`}}
+	res, err := call(t, s, "")
+	if err != nil || res.ExitCode != 0 {
+		t.Fatalf("%+v, %v", res, err)
+	}
+	pid := strings.TrimSpace(res.Stdout)
+	// Killed, the sleep is gone or a zombie until its new parent reaps it.
+	stat, err := os.ReadFile("/proc/" + pid + "/stat")
+	if err == nil {
+		if f := strings.Fields(string(stat)); len(f) > 2 && f[2] != "Z" && f[2] != "X" {
+			t.Fatalf("sleep 601 (pid %s) still runs: %s", pid, stat)
+		}
+	}
+}
+
+// An argument too long for any program is bad params (-32602), not a
+// program that cannot start (-32005).
+func TestOverlongArgumentIsInvalidParams(t *testing.T) {
+	s := helper("argv", "{a}")
+	s.Params = []Param{{Name: "a"}}
+	params, _ := json.Marshal(map[string]string{"a": strings.Repeat("x", 200<<10)})
+	if _, err := call(t, s, string(params)); rpc.CodeOf(err) != rpc.CodeInvalidParams {
+		t.Fatalf("200 KB argument: %v", err)
 	}
 }

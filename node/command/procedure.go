@@ -14,6 +14,11 @@ import (
 	"github.com/meshrpc/meshrpc/rpc"
 )
 
+// MaxArgBytes bounds one argument: Linux refuses to start a program with
+// an argument of 128 KiB or more (MAX_ARG_STRLEN), which would otherwise
+// look like a program that cannot start (-32005) rather than bad params.
+const MaxArgBytes = 128 << 10
+
 // timeoutGrace is how much longer than a command's own timeout the server
 // lets the call run, so that the killed program's output still reaches the
 // caller as a Result with TimedOut set.
@@ -124,6 +129,9 @@ func (p *Param) value(method string, item json.RawMessage, pattern *regexp.Regex
 	s, err := p.text(item)
 	if err != nil {
 		return nil, invalid(method, "%v", err)
+	}
+	if len(s) >= MaxArgBytes {
+		return nil, invalid(method, "param %q is %d bytes; a program argument holds less than %d", p.Name, len(s), MaxArgBytes)
 	}
 	if pattern != nil && !pattern.MatchString(s) {
 		return nil, invalid(method, "param %q: %q does not match the pattern %s", p.Name, s, p.Pattern)

@@ -2,6 +2,7 @@ package command
 
 import (
 	"context"
+	"crypto/rand"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -48,7 +49,8 @@ func (s *Spec) run(ctx context.Context, argv []string, extraEnv []string) (*Resu
 	cmd := exec.CommandContext(runCtx, path, argv[1:]...)
 	cmd.Args[0] = argv[0]
 	cmd.Dir = s.Dir
-	cmd.Env = append(s.environ(), extraEnv...)
+	run := runMarker()
+	cmd.Env = append(append(s.environ(), extraEnv...), run)
 	stdout, stderr := &cappedBuffer{max: s.maxOutput()}, &cappedBuffer{max: s.maxOutput()}
 	cmd.Stdout, cmd.Stderr = stdout, stderr
 	ownProcessGroup(cmd)
@@ -62,6 +64,7 @@ func (s *Spec) run(ctx context.Context, argv []string, extraEnv []string) (*Resu
 	}
 	err = cmd.Wait()
 	killProcessGroup(cmd) // whatever the program left running ends with the call
+	sweep(run)            // and so do its descendants that left the group (setsid)
 	elapsed := time.Since(start)
 
 	if ctx.Err() != nil {
@@ -153,4 +156,12 @@ func (b *cappedBuffer) text() (string, string) {
 		return string(out), ""
 	}
 	return base64.StdEncoding.EncodeToString(b.buf), "base64"
+}
+
+// runMarker is the environment entry that marks the processes of one run
+// of a program: its descendants inherit it, also those that leave its
+// process group (setsid), so sweep finds them. It is random, not the call
+// id, which a caller chooses.
+func runMarker() string {
+	return "MESHRPC_RUN=" + rand.Text()
 }

@@ -18,6 +18,10 @@ const MaxNames = 256
 // Other is the row of names beyond MaxNames.
 const Other = "(other)"
 
+// Unknown is the row a node counts calls of unregistered methods under:
+// their names are the caller's choice, so they are not kept.
+const Unknown = "(unknown)"
+
 // Row is one method's or caller's figures.
 type Row struct {
 	Name   string  `json:"name"`

@@ -1,0 +1,156 @@
+package node_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/meshrpc/meshrpc/mesh/devnet"
+	"github.com/meshrpc/meshrpc/mesh/meshtest"
+	"github.com/meshrpc/meshrpc/node"
+	"github.com/meshrpc/meshrpc/node/audit"
+	"github.com/meshrpc/meshrpc/node/command"
+	"github.com/meshrpc/meshrpc/node/stats"
+	"github.com/meshrpc/meshrpc/rpc"
+)
+
+// A peer with no rule floods the node with denied calls of large names
+// made of control characters. The node keeps none of them whole: sys.stats
+// counts them under one row, each audit record holds a bounded form, the
+// caller's denials beyond its budget become one summary record, and the
+// owner's earlier record survives in the audit log.
+func TestDeniedNamesAreBoundedInStatsAndAudit(t *testing.T) {
+	dn := meshtest.Net(t, devnet.Config{SeparateUsers: true})
+	state := filepath.Join(t.TempDir(), "home")
+	home, err := node.New(context.Background(), node.Config{Hostname: "home", StateDir: state, InMemory: true, Allow: []string{"node:laptop=*"},
+		ControlURL: dn.ControlURL(), Progress: io.Discard})
+	if err != nil {
+		t.Fatal(err)
+	}
+	serveCtx, stop := context.WithCancel(context.Background())
+	served := make(chan error, 1)
+	go func() { served <- home.Serve(serveCtx) }()
+	defer stop()
+	laptop, stranger := dialAs(t, dn, "laptop"), dialAs(t, dn, "stranger")
+	ctx := context.Background()
+	if err := laptop.Call(ctx, "home", "kv.put", []any{"backups/all", "ok"}, nil); err != nil {
+		t.Fatal(err)
+	}
+
+	const flood = 300
+	name := strings.Repeat("kv.get\t\n\x1b[2K", 8<<10) // ~100 KB
+	for i := range flood {
+		err := stranger.Call(ctx, "home", fmt.Sprint(name, i), nil, nil)
+		if code := rpc.CodeOf(err); code == 0 || code == rpc.CodeUnavailable {
+			t.Fatalf("call %d: %v", i, err)
+		}
+	}
+	p, _ := home.Registry().Lookup("sys.stats")
+	res, err := p.Handler.ServeRPC(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, row := range res.(node.StatsReport).Methods {
+		if _, ok := home.Registry().Lookup(row.Name); !ok && row.Name != stats.Unknown {
+			t.Errorf("sys.stats keeps the name %.40q", row.Name)
+		}
+	}
+	stop() // Serve closes the node, and the audit log writes the summary of the suppressed denials
+	if err := <-served; err != nil {
+		t.Fatal(err)
+	}
+
+	recs := readAudit(t, filepath.Join(state, node.AuditLogName+".1"))
+	recs = append(recs, readAudit(t, filepath.Join(state, node.AuditLogName))...)
+	var written, suppressed int
+	for _, r := range recs {
+		switch {
+		case r.Node != "stranger":
+		case r.Outcome == audit.OutcomeSuppressed:
+			var n int
+			fmt.Sscanf(r.Error, "%d more", &n)
+			suppressed += n
+		default:
+			written++
+			if len(r.Method) > 2*audit.MaxText || len(r.Error) > 2*audit.MaxError {
+				t.Fatalf("a record keeps %d bytes of method, %d of error", len(r.Method), len(r.Error))
+			}
+		}
+	}
+	if !slices.ContainsFunc(recs, func(r audit.Record) bool { return r.Node == "laptop" && r.Key == "backups/all" }) {
+		t.Error("the owner's record is gone from the audit log")
+	}
+	if written >= flood || written+suppressed != flood {
+		t.Errorf("%d of the stranger's %d calls written one by one, %d summarized", written, flood, suppressed)
+	}
+	if fi, err := os.Stat(filepath.Join(state, "meshrpc.log")); err != nil || fi.Size() > flood*4*audit.MaxError {
+		t.Errorf("meshrpc.log: %v, %v", fi.Size(), err)
+	}
+}
+
+// kv.list's limit counts the entries the caller sees: a stranger's 250
+// personal keys, listed before the owner's, do not hide them. rpc.allowed
+// with why does not show a command's argv to a caller that may not run it.
+func TestListLimitAndAllowedHideWhatOthersMayNotSee(t *testing.T) {
+	dn := meshtest.Net(t, devnet.Config{SeparateUsers: true})
+	backup := command.Spec{Name: "backup", Argv: []string{"echo", "--token=s3cret"}}
+	home := startNode(t, dn, node.Config{Hostname: "home", InMemory: true, Allow: []string{"*=sys.whoami"}, Commands: []command.Spec{backup}})
+	a, b := dialAs(t, dn, "peer-a"), dialAs(t, dn, "peer-b")
+	ctx := context.Background()
+	var ida, idb rpc.Caller
+	if err := a.Call(ctx, "home", "sys.whoami", nil, &ida); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Call(ctx, "home", "sys.whoami", nil, &idb); err != nil {
+		t.Fatal(err)
+	}
+	// The stranger's personal keys sort before the owner's.
+	owner, stranger, ownerName := a, b, ida.Node
+	if ida.Login < idb.Login {
+		owner, stranger, ownerName = b, a, idb.Node
+	}
+	if err := home.Reconfigure([]string{"node:" + ownerName + "=*"}, []command.Spec{backup}); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"~/mine1", "~/mine2"} {
+		if err := owner.Call(ctx, "home", "kv.put", []any{k, 1}, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range 250 {
+		if err := stranger.Call(ctx, "home", "kv.put", []any{fmt.Sprintf("~/k%03d", i), i}, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var entries []struct{ Key string }
+	if err := owner.Call(ctx, "home", "kv.list", map[string]any{"prefix": "", "limit": 200}, &entries); err != nil {
+		t.Fatal(err)
+	}
+	if len(entries) != 2 || !strings.HasSuffix(entries[0].Key, "/mine1") || !strings.HasSuffix(entries[1].Key, "/mine2") {
+		t.Fatalf("the owner's listing with limit 200: %+v", entries)
+	}
+	if err := owner.Call(ctx, "home", "kv.list", map[string]any{"prefix": "", "limit": 1}, &entries); err != nil || len(entries) != 1 {
+		t.Fatalf("limit 1: %+v, %v", entries, err)
+	}
+
+	var procs []node.Allowed
+	if err := stranger.Call(ctx, "home", rpc.AllowedMethod, node.AllowedParams{Why: true}, &procs); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range procs {
+		if strings.Contains(p.Summary, "s3cret") || strings.Contains(p.Hint, "s3cret") || strings.Contains(p.By, "s3cret") {
+			t.Fatalf("rpc.allowed shows the stranger a command's argv: %+v", p)
+		}
+	}
+	if err := owner.Call(ctx, "home", rpc.AllowedMethod, node.AllowedParams{Why: true}, &procs); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.ContainsFunc(procs, func(p node.Allowed) bool { return p.Name == "backup" && strings.Contains(p.Summary, "s3cret") }) {
+		t.Fatalf("the owner, who may run backup, does not see its summary: %+v", procs)
+	}
+}
