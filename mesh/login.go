@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"tailscale.com/client/local"
 	"tailscale.com/ipn"
 )
 
@@ -23,23 +24,7 @@ func (n *Node) waitRunning(ctx context.Context, errs *lastError) (loggedIn bool,
 		return false, fmt.Errorf("mesh: watch tailscale state: %w", err)
 	}
 	defer w.Close()
-
-	notes := make(chan ipn.Notify)
-	watchErr := make(chan error, 1)
-	go func() {
-		for {
-			nt, err := w.Next()
-			if err != nil {
-				watchErr <- err
-				return
-			}
-			select {
-			case notes <- nt:
-			case <-ctx.Done():
-				return
-			}
-		}
-	}()
+	notes, watchErr := notifications(ctx, w)
 
 	silence := time.NewTimer(n.cfg.ControlTimeout)
 	defer silence.Stop()
@@ -58,16 +43,7 @@ func (n *Node) waitRunning(ctx context.Context, errs *lastError) (loggedIn bool,
 				return false, fmt.Errorf("mesh: the control server %s refused this node: %s (is the auth key valid and unexpired?)",
 					n.controlName(), *nt.ErrMessage)
 			}
-			url := ""
-			if nt.BrowseToURL != nil {
-				url = *nt.BrowseToURL
-			}
-			if nt.State != nil && *nt.State == ipn.NeedsLogin && url == "" {
-				if st, err := n.lc.StatusWithoutPeers(ctx); err == nil {
-					url = st.AuthURL
-				}
-			}
-			if url != "" && url != shownURL {
+			if url := n.loginURL(ctx, nt); url != "" && url != shownURL {
 				shownURL = url
 				silence.Stop() // control answered; now we wait for the person
 				fmt.Fprintf(n.cfg.Progress, "\nmeshrpc: to add %s to your tailnet, open this URL in a browser:\n\n\t%s\n\nmeshrpc: waiting for the login to complete...\n", n.cfg.Hostname, url)
@@ -84,6 +60,43 @@ func (n *Node) waitRunning(ctx context.Context, errs *lastError) (loggedIn bool,
 			}
 		}
 	}
+}
+
+// notifications passes on w's notes until ctx ends, and w's error if it
+// fails first.
+func notifications(ctx context.Context, w *local.IPNBusWatcher) (<-chan ipn.Notify, <-chan error) {
+	notes := make(chan ipn.Notify)
+	watchErr := make(chan error, 1)
+	go func() {
+		for {
+			nt, err := w.Next()
+			if err != nil {
+				watchErr <- err
+				return
+			}
+			select {
+			case notes <- nt:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	return notes, watchErr
+}
+
+// loginURL is the URL a person must open to log the node in, as nt says or,
+// when nt says a login is needed without one, as the node's status says;
+// "" when there is none.
+func (n *Node) loginURL(ctx context.Context, nt ipn.Notify) string {
+	if nt.BrowseToURL != nil && *nt.BrowseToURL != "" {
+		return *nt.BrowseToURL
+	}
+	if nt.State != nil && *nt.State == ipn.NeedsLogin {
+		if st, err := n.lc.StatusWithoutPeers(ctx); err == nil {
+			return st.AuthURL
+		}
+	}
+	return ""
 }
 
 func (n *Node) controlName() string {

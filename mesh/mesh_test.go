@@ -3,6 +3,7 @@ package mesh_test
 import (
 	"bufio"
 	"context"
+	"fmt"
 	"io"
 	"net"
 	"os"
@@ -11,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/meshrpc/meshrpc/internal/poll"
 	"github.com/meshrpc/meshrpc/mesh"
 	"github.com/meshrpc/meshrpc/mesh/devnet"
 	"github.com/meshrpc/meshrpc/mesh/meshtest"
@@ -126,20 +128,16 @@ func TestGrantReachesWhoIs(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	deadline := time.Now().Add(15 * time.Second)
-	for {
+	poll.Until(t, 15*time.Second, func() error {
 		id, err := home.WhoIs(ctx, cafe.Addr().String()+":1")
 		if err != nil {
 			t.Fatal(err)
 		}
-		if vals := id.Caps[capName]; len(vals) == 1 && strings.Contains(string(vals[0]), `"kv.*"`) {
-			break
+		if vals := id.Caps[capName]; len(vals) != 1 || !strings.Contains(string(vals[0]), `"kv.*"`) {
+			return fmt.Errorf("grant not visible to WhoIs: caps = %v", id.Caps)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("grant not visible to WhoIs after 15s: caps = %v", id.Caps)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		return nil
+	})
 }
 
 func TestRestartOnSameStateKeepsIdentityAndAddress(t *testing.T) {

@@ -44,24 +44,70 @@ func Join(ctx context.Context, cfg Config) (_ *Node, err error) {
 	if isLoopbackURL(cfg.ControlURL) {
 		UseLoopbackOnly()
 	}
-	if err := os.MkdirAll(cfg.StateDir, 0o700); err != nil {
-		return nil, fmt.Errorf("mesh: create state directory: %w", err)
+	if err := prepareStateDir(cfg.StateDir); err != nil {
+		return nil, err
 	}
-	if err := os.Chmod(cfg.StateDir, 0o700); err != nil {
-		return nil, fmt.Errorf("mesh: state directory: %w", err)
-	}
-
 	n := &Node{cfg: cfg}
-	logf := cfg.Logf
-	if logf == nil {
-		n.logs, err = openLogFile(cfg.StateDir)
-		if err != nil {
-			return nil, err
-		}
-		logf = n.logs.Printf
+	logf, err := n.openLogs()
+	if err != nil {
+		return nil, err
 	}
+	defer func() {
+		if err != nil {
+			if n.ts != nil {
+				n.ts.Close()
+			}
+			n.logs.Close()
+		}
+	}()
 	errs := &lastError{logf: logf}
-	n.ts = &tsnet.Server{
+	if err := n.startTailscale(errs); err != nil {
+		return nil, err
+	}
+	loggedIn, err := n.waitRunning(ctx, errs)
+	if err != nil {
+		return nil, err
+	}
+	if err := n.learnSelf(ctx); err != nil {
+		return nil, err
+	}
+	savePort(cfg.StateDir, n.WireGuardPort())
+	if loggedIn { // after a login URL, say that the wait is over
+		fmt.Fprintf(cfg.Progress, "meshrpc: %s joined the tailnet as %s (%s)\n", cfg.Hostname, n.self.DNSName, n.self.Addrs[0])
+	}
+	return n, nil
+}
+
+// prepareStateDir makes dir, readable by its owner only (it holds the
+// node's keys), whoever made it before.
+func prepareStateDir(dir string) error {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("mesh: create state directory: %w", err)
+	}
+	if err := os.Chmod(dir, 0o700); err != nil {
+		return fmt.Errorf("mesh: state directory: %w", err)
+	}
+	return nil
+}
+
+// openLogs returns where tsnet's log lines go: cfg.Logf, or else a log
+// file in the state directory, which Close closes.
+func (n *Node) openLogs() (logf func(format string, args ...any), err error) {
+	if n.cfg.Logf != nil {
+		return n.cfg.Logf, nil
+	}
+	n.logs, err = openLogFile(n.cfg.StateDir)
+	if err != nil {
+		return nil, err
+	}
+	return n.logs.Printf, nil
+}
+
+// startTailscale starts the tsnet server, its log lines passing through
+// errs, and makes the node's LocalAPI client. n.ts is set once it started.
+func (n *Node) startTailscale(errs *lastError) error {
+	cfg := n.cfg
+	ts := &tsnet.Server{
 		Dir:           cfg.StateDir,
 		Hostname:      cfg.Hostname,
 		ControlURL:    cfg.ControlURL,
@@ -72,45 +118,33 @@ func Join(ctx context.Context, cfg Config) (_ *Node, err error) {
 		Logf:          errs.Printf,
 		UserLogf:      errs.Printf,
 	}
-	started := false
-	defer func() {
-		if err != nil {
-			if started {
-				n.ts.Close()
-			}
-			n.logs.Close()
-		}
-	}()
-	if err := n.ts.Start(); err != nil {
-		return nil, fmt.Errorf("mesh: start tailscale: %w", err)
+	if err := ts.Start(); err != nil {
+		return fmt.Errorf("mesh: start tailscale: %w", err)
 	}
-	started = true
-	tsLC, err := n.ts.LocalClient()
+	n.ts = ts
+	tsLC, err := ts.LocalClient()
 	if err != nil {
-		return nil, fmt.Errorf("mesh: %w", err)
+		return fmt.Errorf("mesh: %w", err)
 	}
 	// Our own LocalAPI client, whose idle connections Close can drop: tsnet
 	// waits 5 s at Close for a LocalAPI connection that was dialled and never
 	// used, which concurrent WhoIs calls leave behind.
 	n.localTransport = &http.Transport{DialContext: tsLC.Dial}
 	n.lc = &local.Client{Dial: tsLC.Dial, Transport: n.localTransport}
-	loggedIn, err := n.waitRunning(ctx, errs)
-	if err != nil {
-		return nil, err
-	}
+	return nil
+}
+
+// learnSelf asks the joined node who and where it is on the tailnet.
+func (n *Node) learnSelf(ctx context.Context) error {
 	st, err := n.lc.StatusWithoutPeers(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("mesh: status after joining: %w", err)
+		return fmt.Errorf("mesh: status after joining: %w", err)
 	}
 	if st.Self == nil || len(st.TailscaleIPs) == 0 {
-		return nil, errors.New("mesh: joined, but the tailnet gave this node no address")
+		return errors.New("mesh: joined, but the tailnet gave this node no address")
 	}
 	n.self = peerFromStatus(st.Self, st.User)
-	savePort(cfg.StateDir, n.WireGuardPort())
-	if loggedIn { // after a login URL, say that the wait is over
-		fmt.Fprintf(cfg.Progress, "meshrpc: %s joined the tailnet as %s (%s)\n", cfg.Hostname, n.self.DNSName, n.self.Addrs[0])
-	}
-	return n, nil
+	return nil
 }
 
 // Self describes this node as the tailnet sees it.

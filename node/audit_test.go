@@ -5,11 +5,13 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
 	"time"
 
+	"github.com/meshrpc/meshrpc/internal/poll"
 	"github.com/meshrpc/meshrpc/mesh/devnet"
 	"github.com/meshrpc/meshrpc/mesh/meshtest"
 	"github.com/meshrpc/meshrpc/node"
@@ -33,12 +35,12 @@ func TestAuditLogAndStatsSeeEveryCall(t *testing.T) {
 	}
 
 	var recs []audit.Record
-	for deadline := time.Now().Add(10 * time.Second); len(recs) < 2; time.Sleep(20 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("the audit log holds %d records: %+v", len(recs), recs)
+	poll.Until(t, 10*time.Second, func() error {
+		if recs = readAudit(t, filepath.Join(state, node.AuditLogName)); len(recs) < 2 {
+			return fmt.Errorf("the audit log holds %d records, want 2: %+v", len(recs), recs)
 		}
-		recs = readAudit(t, filepath.Join(state, node.AuditLogName))
-	}
+		return nil
+	})
 	get, put := recs[0], recs[1]
 	if get.Method != "kv.get" || get.Key != "shared/greeting" || get.Outcome != audit.OutcomeOK || get.Node != "stranger" || get.Login == "" || get.CallID == "" {
 		t.Errorf("allowed call: %+v", get)
@@ -51,16 +53,12 @@ func TestAuditLogAndStatsSeeEveryCall(t *testing.T) {
 	}
 	// The call id is in the node's own log too (DESIGN.md: both sides'
 	// logs), once its buffer is flushed (every 500 ms).
-	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(50 * time.Millisecond) {
-		logs, _ := os.ReadFile(filepath.Join(state, "meshrpc.log"))
-		if bytes.Contains(logs, []byte(get.CallID)) {
-			break
+	poll.Until(t, 5*time.Second, func() error {
+		if logs, _ := os.ReadFile(filepath.Join(state, "meshrpc.log")); !bytes.Contains(logs, []byte(get.CallID)) {
+			return fmt.Errorf("meshrpc.log lacks the call id %s:\n%s", get.CallID, logs)
 		}
-		if time.Now().After(deadline) {
-			t.Errorf("meshrpc.log lacks the call id %s:\n%s", get.CallID, logs)
-			break
-		}
-	}
+		return nil
+	})
 
 	p, _ := home.Registry().Lookup("sys.stats")
 	res, err := p.Handler.ServeRPC(ctx, nil)

@@ -2,15 +2,19 @@ package node_test
 
 import (
 	"context"
+	"fmt"
+	"os"
 	"strings"
+	"syscall"
 	"testing"
-	"time"
 
 	"github.com/meshrpc/meshrpc/mesh/devnet"
 	"github.com/meshrpc/meshrpc/mesh/meshtest"
 	"github.com/meshrpc/meshrpc/node"
 	"github.com/meshrpc/meshrpc/node/command"
 	"github.com/meshrpc/meshrpc/rpc"
+
+	"path/filepath"
 )
 
 var printArgs = command.Spec{
@@ -50,8 +54,11 @@ func TestCommandProcedureOverTheTailnet(t *testing.T) {
 // call finishes, the new set serves, and a bad configuration changes nothing.
 func TestReconfigureKeepsCallsAndRefusesBadConfig(t *testing.T) {
 	dn := meshtest.Net(t, devnet.Config{})
+	// slow tells the test it runs (by opening the FIFO started) and waits
+	// for the test to let it finish (by writing a line to the FIFO finish).
+	started, finish := fifo(t, "started"), fifo(t, "finish")
 	home := startNode(t, dn, node.Config{Hostname: "home", InMemory: true, Commands: []command.Spec{
-		{Name: "slow", Argv: []string{"sh", "-c", "sleep 1; echo done"}},
+		{Name: "slow", Argv: []string{"sh", "-c", `: >"$0"; read line <"$1"; echo done`, started, finish}},
 	}})
 	cafe := dialAs(t, dn, "cafe")
 	ctx := context.Background()
@@ -59,10 +66,13 @@ func TestReconfigureKeepsCallsAndRefusesBadConfig(t *testing.T) {
 	slow := make(chan error, 1)
 	var slowRes command.Result
 	go func() { slow <- cafe.Call(ctx, "home", "slow", nil, &slowRes) }()
-	time.Sleep(300 * time.Millisecond) // let it start
+	openFIFO(t, started, os.O_RDONLY, slow).Close()
 	if err := home.Reconfigure(nil, []command.Spec{printArgs}); err != nil {
 		t.Fatal(err)
 	}
+	w := openFIFO(t, finish, os.O_WRONLY, slow)
+	fmt.Fprintln(w, "finish")
+	w.Close()
 	if err := <-slow; err != nil || slowRes.Stdout != "done\n" {
 		t.Fatalf("the call running during the reload: %+v %v", slowRes, err)
 	}
@@ -92,5 +102,42 @@ func TestReconfigureKeepsCallsAndRefusesBadConfig(t *testing.T) {
 	var pong string
 	if err := cafe.Call(ctx, "home", "sys.ping", nil, &pong); err != nil || pong != "pong" {
 		t.Fatalf("the built-in sys.ping after a reload that tried to take its name: %q %v", pong, err)
+	}
+}
+
+// fifo makes a named pipe called name in a temporary directory and returns
+// its path: opening one end waits for the other, so a program that opens it
+// tells the test where it has got to.
+func fifo(t *testing.T, name string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), name)
+	if err := syscall.Mkfifo(path, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// openFIFO opens path with flag, which waits until the program under test
+// opens its other end; if the program's call ends first (its error arrives
+// on ended), the test fails instead of waiting for ever.
+func openFIFO(t *testing.T, path string, flag int, ended <-chan error) *os.File {
+	t.Helper()
+	opened := make(chan *os.File, 1)
+	go func() {
+		f, err := os.OpenFile(path, flag, 0)
+		if err != nil {
+			t.Error(err)
+		}
+		opened <- f
+	}()
+	select {
+	case f := <-opened:
+		if f == nil {
+			t.FailNow()
+		}
+		return f
+	case err := <-ended:
+		t.Fatalf("the call ended before the program opened %s: %v", path, err)
+		return nil
 	}
 }

@@ -3,6 +3,7 @@ package node_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"path/filepath"
 	"sync"
@@ -10,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/meshrpc/meshrpc/internal/poll"
 	"github.com/meshrpc/meshrpc/mesh/devnet"
 	"github.com/meshrpc/meshrpc/mesh/meshtest"
 	"github.com/meshrpc/meshrpc/node"
@@ -49,6 +51,12 @@ func TestRestartWhileCalling(t *testing.T) {
 	c := dialAs(t, dn, "cafe")
 
 	var acked, sentNoReply, unavailable atomic.Int64
+	// warm closes once calls flow, so that the stop finds calls in flight;
+	// firstAnswer is when the restarted node first answered (unix ns).
+	const warmCalls = 20
+	warm := make(chan struct{})
+	var restarted atomic.Bool
+	var firstAnswer atomic.Int64
 	quit := make(chan struct{})
 	var wg sync.WaitGroup
 	for range 4 {
@@ -65,7 +73,12 @@ func TestRestartWhileCalling(t *testing.T) {
 				var te *rpc.TransportError
 				switch {
 				case err == nil:
-					acked.Add(1)
+					if acked.Add(1) == warmCalls {
+						close(warm)
+					}
+					if restarted.Load() {
+						firstAnswer.CompareAndSwap(0, time.Now().UnixNano())
+					}
 				case errors.As(err, &te) && te.Sent, rpc.CodeOf(err) == rpc.CodeDeadlineExceeded:
 					sentNoReply.Add(1) // may have run: its reply was lost or late
 				case rpc.CodeOf(err) == rpc.CodeUnavailable:
@@ -75,30 +88,33 @@ func TestRestartWhileCalling(t *testing.T) {
 					return
 				}
 				if err != nil {
-					time.Sleep(20 * time.Millisecond)
+					time.Sleep(20 * time.Millisecond) // a pause before the retry, not an order of events
 				}
 			}
 		})
 	}
-	time.Sleep(300 * time.Millisecond)
+	callersDone := make(chan struct{})
+	go func() { wg.Wait(); close(callersDone) }()
+	select {
+	case <-warm:
+	case <-callersDone:
+		t.FailNow() // every caller failed before calls flowed; they said why
+	}
 	t0 := time.Now()
 	stop()
 	stop = serve()
 	back := time.Since(t0)
+	restarted.Store(true)
 	defer func() { stop() }()
 	// Calls succeed again once the node is back.
 	before := acked.Load()
-	deadline := time.Now().Add(30 * time.Second)
-	for acked.Load() == before && time.Now().Before(deadline) {
-		time.Sleep(time.Millisecond)
-	}
-	t.Logf("node stopped and back in %v; first call answered %v after the stop", back, time.Since(t0))
-	for acked.Load() < before+50 {
-		if time.Now().After(deadline) {
-			t.Fatalf("calls do not succeed after the restart (acked %d, no reply %d, unavailable %d)", acked.Load(), sentNoReply.Load(), unavailable.Load())
+	poll.Until(t, 30*time.Second, func() error {
+		if acked.Load() < before+50 {
+			return fmt.Errorf("calls do not succeed after the restart (acked %d, no reply %d, unavailable %d)", acked.Load(), sentNoReply.Load(), unavailable.Load())
 		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return nil
+	})
+	t.Logf("node stopped and back in %v; first call answered %v after the stop", back, time.Unix(0, firstAnswer.Load()).Sub(t0))
 	close(quit)
 	wg.Wait()
 	var n int64

@@ -16,6 +16,7 @@ import (
 
 	"github.com/coder/websocket"
 
+	"github.com/meshrpc/meshrpc/internal/poll"
 	"github.com/meshrpc/meshrpc/rpc"
 )
 
@@ -25,28 +26,50 @@ func streamClient(t *testing.T, addr string) *rpc.Client {
 	return c
 }
 
+// gated registers "gate" on reg: a call to it says on started that its
+// handler runs, then waits until release is closed, whatever its context.
+func gated(reg *rpc.Registry) (started <-chan struct{}, release chan<- struct{}) {
+	start, rel := make(chan struct{}, 1), make(chan struct{})
+	rpc.Register(reg, "gate", "Waits for the test to release it.", func(ctx context.Context, _ struct{}) (string, error) {
+		start <- struct{}{}
+		<-rel
+		return "released", nil
+	})
+	return start, rel
+}
+
 func TestStreamCallsConcurrentlyAndRepliesOutOfOrder(t *testing.T) {
-	c := streamClient(t, serve(t, rpc.Config{}))
+	reg := testRegistry()
+	started, release := gated(reg)
+	c := streamClient(t, serve(t, rpc.Config{Registry: reg}))
 	ctx := context.Background()
-	// A slow call first: the fast ones behind it must not wait for it.
+	// A call that runs until released first: the ones behind it must not
+	// wait for it.
 	slow := make(chan error, 1)
-	go func() { slow <- c.Call(ctx, "sleep", map[string]int{"ms": 300}, nil) }()
-	time.Sleep(20 * time.Millisecond)
-	var wg sync.WaitGroup
-	for range 50 {
-		wg.Go(func() {
-			var n int64
-			if err := c.Call(ctx, "inc", []any{"k"}, &n); err != nil || n == 0 {
-				t.Errorf("inc on the stream: %d, %v", n, err)
-			}
-		})
-	}
-	wg.Wait()
+	go func() { slow <- c.Call(ctx, "gate", nil, nil) }()
+	<-started
+	fast := make(chan struct{})
+	go func() {
+		defer close(fast)
+		var wg sync.WaitGroup
+		for range 50 {
+			wg.Go(func() {
+				var n int64
+				if err := c.Call(ctx, "inc", []any{"k"}, &n); err != nil || n == 0 {
+					t.Errorf("inc on the stream: %d, %v", n, err)
+				}
+			})
+		}
+		wg.Wait()
+	}()
 	select {
+	case <-fast:
 	case err := <-slow:
-		t.Fatalf("the slow call finished before 50 fast ones were answered: %v", err)
-	default:
+		t.Fatalf("the gated call ended before it was released: %v", err)
+	case <-time.After(30 * time.Second):
+		t.Fatal("50 calls wait behind one that is still running")
 	}
+	close(release)
 	if err := <-slow; err != nil {
 		t.Fatal(err)
 	}
@@ -141,18 +164,33 @@ func TestShutdownClosesStreamsAfterTheirCalls(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := rpc.NewServer(rpc.Config{Registry: testRegistry()})
+	reg := testRegistry()
+	started, release := gated(reg)
+	srv := rpc.NewServer(rpc.Config{Registry: reg})
 	go srv.Serve(ln)
 	c := streamClient(t, ln.Addr().String())
 	if err := c.Call(context.Background(), "get_data", nil, nil); err != nil {
 		t.Fatal(err)
 	}
 	slow := make(chan error, 1)
-	go func() { slow <- c.Call(context.Background(), "sleep", map[string]int{"ms": 300}, nil) }()
-	time.Sleep(50 * time.Millisecond) // let the slow call start
+	go func() { slow <- c.Call(context.Background(), "gate", nil, nil) }()
+	<-started
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	if err := srv.Shutdown(ctx); err != nil {
+	shutdown := make(chan error, 1)
+	go func() { shutdown <- srv.Shutdown(ctx) }()
+	// Shutdown has begun once the listener refuses new connections; only
+	// then is the call in flight let finish.
+	poll.Until(t, 10*time.Second, func() error {
+		conn, err := net.Dial("tcp", ln.Addr().String())
+		if err == nil {
+			conn.Close()
+			return errors.New("the listener still accepts connections after Shutdown began")
+		}
+		return nil
+	})
+	close(release)
+	if err := <-shutdown; err != nil {
 		t.Fatalf("Shutdown with an open stream: %v", err)
 	}
 	if err := <-slow; err != nil {

@@ -2,10 +2,12 @@ package rpc_test
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/meshrpc/meshrpc/internal/poll"
 	"github.com/meshrpc/meshrpc/mesh"
 	"github.com/meshrpc/meshrpc/mesh/devnet"
 	"github.com/meshrpc/meshrpc/mesh/meshtest"
@@ -78,13 +80,13 @@ func TestGrantChangeReachesAnOpenConnection(t *testing.T) {
 		t.Fatal("allowed before any grant")
 	}
 	waitFor := func(what string, ok func() bool) {
-		deadline := time.Now().Add(10 * time.Second)
-		for !ok() {
-			if time.Now().After(deadline) {
-				t.Fatalf("%s: not in effect after 10 s", what)
+		t.Helper()
+		poll.Until(t, 10*time.Second, func() error {
+			if !ok() {
+				return fmt.Errorf("%s: not in effect", what)
 			}
-			time.Sleep(100 * time.Millisecond)
-		}
+			return nil
+		})
 	}
 	if err := dn.Grant(capName, map[string]any{"methods": []string{"get_data"}}); err != nil {
 		t.Fatal(err)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/meshrpc/meshrpc/internal/poll"
 	"github.com/meshrpc/meshrpc/mesh"
 	"github.com/meshrpc/meshrpc/mesh/devnet"
 	"github.com/meshrpc/meshrpc/mesh/meshtest"
@@ -112,21 +114,18 @@ func serveHome(t *testing.T, controlURL, stateDir string, extra ...string) *serv
 		}
 	})
 	sock := filepath.Join(stateDir, node.SocketName)
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		if _, err := os.Stat(sock); err == nil {
-			return &served{cmd, errb}
-		}
+	poll.Until(t, 60*time.Second, func() error {
 		select {
 		case err := <-exited:
 			t.Fatalf("serve exited: %v\n%s", err, errb.String())
 		default:
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("serve did not start; stderr:\n%s", errb.String())
+		if _, err := os.Stat(sock); err != nil {
+			return fmt.Errorf("serve did not start; stderr:\n%s", errb.String())
 		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return nil
+	})
+	return &served{cmd, errb}
 }
 
 // logsOnFailure prints the tail of each state dir's tsnet log when the test

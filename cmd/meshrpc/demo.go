@@ -39,91 +39,144 @@ counter, which ends at exactly 5000. Each step's time is printed.`,
 	}
 }
 
+// runDemo tells the story step by step: a tailnet, home serving on it, the
+// café joining, a few calls from the café, then the counter workload.
 func runDemo(ctx context.Context, g *globalOptions) error {
-	out := g.stdout
 	dir, err := os.MkdirTemp("", "meshrpc-demo-")
 	if err != nil {
 		return err
 	}
 	defer os.RemoveAll(dir)
-	step := stepper(out)
+	d := &demo{ctx: ctx, g: g, dir: dir, step: stepper(g.stdout)}
 
-	fmt.Fprintln(out, "meshrpc demo: a home server and a café laptop on a private tailnet, all on 127.0.0.1")
-	t := time.Now()
-	dn, err := devnet.Start(devnet.Config{})
+	fmt.Fprintln(g.stdout, "meshrpc demo: a home server and a café laptop on a private tailnet, all on 127.0.0.1")
+	dn, err := d.startTailnet()
 	if err != nil {
 		return err
 	}
 	defer dn.Close()
-	step(t, "local tailnet up (control, DERP, STUN)", dn.ControlURL())
+	stopHome, err := d.serveHome(dn)
+	if err != nil {
+		return err
+	}
+	defer stopHome()
+	if err := d.joinCafe(dn); err != nil {
+		return err
+	}
+	defer d.cafe.Close()
+	if err := d.firstCalls(); err != nil {
+		return err
+	}
+	if err := d.countTogether(); err != nil {
+		return err
+	}
+	return d.checkCounter()
+}
 
-	t = time.Now()
-	home, err := node.New(ctx, node.Config{
-		Hostname: "home", StateDir: filepath.Join(dir, "home"), ControlURL: dn.ControlURL(),
-		Progress: io.Discard, TailscaleLogf: g.tsLogf(),
+// demo is what the demo's steps share: the café node once it has joined
+// calls home.
+type demo struct {
+	ctx  context.Context
+	g    *globalOptions
+	dir  string
+	step func(t time.Time, what, detail string)
+	cafe *node.Client
+}
+
+func (d *demo) startTailnet() (*devnet.Net, error) {
+	t := time.Now()
+	dn, err := devnet.Start(devnet.Config{})
+	if err != nil {
+		return nil, err
+	}
+	d.step(t, "local tailnet up (control, DERP, STUN)", dn.ControlURL())
+	return dn, nil
+}
+
+// serveHome joins home to dn and serves it until the returned stop.
+func (d *demo) serveHome(dn *devnet.Net) (stop func(), err error) {
+	t := time.Now()
+	home, err := node.New(d.ctx, node.Config{
+		Hostname: "home", StateDir: filepath.Join(d.dir, "home"), ControlURL: dn.ControlURL(),
+		Progress: io.Discard, TailscaleLogf: d.g.tsLogf(),
 	})
 	if err != nil {
-		return unreachableError{err}
+		return nil, unreachableError{err}
 	}
-	serveCtx, stopServing := context.WithCancel(ctx)
+	serveCtx, stopServing := context.WithCancel(d.ctx)
 	served := make(chan error, 1)
 	go func() { served <- home.Serve(serveCtx) }()
-	defer func() { stopServing(); <-served }()
-	step(t, "home joined and serves", home.Addr()+" (store: "+filepath.Join(dir, "home", "kv.db")+", fsync on)")
+	d.step(t, "home joined and serves", home.Addr()+" (store: "+filepath.Join(d.dir, "home", "kv.db")+", fsync on)")
+	return func() { stopServing(); <-served }, nil
+}
 
-	t = time.Now()
-	cafe, err := node.Dial(ctx, node.ClientConfig{
-		Hostname: "cafe", StateDir: filepath.Join(dir, "cafe"), ControlURL: dn.ControlURL(),
-		Progress: io.Discard, TailscaleLogf: g.tsLogf(), NoSocket: true,
+func (d *demo) joinCafe(dn *devnet.Net) error {
+	t := time.Now()
+	cafe, err := node.Dial(d.ctx, node.ClientConfig{
+		Hostname: "cafe", StateDir: filepath.Join(d.dir, "cafe"), ControlURL: dn.ControlURL(),
+		Progress: io.Discard, TailscaleLogf: d.g.tsLogf(), NoSocket: true,
 	})
 	if err != nil {
 		return unreachableError{err}
 	}
-	defer cafe.Close()
-	self, _, _ := cafe.Peers(ctx)
-	step(t, "cafe joined", fmt.Sprint(self.Addrs))
+	d.cafe = cafe
+	self, _, _ := cafe.Peers(d.ctx)
+	d.step(t, "cafe joined", fmt.Sprint(self.Addrs))
+	return nil
+}
 
-	call := func(what, method string, params, result any) error {
-		t := time.Now()
-		cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-		defer cancel()
-		var raw json.RawMessage
-		if err := cafe.Call(cctx, "home", method, params, &raw); err != nil {
-			return callError("home", method, err)
-		}
-		step(t, "cafe -> home "+what, "=> "+oneLine(raw, 70))
-		if result != nil {
-			return json.Unmarshal(raw, result)
-		}
-		return nil
+// call calls method on home from the café, prints the step as what with
+// the result, and decodes the result into result unless it is nil.
+func (d *demo) call(what, method string, params, result any) error {
+	t := time.Now()
+	ctx, cancel := context.WithTimeout(d.ctx, 30*time.Second)
+	defer cancel()
+	var raw json.RawMessage
+	if err := d.cafe.Call(ctx, "home", method, params, &raw); err != nil {
+		return callError("home", method, err)
 	}
-	if err := call(`kv.get "a"`, "kv.get", []any{"a"}, nil); err != nil {
-		return err
+	d.step(t, "cafe -> home "+what, "=> "+oneLine(raw, 70))
+	if result != nil {
+		return json.Unmarshal(raw, result)
 	}
-	if err := call(`kv.put "a" 10`, "kv.put", []any{"a", 10}, nil); err != nil {
-		return err
-	}
-	if err := call(`kv.get "a"`, "kv.get", []any{"a"}, nil); err != nil {
-		return err
-	}
-	if err := call("sys.uname", "sys.uname", nil, nil); err != nil {
-		return err
-	}
-	if err := call("sys.whoami", "sys.whoami", nil, nil); err != nil {
-		return err
-	}
+	return nil
+}
 
-	t = time.Now()
+// firstCalls reads a key, writes it, reads it again, and asks home who it
+// is and who the caller is.
+func (d *demo) firstCalls() error {
+	for _, c := range []struct {
+		what, method string
+		params       any
+	}{
+		{`kv.get "a"`, "kv.get", []any{"a"}},
+		{`kv.put "a" 10`, "kv.put", []any{"a", 10}},
+		{`kv.get "a"`, "kv.get", []any{"a"}},
+		{"sys.uname", "sys.uname", nil},
+		{"sys.whoami", "sys.whoami", nil},
+	} {
+		if err := d.call(c.what, c.method, c.params, nil); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// countTogether runs the original's workload: demoCallers concurrent
+// callers, each doing demoRounds x (kv.get + kv.inc) on one counter, and
+// prints the rate beside the original's.
+func (d *demo) countTogether() error {
+	t := time.Now()
 	var wg sync.WaitGroup
 	errs := make(chan error, demoCallers)
 	for range demoCallers {
 		wg.Go(func() {
 			for range demoRounds {
-				if err := cafe.Call(ctx, "home", "kv.get", []any{"hikakin"}, nil); err != nil {
+				if err := d.cafe.Call(d.ctx, "home", "kv.get", []any{"hikakin"}, nil); err != nil {
 					errs <- err
 					return
 				}
-				if err := cafe.Call(ctx, "home", "kv.inc", []any{"hikakin"}, nil); err != nil {
+				if err := d.cafe.Call(d.ctx, "home", "kv.inc", []any{"hikakin"}, nil); err != nil {
 					errs <- err
 					return
 				}
@@ -135,20 +188,22 @@ func runDemo(ctx context.Context, g *globalOptions) error {
 	if err := <-errs; err != nil {
 		return callError("home", "kv.inc", err)
 	}
-	elapsed := time.Since(t)
-	calls := float64(demoCallers * demoRounds * 2)
-	rate := calls / elapsed.Seconds()
-	step(t, fmt.Sprintf("%d callers x %d x (kv.get + kv.inc)", demoCallers, demoRounds),
+	rate := float64(demoCallers*demoRounds*2) / time.Since(t).Seconds()
+	d.step(t, fmt.Sprintf("%d callers x %d x (kv.get + kv.inc)", demoCallers, demoRounds),
 		fmt.Sprintf("%.0f calls/s, %.0fx the BaseManager original's %.0f calls/s", rate, rate/seedRate, seedRate))
+	return nil
+}
 
+// checkCounter fails unless the counter holds every increment.
+func (d *demo) checkCounter() error {
 	var count int64
-	if err := call(`kv.get "hikakin"`, "kv.get", []any{"hikakin"}, &count); err != nil {
+	if err := d.call(`kv.get "hikakin"`, "kv.get", []any{"hikakin"}, &count); err != nil {
 		return err
 	}
 	if count != demoCallers*demoRounds {
 		return fmt.Errorf("the counter ended at %d, not %d: increments were lost", count, demoCallers*demoRounds)
 	}
-	fmt.Fprintf(out, "meshrpc demo: the counter is exactly %d; nothing listened on a host port, no password was used\n", count)
+	fmt.Fprintf(d.g.stdout, "meshrpc demo: the counter is exactly %d; nothing listened on a host port, no password was used\n", count)
 	return nil
 }
 

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -9,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/meshrpc/meshrpc/internal/poll"
 	"github.com/meshrpc/meshrpc/mesh/devnet"
 	"github.com/meshrpc/meshrpc/mesh/meshtest"
 	"github.com/meshrpc/meshrpc/node/command"
@@ -79,12 +81,12 @@ func TestServeProgramsFromConfigAndExpose(t *testing.T) {
 
 func waitFor(t *testing.T, s *served, text string) {
 	t.Helper()
-	for deadline := time.Now().Add(20 * time.Second); !strings.Contains(s.stderr.String(), text); {
-		if time.Now().After(deadline) {
-			t.Fatalf("serve did not print %q; stderr:\n%s", text, s.stderr.String())
+	poll.Until(t, 20*time.Second, func() error {
+		if !strings.Contains(s.stderr.String(), text) {
+			return fmt.Errorf("serve did not print %q; stderr:\n%s", text, s.stderr.String())
 		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return nil
+	})
 }
 
 // A bad config file or --expose stops serve before it joins, exit status 2.

@@ -5,6 +5,7 @@ package examples_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -13,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/meshrpc/meshrpc/internal/poll"
 	"github.com/meshrpc/meshrpc/mesh/devnet"
 	"github.com/meshrpc/meshrpc/mesh/meshtest"
 )
@@ -42,13 +44,12 @@ func TestSeedProgramsPortedToGo(t *testing.T) {
 		server.Process.Signal(syscall.SIGTERM)
 		server.Wait()
 	}()
-	deadline := time.Now().Add(60 * time.Second)
-	for !strings.Contains(serverLog.String(), "serving on") {
-		if time.Now().After(deadline) {
-			t.Fatalf("home did not start:\n%s", serverLog.String())
+	poll.Until(t, 60*time.Second, func() error {
+		if !strings.Contains(serverLog.String(), "serving on") {
+			return fmt.Errorf("home did not start:\n%s", serverLog.String())
 		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return nil
+	})
 
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()

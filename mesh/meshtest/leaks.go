@@ -1,10 +1,13 @@
 package meshtest
 
 import (
+	"fmt"
 	"os"
 	"runtime"
 	"testing"
 	"time"
+
+	"github.com/meshrpc/meshrpc/internal/poll"
 )
 
 // CheckReleased runs round twice and fails the test unless the second run
@@ -19,19 +22,7 @@ func CheckReleased(t testing.TB, round func()) {
 	round()
 	g0, f0 := settled()
 	round()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		g, f := runtime.NumGoroutine(), openFiles()
-		if g <= g0 && f <= f0 {
-			return
-		}
-		if time.Now().After(deadline) {
-			buf := make([]byte, 1<<20)
-			t.Fatalf("after the second round: %d goroutines (was %d), %d open files (was %d)\n%s",
-				g, g0, f, f0, buf[:runtime.Stack(buf, true)])
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	poll.Until(t, 10*time.Second, func() error { return released(g0, f0, 0, 0) })
 }
 
 // settled waits until goroutine and file counts stop changing for half a
@@ -74,19 +65,26 @@ func baseline(t testing.TB) func() {
 		if t.Failed() {
 			return // the failure is the news; a leak may follow from it
 		}
-		deadline := time.Now().Add(10 * time.Second)
-		for {
-			g, f := runtime.NumGoroutine(), openFiles()
-			if g <= g0+leakGoroutines && f <= f0+leakFiles {
-				return
-			}
-			if time.Now().After(deadline) {
-				buf := make([]byte, 1<<20)
-				t.Errorf("leak: after the test, %d goroutines (%d before it) and %d open files (%d before)\n%s",
-					g, g0, f, f0, buf[:runtime.Stack(buf, true)])
-				return
-			}
-			time.Sleep(50 * time.Millisecond)
-		}
+		poll.Until(t, 10*time.Second, func() error { return released(g0, f0, leakGoroutines, leakFiles) })
 	}
+}
+
+// released reports, as a *leak, whether more than slack goroutines or open
+// files are left over the g0 and f0 counted before.
+func released(g0, f0, slackG, slackF int) error {
+	g, f := runtime.NumGoroutine(), openFiles()
+	if g <= g0+slackG && f <= f0+slackF {
+		return nil
+	}
+	return &leak{g, g0, f, f0}
+}
+
+// leak is goroutines and open files left over; its message dumps every
+// goroutine's stack, made only when the message is read (on failure).
+type leak struct{ g, g0, f, f0 int }
+
+func (l *leak) Error() string {
+	buf := make([]byte, 1<<20)
+	return fmt.Sprintf("leak: %d goroutines (%d before) and %d open files (%d before)\n%s",
+		l.g, l.g0, l.f, l.f0, buf[:runtime.Stack(buf, true)])
 }

@@ -5,12 +5,14 @@ package meshtest
 import (
 	"context"
 	"flag"
+	"fmt"
 	"io"
 	"path/filepath"
 	"slices"
 	"testing"
 	"time"
 
+	"github.com/meshrpc/meshrpc/internal/poll"
 	"github.com/meshrpc/meshrpc/mesh"
 	"github.com/meshrpc/meshrpc/mesh/devnet"
 )
@@ -92,8 +94,7 @@ func Nodes(t testing.TB, names ...string) (*devnet.Net, []*mesh.Node) {
 // 30 seconds.
 func WaitPeers(t testing.TB, n *mesh.Node, names ...string) {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
+	poll.Until(t, 30*time.Second, func() error {
 		peers, err := n.Peers(context.Background())
 		if err != nil {
 			t.Fatalf("peers of %s: %v", n.Self().Name, err)
@@ -101,12 +102,9 @@ func WaitPeers(t testing.TB, n *mesh.Node, names ...string) {
 		missing := slices.DeleteFunc(slices.Clone(names), func(name string) bool {
 			return slices.ContainsFunc(peers, func(p mesh.Peer) bool { return p.Name == name })
 		})
-		if len(missing) == 0 {
-			return
+		if len(missing) > 0 {
+			return fmt.Errorf("%s does not see peers %v", n.Self().Name, missing)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s does not see peers %v after 30s", n.Self().Name, missing)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return nil
+	})
 }

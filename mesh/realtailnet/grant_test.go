@@ -3,10 +3,12 @@ package realtailnet_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net"
 	"testing"
 	"time"
 
+	"github.com/meshrpc/meshrpc/internal/poll"
 	"github.com/meshrpc/meshrpc/mesh"
 	"github.com/meshrpc/meshrpc/mesh/meshtest"
 	"github.com/meshrpc/meshrpc/mesh/realtailnet"
@@ -64,15 +66,15 @@ func TestHeadscaleGrantReachesWhoIsWithoutARestart(t *testing.T) {
 	// The grant arrives with a map update; the open connection's caller
 	// gets it, no restart and no new connection needed.
 	var after mesh.Identity
-	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(100 * time.Millisecond) {
-		after = whoIs(t, home, sc)
-		if len(after.Caps[rpcCap]) > 0 || time.Now().After(deadline) {
-			break
+	poll.Until(t, 30*time.Second, func() error {
+		if after = whoIs(t, home, sc); len(after.Caps[rpcCap]) == 0 {
+			return fmt.Errorf("after the policy was set, home sees bob's caps as %v; want a %s value\nheadscale's log:\n%s", after.Caps, rpcCap, hs.Log())
 		}
-	}
+		return nil
+	})
 	got := after.Caps[rpcCap]
 	if len(got) != 1 {
-		t.Fatalf("30s after the policy was set, home sees bob's caps as %v; want one %s value\nheadscale's log:\n%s", after.Caps, rpcCap, hs.Log())
+		t.Fatalf("home sees bob's caps as %v; want one %s value\nheadscale's log:\n%s", after.Caps, rpcCap, hs.Log())
 	}
 	var v struct{ Methods []string }
 	if err := json.Unmarshal(got[0], &v); err != nil || len(v.Methods) != 1 || v.Methods[0] != "sys.*" {

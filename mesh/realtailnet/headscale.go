@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/meshrpc/meshrpc/internal/poll"
 )
 
 // HeadscaleConfig configures a Headscale for a test. The zero value is a
@@ -73,21 +75,17 @@ func StartHeadscale(t testing.TB, cfg HeadscaleConfig) *Headscale {
 // at once if Headscale exits.
 func (h *Headscale) waitReady(t testing.TB) {
 	t.Helper()
-	deadline := time.Now().Add(time.Minute)
-	for {
+	poll.Until(t, time.Minute, func() error {
 		if exited, err := h.proc.Exited(); exited {
 			t.Fatalf("headscale exited (%v); its log:\n%s", err, h.proc.Tail())
 		}
 		if h.healthy() {
 			if _, err := h.CLI(context.Background(), "users", "list"); err == nil {
-				return
+				return nil
 			}
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("headscale at %s is not ready after a minute; its log:\n%s", h.URL, h.proc.Tail())
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+		return fmt.Errorf("headscale at %s is not ready; its log:\n%s", h.URL, h.proc.Tail())
+	})
 }
 
 func (h *Headscale) healthy() bool {

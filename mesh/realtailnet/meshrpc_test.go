@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/meshrpc/meshrpc/internal/poll"
 	"github.com/meshrpc/meshrpc/mesh/realtailnet"
 )
 
@@ -141,18 +142,14 @@ func (m *meshrpcAs) run(args ...string) result {
 // starts once the node has joined and serves.
 func (m *meshrpcAs) waitServing(peer string, server *realtailnet.Process) {
 	m.t.Helper()
-	deadline := time.Now().Add(time.Minute)
-	for {
+	poll.Until(m.t, time.Minute, func() error {
 		r := m.run("call", peer, "sys.ping")
 		if r.code == 0 {
-			return
+			return nil
 		}
 		if exited, err := server.Exited(); exited {
 			m.t.Fatalf("meshrpc serve on %s exited (%v):\n%s", peer, err, server.Tail())
 		}
-		if time.Now().After(deadline) {
-			m.t.Fatalf("%s cannot call sys.ping on %s after a minute: %v\nthe server's log:\n%s", m.hostname, peer, r, server.Tail())
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
+		return fmt.Errorf("%s cannot call sys.ping on %s: %v\nthe server's log:\n%s", m.hostname, peer, r, server.Tail())
+	})
 }

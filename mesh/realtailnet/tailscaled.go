@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/meshrpc/meshrpc/internal/poll"
 )
 
 // TailscaledConfig says how to run a plain Tailscale client: Tailscale's own
@@ -82,19 +84,15 @@ func StartTailscaled(t testing.TB, cfg TailscaledConfig) *Tailscaled {
 // waitDaemon waits until tailscaled answers on its socket.
 func (d *Tailscaled) waitDaemon(t testing.TB) {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
+	poll.Until(t, 30*time.Second, func() error {
 		if exited, err := d.proc.Exited(); exited {
 			t.Fatalf("tailscaled exited (%v); its log:\n%s", err, d.proc.Tail())
 		}
-		if _, err := d.CLI(context.Background(), "status", "--json"); err == nil {
-			return
+		if _, err := d.CLI(context.Background(), "status", "--json"); err != nil {
+			return fmt.Errorf("tailscaled does not answer on %s; its log:\n%s", d.socket, d.proc.Tail())
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("tailscaled does not answer on %s after 30s; its log:\n%s", d.socket, d.proc.Tail())
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+		return nil
+	})
 }
 
 // CLI runs the tailscale command line against this daemon.
@@ -106,30 +104,27 @@ func (d *Tailscaled) CLI(ctx context.Context, args ...string) ([]byte, error) {
 // name) online, failing the test after 30 seconds.
 func (d *Tailscaled) WaitPeer(t testing.TB, name string) {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
+	poll.Until(t, 30*time.Second, func() error {
 		out, err := d.CLI(context.Background(), "status", "--json")
-		if err == nil {
-			var st struct {
-				Peer map[string]struct {
-					HostName string
-					DNSName  string
-					Online   bool
-				}
-			}
-			if json.Unmarshal(out, &st) == nil {
-				for _, p := range st.Peer {
-					if p.HostName == name && p.Online {
-						return
-					}
-				}
+		if err != nil {
+			return fmt.Errorf("tailscaled does not see %s online: %v", name, err)
+		}
+		var st struct {
+			Peer map[string]struct {
+				HostName string
+				Online   bool
 			}
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("tailscaled does not see %s online after 30s (last error: %v)", name, err)
+		if err := json.Unmarshal(out, &st); err != nil {
+			return fmt.Errorf("tailscaled does not see %s online: status: %v", name, err)
 		}
-		time.Sleep(100 * time.Millisecond)
-	}
+		for _, p := range st.Peer {
+			if p.HostName == name && p.Online {
+				return nil
+			}
+		}
+		return fmt.Errorf("tailscaled does not see %s online", name)
+	})
 }
 
 // Socket is the daemon's LocalAPI socket, for clients such as

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -12,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/meshrpc/meshrpc/internal/poll"
 	"github.com/meshrpc/meshrpc/rpc"
 )
 
@@ -150,17 +152,14 @@ func TestTimeoutKillsTheProcessGroup(t *testing.T) {
 	}
 	var pid int
 	json.Unmarshal([]byte(strings.TrimSpace(string(b))), &pid)
-	for i := 0; ; i++ {
-		// Kill(pid, 0) fails once the grandchild is gone (it is reaped by
-		// init, so no zombie lingers for long).
-		if err := syscall.Kill(pid, 0); err != nil {
-			break
+	// Kill(pid, 0) fails once the grandchild is gone (it is reaped by
+	// init, so no zombie lingers for long).
+	poll.Until(t, 5*time.Second, func() error {
+		if syscall.Kill(pid, 0) == nil {
+			return fmt.Errorf("grandchild %d outlived the timeout", pid)
 		}
-		if i == 100 {
-			t.Fatalf("grandchild %d outlived the timeout", pid)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		return nil
+	})
 }
 
 func TestCallerCancelEndsTheProgram(t *testing.T) {

@@ -98,18 +98,43 @@ func fieldErr(field, format string, args ...any) error {
 // limits, rules, that the program exists and the directory is one. Errors
 // are *FieldError.
 func (s *Spec) Check() error {
+	// In this order: the first error found is the one reported.
+	for _, check := range []func() error{
+		s.checkName, s.checkProgramFixed, s.checkParams, s.checkArgvUsesParams,
+		s.checkEnv, s.checkLimits, s.checkAllow, s.checkProgramFound, s.checkDir,
+	} {
+		if err := check(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (s *Spec) checkName() error {
 	if !nameRE.MatchString(s.Name) {
 		return fieldErr("name", "%q is not a procedure name: use letters, digits, _ and -, in dot-separated parts, starting with a letter (e.g. \"backup\" or \"home.df\")", s.Name)
 	}
 	if strings.HasPrefix(s.Name, "rpc.") || strings.HasPrefix(s.Name, "kv.") {
 		return fieldErr("name", "names beginning with rpc. or kv. are reserved (kv.* is the store's)")
 	}
+	return nil
+}
+
+// checkProgramFixed requires argv[0], the program, and a fixed one: no
+// caller chooses what runs.
+func (s *Spec) checkProgramFixed() error {
 	if len(s.Argv) == 0 || s.Argv[0] == "" {
 		return fieldErr("argv", "no program: argv needs at least the program, e.g. [\"uptime\"]")
 	}
 	if strings.HasPrefix(s.Argv[0], "{") {
 		return fieldErr("argv[0]", "the program must be fixed, not a param")
 	}
+	return nil
+}
+
+// checkParams checks each declared param on its own: its name (once), its
+// type, its pattern and its default.
+func (s *Spec) checkParams() error {
 	declared := map[string]bool{}
 	for i, p := range s.Params {
 		field := fmt.Sprintf("params[%d]", i)
@@ -120,24 +145,42 @@ func (s *Spec) Check() error {
 			return fieldErr(field+".name", "param %q declared twice", p.Name)
 		}
 		declared[p.Name] = true
-		switch p.Type {
-		case "", "string", "integer", "number", "boolean":
-		default:
-			return fieldErr(field+".type", "unknown type %q; want string, integer, number or boolean", p.Type)
+		if err := p.checkDeclaration(field); err != nil {
+			return err
 		}
-		if p.Pattern != "" {
-			if _, err := regexp.Compile(p.Pattern); err != nil {
-				return fieldErr(field+".pattern", "%v", err)
-			}
+	}
+	return nil
+}
+
+func (p Param) checkDeclaration(field string) error {
+	switch p.Type {
+	case "", "string", "integer", "number", "boolean":
+	default:
+		return fieldErr(field+".type", "unknown type %q; want string, integer, number or boolean", p.Type)
+	}
+	if p.Pattern != "" {
+		if _, err := regexp.Compile(p.Pattern); err != nil {
+			return fieldErr(field+".pattern", "%v", err)
 		}
-		if p.Default != "" {
-			if !p.Optional {
-				return fieldErr(field+".default", "a default makes sense only for an optional param")
-			}
-			if err := p.check(p.Default); err != nil {
-				return fieldErr(field+".default", "%v", err)
-			}
+	}
+	if p.Default != "" {
+		if !p.Optional {
+			return fieldErr(field+".default", "a default makes sense only for an optional param")
 		}
+		if err := p.check(p.Default); err != nil {
+			return fieldErr(field+".default", "%v", err)
+		}
+	}
+	return nil
+}
+
+// checkArgvUsesParams requires each param placeholder in argv to be a
+// whole argument naming a declared param, and each declared param to be
+// used.
+func (s *Spec) checkArgvUsesParams() error {
+	declared := map[string]bool{}
+	for _, p := range s.Params {
+		declared[p.Name] = true
 	}
 	used := map[string]bool{}
 	for i, arg := range s.Argv {
@@ -159,12 +202,20 @@ func (s *Spec) Check() error {
 			return fieldErr("params", "param %q is declared but argv does not use it; put %q where it goes", p.Name, "{"+p.Name+"}")
 		}
 	}
+	return nil
+}
+
+func (s *Spec) checkEnv() error {
 	for i, e := range s.Env {
 		name, _, _ := strings.Cut(e, "=")
 		if !paramRE.MatchString(name) {
 			return fieldErr(fmt.Sprintf("env[%d]", i), "%q is not NAME or NAME=VALUE", e)
 		}
 	}
+	return nil
+}
+
+func (s *Spec) checkLimits() error {
 	switch {
 	case s.Timeout < 0:
 		return fieldErr("timeout", "must not be negative")
@@ -173,22 +224,35 @@ func (s *Spec) Check() error {
 	case s.MaxConcurrent < 0:
 		return fieldErr("max_concurrent", "must not be negative")
 	}
+	return nil
+}
+
+func (s *Spec) checkAllow() error {
 	for i, a := range s.Allow {
 		if err := checkPrincipal(a); err != nil {
 			return fieldErr(fmt.Sprintf("allow[%d]", i), "%v", err)
 		}
 	}
+	return nil
+}
+
+func (s *Spec) checkProgramFound() error {
 	if _, err := s.program(); err != nil {
 		return fieldErr("argv[0]", "%v", err)
 	}
-	if s.Dir != "" {
-		fi, err := os.Stat(s.Dir)
-		if err != nil {
-			return fieldErr("dir", "%v", err)
-		}
-		if !fi.IsDir() {
-			return fieldErr("dir", "%s is not a directory", s.Dir)
-		}
+	return nil
+}
+
+func (s *Spec) checkDir() error {
+	if s.Dir == "" {
+		return nil
+	}
+	fi, err := os.Stat(s.Dir)
+	if err != nil {
+		return fieldErr("dir", "%v", err)
+	}
+	if !fi.IsDir() {
+		return fieldErr("dir", "%s is not a directory", s.Dir)
 	}
 	return nil
 }
