@@ -2,10 +2,12 @@ package node_test
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/meshrpc/meshrpc/internal/poll"
 	"github.com/meshrpc/meshrpc/mesh/devnet"
 	"github.com/meshrpc/meshrpc/mesh/meshtest"
 	"github.com/meshrpc/meshrpc/node"
@@ -111,12 +113,12 @@ func TestKeyScopeAllowsNoProcedureWithoutKeys(t *testing.T) {
 	}
 	// The rule (phone) and the grant (every peer, the tablet among them).
 	for name, c := range map[string]*node.Client{"phone": phone, "tablet": tablet} {
-		for deadline := time.Now().Add(15 * time.Second); c.Call(ctx, "home", "kv.put", []any{"shared/" + name, 1}, nil) != nil; {
-			if time.Now().After(deadline) {
-				t.Fatalf("%s not granted shared/* within 15 s", name)
+		poll.Until(t, 15*time.Second, func() error {
+			if err := c.Call(ctx, "home", "kv.put", []any{"shared/" + name, 1}, nil); err != nil {
+				return fmt.Errorf("%s not granted shared/* yet: %v", name, err)
 			}
-			time.Sleep(50 * time.Millisecond)
-		}
+			return nil
+		})
 		for _, m := range []string{"sys.stats", "sys.peers", "sys.info", "rpc.discover", "uptime"} {
 			if err := c.Call(ctx, "home", m, nil, nil); rpc.CodeOf(err) != rpc.CodePermissionDenied {
 				t.Errorf("%s calling %s: %v; want permission denied", name, m, err)

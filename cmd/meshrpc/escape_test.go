@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -9,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/meshrpc/meshrpc/internal/poll"
 	"github.com/meshrpc/meshrpc/mesh/devnet"
 	"github.com/meshrpc/meshrpc/mesh/meshtest"
 )
@@ -71,15 +73,13 @@ func TestPeerChosenTextIsPrintedEscaped(t *testing.T) {
 	}
 
 	// Wait until both records are in the log (it is flushed within 50 ms).
-	for deadline := time.Now().Add(20 * time.Second); ; {
+	poll.Until(t, 20*time.Second, func() error {
 		r := run(t, dn.ControlURL(), "--state-dir", home, "audit", "--json")
-		if strings.Count(r.stdout, `"node":"cafe"`) >= 2 {
-			break
+		if n := strings.Count(r.stdout, `"node":"cafe"`); n < 2 {
+			return fmt.Errorf("audit --json shows %d of cafe's two calls: %+v", n, r)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("audit --json never showed cafe's two calls: %+v", r)
-		}
-	}
+		return nil
+	})
 	row := regexp.MustCompile(`^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d  `)
 	r := run(t, dn.ControlURL(), "--state-dir", home, "audit")
 	lines := strings.Split(strings.TrimSuffix(r.stdout, "\n"), "\n")
