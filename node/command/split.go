@@ -1,6 +1,7 @@
 package command
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 )
@@ -11,65 +12,85 @@ import (
 // redirections. Since no shell runs the command, an unquoted character a
 // shell would act on is refused rather than passed on by surprise.
 func Split(line string) ([]string, error) {
-	var (
-		words   []string
-		word    strings.Builder
-		inWord  bool
-		quote   rune // 0, '\'' or '"'
-		escaped bool
-	)
+	var sp splitter
 	for i, r := range line {
-		switch {
-		case escaped:
-			if quote == '"' && !strings.ContainsRune("\"\\$`\n", r) {
-				word.WriteRune('\\') // inside "", \ escapes only these
-			}
-			word.WriteRune(r)
-			escaped, inWord = false, true
-		case quote == '\'':
-			if r == '\'' {
-				quote = 0
-			} else {
-				word.WriteRune(r)
-			}
-		case quote == '"':
-			switch r {
-			case '"':
-				quote = 0
-			case '\\':
-				escaped = true
-			case '$', '`':
-				return nil, fmt.Errorf("%q: %c at offset %d would be expanded by a shell, and no shell runs this command; use single quotes to pass it literally", line, r, i)
-			default:
-				word.WriteRune(r)
-			}
-		case r == '\\':
-			escaped, inWord = true, true
-		case r == '\'' || r == '"':
-			quote, inWord = r, true
-		case r == ' ' || r == '\t' || r == '\n':
-			if inWord {
-				words = append(words, word.String())
-				word.Reset()
-				inWord = false
-			}
-		case strings.ContainsRune("|&;<>()$`*?", r) || (!inWord && (r == '~' || r == '#')):
-			return nil, fmt.Errorf("%q: %c at offset %d means something to a shell, but no shell runs this command; quote it to pass it as is, or put the pipeline in a script and expose the script", line, r, i)
-		default:
-			word.WriteRune(r)
-			inWord = true
+		if err := sp.feed(r); err != nil {
+			return nil, fmt.Errorf("%q: %c at offset %d %v", line, r, i, err)
 		}
 	}
 	switch {
-	case escaped:
+	case sp.escaped:
 		return nil, fmt.Errorf("%q ends with a lone backslash", line)
-	case quote != 0:
-		return nil, fmt.Errorf("%q: unterminated %c quote", line, quote)
+	case sp.quote != 0:
+		return nil, fmt.Errorf("%q: unterminated %c quote", line, sp.quote)
 	}
-	if inWord {
-		words = append(words, word.String())
+	sp.endWord()
+	return sp.words, nil
+}
+
+// splitter is Split's state between one character and the next.
+type splitter struct {
+	words   []string
+	word    strings.Builder
+	inWord  bool
+	quote   rune // 0, '\'' or '"'
+	escaped bool
+}
+
+// feed takes the next character of the line. Its error completes the
+// sentence "<char> at offset <i> ...".
+func (sp *splitter) feed(r rune) error {
+	switch {
+	case sp.escaped:
+		if sp.quote == '"' && !strings.ContainsRune("\"\\$`\n", r) {
+			sp.word.WriteRune('\\') // inside "", \ escapes only these
+		}
+		sp.word.WriteRune(r)
+		sp.escaped, sp.inWord = false, true
+	case sp.quote == '\'':
+		if r == '\'' {
+			sp.quote = 0
+		} else {
+			sp.word.WriteRune(r)
+		}
+	case sp.quote == '"':
+		return sp.feedDoubleQuoted(r)
+	case r == '\\':
+		sp.escaped, sp.inWord = true, true
+	case r == '\'' || r == '"':
+		sp.quote, sp.inWord = r, true
+	case r == ' ' || r == '\t' || r == '\n':
+		sp.endWord()
+	case strings.ContainsRune("|&;<>()$`*?", r) || (!sp.inWord && (r == '~' || r == '#')):
+		return errors.New("means something to a shell, but no shell runs this command; quote it to pass it as is, or put the pipeline in a script and expose the script")
+	default:
+		sp.word.WriteRune(r)
+		sp.inWord = true
 	}
-	return words, nil
+	return nil
+}
+
+func (sp *splitter) feedDoubleQuoted(r rune) error {
+	switch r {
+	case '"':
+		sp.quote = 0
+	case '\\':
+		sp.escaped = true
+	case '$', '`':
+		return errors.New("would be expanded by a shell, and no shell runs this command; use single quotes to pass it literally")
+	default:
+		sp.word.WriteRune(r)
+	}
+	return nil
+}
+
+// endWord ends the word being read, if any.
+func (sp *splitter) endWord() {
+	if sp.inWord {
+		sp.words = append(sp.words, sp.word.String())
+		sp.word.Reset()
+		sp.inWord = false
+	}
 }
 
 // ParseExpose parses the one-line form NAME=COMMAND of serve --expose. The
