@@ -1,6 +1,7 @@
 package store
 
 import (
+	"errors"
 	"fmt"
 	"time"
 
@@ -134,30 +135,36 @@ func spread(batch []*op) time.Duration {
 func (s *Store) commit(batch []*op) {
 	rev := s.rev.Load()
 	var w *writer
-	err := s.db.Update(func(tx *bolt.Tx) error {
-		w = &writer{tx: tx, kv: tx.Bucket(bucketKV), log: tx.Bucket(bucketLog), rev: rev}
-		// Revisions only grow: pack the log's pages full rather than
-		// splitting them in half, for half the pages to read and rewrite.
-		w.log.FillPercent = 1
-		w.requests = s.requests // nil in memory
-		for _, o := range batch {
-			o.res, o.err = w.run(o)
-		}
-		if w.rev == rev {
+	err := s.guard(func() error {
+		return s.db.Update(func(tx *bolt.Tx) error {
+			w = &writer{tx: tx, kv: tx.Bucket(bucketKV), log: tx.Bucket(bucketLog), rev: rev}
+			// Revisions only grow: pack the log's pages full rather than
+			// splitting them in half, for half the pages to read and rewrite.
+			w.log.FillPercent = 1
+			w.requests = s.requests // nil in memory
+			for _, o := range batch {
+				o.res, o.err = w.run(o)
+			}
+			if w.rev == rev {
+				return nil
+			}
+			meta := tx.Bucket(bucketMeta)
+			if err := putInt(meta, keyRev, w.rev); err != nil {
+				return err
+			}
+			if err := s.compactLog(w, meta); err != nil {
+				return err
+			}
+			rev = w.rev
 			return nil
-		}
-		meta := tx.Bucket(bucketMeta)
-		if err := putInt(meta, keyRev, w.rev); err != nil {
-			return err
-		}
-		if err := s.compactLog(w, meta); err != nil {
-			return err
-		}
-		rev = w.rev
-		return nil
+		})
 	})
+	if err != nil && !errors.Is(err, ErrOffline) {
+		// bbolt left the file as the last commit did, but a commit that
+		// failed (a write or fsync error) says the disk cannot be trusted.
+		err = s.goOffline(fmt.Errorf("commit: %w", err))
+	}
 	if err != nil {
-		err = fmt.Errorf("store: commit to %s: %w", s.path, err)
 		for _, o := range batch {
 			o.res, o.err = nil, err
 		}
@@ -234,6 +241,9 @@ func (ws Writes) write(apply func(w *writer) (any, error), replay func(w *writer
 	s := ws.s
 	if s.closed.Load() {
 		return nil, ErrClosed
+	}
+	if err := s.Fault(); err != nil {
+		return nil, err
 	}
 	o := &op{apply: apply, request: ws.request, replay: replay, done: make(chan struct{}), at: time.Now()}
 	select {

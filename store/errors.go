@@ -18,6 +18,12 @@ var (
 	ErrInvalidJSON = errors.New("store: value is not valid JSON")
 	ErrInvalidKey  = errors.New("store: invalid key")
 	ErrClosed      = errors.New("store: closed")
+	// ErrDamaged is a data file that Open refuses: damaged, empty or not a
+	// meshrpc store. The error names the file, the damage and what to do.
+	ErrDamaged = errors.New("store: damaged data file")
+	// ErrOffline is every call of a store that found damage while serving
+	// (see Store.Fault): it stays offline until the process opens it again.
+	ErrOffline = errors.New("store: offline")
 )
 
 // ConflictError is a compare-and-swap that found another revision.

@@ -222,7 +222,7 @@ func (s *Store) view(fn func(tx *bolt.Tx) error) error {
 	if s.closed.Load() {
 		return ErrClosed
 	}
-	err := s.db.View(fn)
+	err := s.guard(func() error { return s.db.View(fn) })
 	if err != nil && s.closed.Load() {
 		return ErrClosed
 	}

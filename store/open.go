@@ -7,6 +7,8 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime/debug"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -23,6 +25,14 @@ type Options struct {
 	// MaxLog is how many changes the change log keeps at least (it drops
 	// the oldest once MaxLog/16 more have gathered); default 10000.
 	MaxLog int64
+	// Check runs bbolt's full consistency check at open, reading every
+	// page (about a second per few hundred MB from the page cache); without
+	// it Open checks the meta pages, the freelist and the file's length.
+	Check bool
+	// InitEmpty makes a store in an existing 0-byte file, which Open
+	// otherwise refuses: a crash while a store was being created leaves
+	// one, but so does a copy cut short. A missing file is always created.
+	InitEmpty bool
 }
 
 var (
@@ -56,14 +66,17 @@ type Store struct {
 	stopped chan struct{}
 	closing sync.Once
 	closed  atomic.Bool
+	fault   atomic.Pointer[error] // see Fault
 
 	watchMu sync.Mutex
 	changed chan struct{} // closed and replaced after every commit
 }
 
-// Open opens (creating if needed) the store in the bbolt file path. A file
-// held by another process fails after Options.LockTimeout; a file that is not
-// a meshrpc store fails at once, and is left untouched.
+// Open opens (creating if missing) the store in the bbolt file path. A file
+// held by another process fails after Options.LockTimeout. A file that is
+// damaged, empty (see Options.InitEmpty) or not a meshrpc store fails at
+// once with an error wrapping ErrDamaged that names the file, the damage and
+// what to do, and the file is left untouched.
 func Open(path string, opts *Options) (*Store, error) {
 	return open(path, opts, false)
 }
@@ -91,12 +104,13 @@ func open(path string, opts *Options, inMemory bool) (_ *Store, err error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, fmt.Errorf("store: %w", err)
 	}
-	if err := checkFile(path); err != nil {
+	if err := checkFile(path, opts.InitEmpty); err != nil {
 		return nil, err
 	}
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 	defer func() {
 		if p := recover(); p != nil {
-			err = fmt.Errorf("store: %s is corrupt (bbolt: %v)", path, p)
+			err = damaged(path, fmt.Sprint(p))
 		}
 	}()
 	db, err := bolt.Open(path, 0o600, &bolt.Options{
@@ -109,8 +123,14 @@ func open(path string, opts *Options, inMemory bool) (_ *Store, err error) {
 	switch {
 	case errors.Is(err, berrors.ErrTimeout):
 		return nil, fmt.Errorf("store: data file %s is in use by another process (is a meshrpc serve running with it?)", path)
+	case errors.Is(err, berrors.ErrInvalid), errors.Is(err, berrors.ErrChecksum), errors.Is(err, berrors.ErrVersionMismatch), errors.Is(err, berrors.ErrInvalidMapping):
+		return nil, damaged(path, "bbolt: "+err.Error())
 	case err != nil:
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
+	}
+	if err := checkDB(db, path, opts.Check); err != nil {
+		db.Close()
+		return nil, err
 	}
 	s := &Store{
 		db: db, path: path, inMemory: inMemory, maxLog: opts.MaxLog,
@@ -128,9 +148,67 @@ func open(path string, opts *Options, inMemory bool) (_ *Store, err error) {
 	return s, nil
 }
 
-// checkFile refuses a non-empty file that is not a bbolt database, before
-// bbolt gets to read it.
-func checkFile(path string) error {
+// damaged is the error for a data file Open refuses.
+func damaged(path, damage string) error {
+	return fmt.Errorf("%w: %s: %s; the node will not serve it: restore a backup (meshrpc store restore BACKUP %s), or move the file away to start an empty store (docs/reliability.md)", ErrDamaged, path, damage, path)
+}
+
+// checkDB checks what bbolt opened: that the file holds every page its
+// meta page counts, and with full, bbolt's consistency check of every page.
+func checkDB(db *bolt.DB, path string, full bool) error {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return fmt.Errorf("store: %w", err)
+	}
+	return db.View(func(tx *bolt.Tx) error {
+		if fi.Size() < tx.Size() {
+			return damaged(path, fmt.Sprintf("truncated: %d bytes, its pages need %d", fi.Size(), tx.Size()))
+		}
+		if !full {
+			return nil
+		}
+		// Read every key and value here first: tx.Check runs in a goroutine
+		// of its own, where a fault on the memory-mapped file would not
+		// become a panic (see open) but end the process.
+		err := tx.ForEach(func(_ []byte, b *bolt.Bucket) error {
+			return b.ForEach(func(k, v []byte) error {
+				touched.Add(uint32(touch(k) + touch(v)))
+				return nil
+			})
+		})
+		if err != nil {
+			return err
+		}
+		var problems []string
+		for err := range tx.Check() {
+			if len(problems) < 5 {
+				problems = append(problems, err.Error())
+			}
+		}
+		if len(problems) > 0 {
+			return damaged(path, "consistency check: "+strings.Join(problems, "; "))
+		}
+		return nil
+	})
+}
+
+// touched keeps touch's reads from being optimized away.
+var touched atomic.Uint32
+
+// touch reads a byte of every page b spans.
+func touch(b []byte) (sum byte) {
+	for i := 0; i < len(b); i += 1024 {
+		sum += b[i]
+	}
+	if len(b) > 0 {
+		sum += b[len(b)-1]
+	}
+	return sum
+}
+
+// checkFile refuses an empty file (unless initEmpty) and a file that is not
+// a bbolt database, before bbolt gets to read it.
+func checkFile(path string, initEmpty bool) error {
 	f, err := os.Open(path)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil
@@ -141,12 +219,15 @@ func checkFile(path string) error {
 	defer f.Close()
 	var hdr [20]byte
 	n, err := io.ReadFull(f, hdr[:])
+	if n == 0 && initEmpty {
+		return nil // bbolt initializes it
+	}
 	if n == 0 {
-		return nil // empty: bbolt initializes it
+		return fmt.Errorf("%w: %s is empty (0 bytes), as a copy cut short or a crash while it was being created leaves it; if it should hold data, restore a backup (meshrpc store restore BACKUP %s); to start an empty store in it, serve once with --init-store (docs/reliability.md)", ErrDamaged, path, path)
 	}
 	const boltMagic = 0xED0CDAED // meta page: 16-byte page header, then the magic
 	if err != nil || binary.LittleEndian.Uint32(hdr[16:]) != boltMagic {
-		return fmt.Errorf("store: %s is not a meshrpc data file (not a bbolt database); refusing to touch it", path)
+		return fmt.Errorf("%w: %s is not a meshrpc data file (not a bbolt database, or its first page is damaged); refusing to touch it: if it is a damaged store, restore a backup (meshrpc store restore BACKUP %s), else give --data another file (docs/reliability.md)", ErrDamaged, path, path)
 	}
 	return nil
 }
@@ -160,7 +241,7 @@ func (s *Store) init() error {
 			empty := true
 			tx.ForEach(func([]byte, *bolt.Bucket) error { empty = false; return nil })
 			if !empty {
-				return fmt.Errorf("store: %s is a bbolt database of another program (no meshrpc format marker); refusing to touch it", s.path)
+				return fmt.Errorf("%w: %s is a bbolt database of another program (no meshrpc format marker); refusing to touch it: give --data another file", ErrDamaged, s.path)
 			}
 			var err error
 			if meta, err = tx.CreateBucket(bucketMeta); err != nil {
