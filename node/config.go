@@ -38,6 +38,11 @@ type Config struct {
 	// InMemory keeps the store in a temporary file without fsync, removed on
 	// Close: for tests and the demo only.
 	InMemory bool
+	// CheckStore runs the store's full consistency check at start (see
+	// store.Options.Check); InitStore makes a store in an existing 0-byte
+	// DataFile, which is otherwise refused (store.Options.InitEmpty).
+	CheckStore bool
+	InitStore  bool
 
 	// Allow holds --allow rules ("self", "tag:laptop=kv.*,sys.*"). Empty
 	// means "self" for all methods; rules given replace that default.

@@ -148,6 +148,7 @@ var kvErrorCodes = []struct {
 	{store.ErrInvalidJSON, rpc.CodeInvalidParams},
 	{store.ErrCompacted, rpc.CodeNotFound},
 	{store.ErrClosed, rpc.CodeUnavailable},
+	{store.ErrOffline, rpc.CodeUnavailable},
 }
 
 func kvError(err error) error {

@@ -64,13 +64,14 @@ func New(ctx context.Context, cfg Config) (_ *Node, err error) {
 		}
 	}()
 
+	// The store first: a damaged data file stops the node before it joins.
+	if n.store, err = openStore(cfg, stateDir); err != nil {
+		return nil, err
+	}
 	if n.mesh, err = mesh.Join(ctx, cfg.meshConfig(hostname, stateDir)); err != nil {
 		return nil, err
 	}
 	rememberHostname(stateDir, hostname)
-	if n.store, err = openStore(cfg, stateDir); err != nil {
-		return nil, err
-	}
 	logger, err := n.openLogs(stateDir)
 	if err != nil {
 		return nil, err
@@ -109,7 +110,7 @@ func openStore(cfg Config, stateDir string) (*store.Store, error) {
 	if path == "" {
 		path = filepath.Join(stateDir, "kv.db")
 	}
-	return store.Open(path, nil)
+	return store.Open(path, &store.Options{Check: cfg.CheckStore, InitEmpty: cfg.InitStore})
 }
 
 // openLogs opens what the node writes of its calls: its log (meshrpc.log in

@@ -30,6 +30,9 @@ type Info struct {
 	GoVersion     string  `json:"go_version"`
 	UptimeSeconds float64 `json:"uptime_seconds"`
 	Methods       int     `json:"methods"`
+	// StoreOffline is why the store went offline (kv.* then answer
+	// -32005); absent while it serves.
+	StoreOffline string `json:"store_offline,omitempty"`
 }
 
 // NoParams is the params of a procedure that takes none.
@@ -44,7 +47,12 @@ func registerSys(r *rpc.Registry, n *Node) {
 	}).ReadOnly = true
 	rpc.Register(r, "sys.info", "The node's host, OS, meshrpc version, uptime and method count.", func(ctx context.Context, _ NoParams) (Info, error) {
 		host, _ := os.Hostname()
+		var offline string
+		if err := n.store.Fault(); err != nil {
+			offline = err.Error()
+		}
 		return Info{
+			StoreOffline:  offline,
 			Node:          n.Name(),
 			Host:          host,
 			OS:            runtime.GOOS,

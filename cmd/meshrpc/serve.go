@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/signal"
@@ -14,6 +15,7 @@ import (
 	"github.com/meshrpc/meshrpc/node/command"
 	"github.com/meshrpc/meshrpc/node/configfile"
 	"github.com/meshrpc/meshrpc/rpc/authz"
+	"github.com/meshrpc/meshrpc/store"
 )
 
 type serveOptions struct {
@@ -23,6 +25,8 @@ type serveOptions struct {
 	allow  []string
 	config string
 	expose []string
+
+	checkStore, initStore bool
 }
 
 func newCmdServe(g *globalOptions) *cobra.Command {
@@ -61,6 +65,8 @@ was. SIGINT or SIGTERM drains the calls in flight and closes the store cleanly.`
 	f := cmd.Flags()
 	f.IntVar(&opts.port, "port", node.DefaultPort, "port on the tailnet address")
 	f.StringVar(&opts.data, "data", "", "the store's bbolt file (default STATE_DIR/kv.db)")
+	f.BoolVar(&opts.checkStore, "check-store", false, "check every page of the store before serving (docs/reliability.md)")
+	f.BoolVar(&opts.initStore, "init-store", false, "make a store in a --data file that exists but is empty (0 bytes), which is otherwise refused")
 	f.StringArrayVar(&opts.allow, "allow", nil, "who may call what: PRINCIPAL[=GLOB,...] (repeatable)")
 	f.StringVar(&opts.config, "config", "", "a config file: allow, data, port, procedures (docs/config.md; flags win)")
 	f.StringArrayVar(&opts.expose, "expose", nil, "serve a program: NAME=COMMAND, e.g. 'disk=df -h {path}' (repeatable)")
@@ -79,6 +85,8 @@ func runServe(ctx context.Context, opts *serveOptions, portSet bool) error {
 		AuthKey:       opts.authKey,
 		Port:          opts.port,
 		DataFile:      opts.data,
+		CheckStore:    opts.checkStore,
+		InitStore:     opts.initStore,
 		Progress:      opts.stderr,
 		TailscaleLogf: opts.tsLogf(),
 	}
@@ -94,6 +102,9 @@ func runServe(ctx context.Context, opts *serveOptions, portSet bool) error {
 		cfg.Port = file.port
 	}
 	n, err := node.New(ctx, cfg)
+	if errors.Is(err, store.ErrDamaged) {
+		return err // the data file, not the tailnet: exit status 1
+	}
 	if err != nil {
 		return unreachableError{err}
 	}

@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/meshrpc/meshrpc/mesh"
+	"github.com/meshrpc/meshrpc/node"
 )
 
 type statusOptions struct {
@@ -23,6 +24,9 @@ type statusReport struct {
 	Self   mesh.Peer `json:"self"`
 	Peers  int       `json:"peers"`
 	Online int       `json:"online"`
+	// StoreOffline is why the store of the meshrpc serve on this machine
+	// is offline (through its socket only; see sys.info).
+	StoreOffline string `json:"store_offline,omitempty"`
 }
 
 func newCmdStatus(g *globalOptions) *cobra.Command {
@@ -60,6 +64,12 @@ func runStatus(ctx context.Context, opts *statusOptions) error {
 			r.Online++
 		}
 	}
+	if r.Via == "socket" {
+		var info node.Info
+		if c.Call(ctx, self.Name, "sys.info", nil, &info) == nil {
+			r.StoreOffline = info.StoreOffline
+		}
+	}
 	if opts.json {
 		return printJSON(opts.stdout, r)
 	}
@@ -74,5 +84,8 @@ func runStatus(ctx context.Context, opts *statusOptions) error {
 	}
 	fmt.Fprintf(tw, "self:\t%s (%s) %s\n", escape(self.Name), escape(self.User), strings.Join(addrs, " "))
 	fmt.Fprintf(tw, "peers:\t%d, %d online\n", r.Peers, r.Online)
+	if r.StoreOffline != "" {
+		fmt.Fprintf(tw, "store:\t%s\n", r.StoreOffline)
+	}
 	return tw.Flush()
 }
