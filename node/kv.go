@@ -162,6 +162,10 @@ func kvError(err error) error {
 			if errors.As(err, &ce) {
 				e.Data = map[string]int64{"current_rev": ce.Current}
 			}
+			var cpe *store.CompactedError
+			if errors.As(err, &cpe) {
+				e.Data = map[string]int64{"compacted_rev": cpe.Compacted, "current_rev": cpe.Current}
+			}
 			return e
 		}
 	}

@@ -27,10 +27,22 @@ const (
 	peersCache = 10 * time.Second
 )
 
+// peerCache holds the probes' answers by address. A probe runs on the
+// node's behalf, not the caller's: outside the lock, with its own timeout,
+// shared by the callers that ask meanwhile, and a caller that gives up
+// leaves it running. Only a real answer is kept (a result, an error, a
+// refused connection), never a probe that ran out of time.
 type peerCache struct {
-	mu    sync.Mutex
-	at    time.Time
-	peers []PeerStatus
+	mu       sync.Mutex
+	answers  map[string]probeAnswer
+	inflight map[string]*probeAnswer // done closed when the probe ends
+}
+
+type probeAnswer struct {
+	meshrpc bool
+	version string
+	at      time.Time
+	done    chan struct{}
 }
 
 func registerPeers(r *rpc.Registry, n *Node) {
@@ -41,12 +53,6 @@ func registerPeers(r *rpc.Registry, n *Node) {
 }
 
 func (n *Node) peerStatus(ctx context.Context) ([]PeerStatus, error) {
-	c := &n.peerCache
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.peers != nil && time.Since(c.at) < peersCache {
-		return c.peers, nil
-	}
 	peers, err := n.mesh.Peers(ctx)
 	if err != nil {
 		return nil, err
@@ -56,24 +62,66 @@ func (n *Node) peerStatus(ctx context.Context) ([]PeerStatus, error) {
 	for i, p := range peers {
 		out[i].Peer = p
 		if p.Online && len(p.Addrs) > 0 {
-			wg.Go(func() { out[i].Meshrpc, out[i].Version = n.probe(ctx, p.Addrs[0].String()) })
+			wg.Go(func() { out[i].Meshrpc, out[i].Version = n.probeCached(ctx, p.Addrs[0].String()) })
 		}
 	}
 	wg.Wait()
-	c.peers, c.at = out, time.Now()
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	return out, nil
 }
 
-// probe asks a peer's sys.info: whether it runs meshrpc (RunsMeshrpc),
-// and its version when it says.
-func (n *Node) probe(ctx context.Context, addr string) (bool, string) {
+// probeCached answers from the cache, or waits for the probe of addr (its
+// own, or one already running) or for ctx to end.
+func (n *Node) probeCached(ctx context.Context, addr string) (bool, string) {
+	c := &n.peerCache
+	c.mu.Lock()
+	if a, ok := c.answers[addr]; ok && time.Since(a.at) < peersCache {
+		c.mu.Unlock()
+		return a.meshrpc, a.version
+	}
+	f, ok := c.inflight[addr]
+	if !ok {
+		f = &probeAnswer{done: make(chan struct{})}
+		if c.inflight == nil {
+			c.inflight, c.answers = map[string]*probeAnswer{}, map[string]probeAnswer{}
+		}
+		c.inflight[addr] = f
+		go func() {
+			meshrpc, version, answered := n.probe(context.WithoutCancel(ctx), addr)
+			c.mu.Lock()
+			f.meshrpc, f.version, f.at = meshrpc, version, time.Now()
+			delete(c.inflight, addr)
+			if answered {
+				c.answers[addr] = *f
+			}
+			c.mu.Unlock()
+			close(f.done)
+		}()
+	}
+	c.mu.Unlock()
+	select {
+	case <-f.done:
+		return f.meshrpc, f.version
+	case <-ctx.Done():
+		return false, ""
+	}
+}
+
+// probe asks a peer's sys.info, within peerProbe: whether it runs meshrpc
+// (RunsMeshrpc), its version when it says, and whether it answered at all
+// (a refused connection is an answer; running out of time is not).
+func (n *Node) probe(ctx context.Context, addr string) (meshrpc bool, version string, answered bool) {
 	ctx, cancel := context.WithTimeout(ctx, peerProbe)
 	defer cancel()
 	rc := rpc.NewClient(rpc.ClientConfig{Addr: net.JoinHostPort(addr, strconv.Itoa(DefaultPort)), Dial: n.mesh.Dial})
 	defer rc.Close()
 	var info Info
 	err := rc.Call(ctx, "sys.info", nil, &info)
-	return RunsMeshrpc(err), info.Version
+	var ne net.Error
+	timedOut := ctx.Err() != nil || errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout())
+	return RunsMeshrpc(err), info.Version, RunsMeshrpc(err) || !timedOut
 }
 
 // RunsMeshrpc reports whether the outcome of a call to a peer's sys.info

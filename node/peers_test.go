@@ -13,9 +13,17 @@ import (
 // answer as meshrpc nodes from the plain devices (a phone, a client).
 func TestSysPeers(t *testing.T) {
 	dn := meshtest.Net(t, devnet.Config{})
-	startNode(t, dn, node.Config{Hostname: "home", InMemory: true})
+	home := startNode(t, dn, node.Config{Hostname: "home", InMemory: true})
 	startNode(t, dn, node.Config{Hostname: "cafe", InMemory: true})
 	phone := dialAs(t, dn, "phone")
+
+	// A caller that has given up gets its error, and leaves no verdict
+	// on the peers for the callers after it.
+	gone, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := home.PeerStatus(gone); err == nil {
+		t.Fatal("sys.peers for a caller that gave up: no error")
+	}
 
 	var peers []node.PeerStatus
 	if err := phone.Call(context.Background(), "home", "sys.peers", nil, &peers); err != nil {

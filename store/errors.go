@@ -39,3 +39,19 @@ func (e *ConflictError) Error() string {
 
 // Is makes errors.Is(err, ErrConflict) true.
 func (e *ConflictError) Is(target error) bool { return target == ErrConflict }
+
+// CompactedError is a watch from a revision the change log no longer
+// holds. The watcher re-lists (its state as of Current or later) and
+// watches again after Current.
+type CompactedError struct {
+	After     int64 // the revision the watch asked to follow
+	Compacted int64 // the log holds the changes after this revision
+	Current   int64 // the store's revision when the watch was refused
+}
+
+func (e *CompactedError) Error() string {
+	return fmt.Sprintf("store: revision compacted: revision %d is older than the change log, which starts after %d (the store is at %d); list the keys again, then watch after %d", e.After, e.Compacted, e.Current, e.Current)
+}
+
+// Is makes errors.Is(err, ErrCompacted) true.
+func (e *CompactedError) Is(target error) bool { return target == ErrCompacted }

@@ -243,8 +243,14 @@ func TestCompactedWatch(t *testing.T) {
 	for range 30 {
 		s.Inc("n", 1)
 	}
-	if _, err := s.Watch(context.Background(), "", 5); !errors.Is(err, store.ErrCompacted) {
+	_, err = s.Watch(context.Background(), "", 5)
+	var ce *store.CompactedError
+	if !errors.Is(err, store.ErrCompacted) || !errors.As(err, &ce) || ce.Current != 30 || ce.Compacted == 0 {
 		t.Fatalf("watch from a compacted revision: %v", err)
+	}
+	// From 0: every change the log still holds, the oldest first.
+	if ev, err := s.Watch(context.Background(), "", 0); err != nil || len(ev) == 0 || ev[0].Rev != ce.Compacted+1 || ev[len(ev)-1].Rev != 30 {
+		t.Fatalf("watch from 0 after the log dropped changes: %v, %v", ev, err)
 	}
 	if ev, err := s.Watch(context.Background(), "", 25); err != nil || len(ev) != 5 {
 		t.Fatalf("watch from a kept revision: %d events, %v", len(ev), err)

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"fmt"
 
 	bolt "go.etcd.io/bbolt"
 )
@@ -31,7 +30,9 @@ const maxWatchEvents = 1000
 // afterRev, in revision order. When there are none yet it waits for one, or
 // for ctx to end (then it returns none and no error). Every change is seen
 // exactly once by a watcher that continues after the last revision it got.
-// A revision the change log no longer holds gives ErrCompacted.
+// afterRev 0 means every change the log still holds, however much it has
+// dropped. Another revision the log no longer holds gives a
+// *CompactedError (errors.Is ErrCompacted) with the store's revision.
 func (s *Store) Watch(ctx context.Context, prefix string, afterRev int64) ([]Event, error) {
 	for {
 		changed := s.changedChan() // before reading, so no commit slips between
@@ -54,8 +55,12 @@ func (s *Store) Watch(ctx context.Context, prefix string, afterRev int64) ([]Eve
 // changesAfter reads the changes after afterRev under prefix, and the
 // revision the read saw the store at.
 func (s *Store) changesAfter(prefix string, afterRev int64) ([]Event, int64, error) {
-	if afterRev < s.compacted.Load() {
-		return nil, 0, fmt.Errorf("%w: revision %d is older than the change log, which starts after %d; list the keys again", ErrCompacted, afterRev, s.compacted.Load())
+	compacted := s.compacted.Load()
+	if afterRev == 0 {
+		afterRev = compacted // from the oldest change remembered
+	}
+	if afterRev < compacted {
+		return nil, 0, &CompactedError{After: afterRev, Compacted: compacted, Current: s.Rev()}
 	}
 	var events []Event
 	seen := afterRev

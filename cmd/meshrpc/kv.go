@@ -3,11 +3,15 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strconv"
 	"time"
 
 	"github.com/spf13/cobra"
+
+	"github.com/meshrpc/meshrpc/node"
+	"github.com/meshrpc/meshrpc/rpc"
 )
 
 type kvOptions struct {
@@ -133,6 +137,9 @@ func runKVWatch(ctx context.Context, opts *kvOptions, peer, prefix string, after
 	}
 	defer c.Close()
 	const wait = 30 // seconds each long poll may wait
+	// listed holds the keys a resync printed, at their revisions: a change
+	// the listing already showed is not printed again.
+	var listed map[string]int64
 	for ctx.Err() == nil {
 		cctx, cancel := context.WithTimeout(ctx, (wait+10)*time.Second)
 		var res json.RawMessage
@@ -141,29 +148,86 @@ func runKVWatch(ctx context.Context, opts *kvOptions, peer, prefix string, after
 		if ctx.Err() != nil {
 			return nil
 		}
+		if current, ok := compactedAt(err); ok {
+			// The log no longer holds what follows after: list the keys as
+			// they are now, then follow the changes after the revision
+			// the refusal gave, which the listing may already show.
+			if listed, err = resyncList(ctx, opts, c, peer, prefix, after); err != nil {
+				return err
+			}
+			after = current
+			continue
+		}
 		if err != nil {
 			return callError(peer, "kv.watch", err)
 		}
 		events, rev := watchEvents(res)
 		for _, e := range events {
-			if opts.json {
-				fmt.Fprintf(opts.stdout, "%s\n", e)
-			} else {
-				var ev struct {
-					Type  string          `json:"type"`
-					Key   string          `json:"key"`
-					Value json.RawMessage `json:"value"`
-					Rev   int64           `json:"rev"`
-				}
-				json.Unmarshal(e, &ev)
-				fmt.Fprintf(opts.stdout, "%-6s %s = %s (rev %s)\n", escape(ev.Type), escape(ev.Key), oneLine(ev.Value, 60), strconv.FormatInt(ev.Rev, 10))
+			var ev watchEvent
+			json.Unmarshal(e, &ev)
+			if r, ok := listed[ev.Key]; ok && ev.Rev <= r {
+				continue // the listing showed it
 			}
+			printEvent(opts, e, ev)
 		}
 		if rev > after {
 			after = rev
 		}
 	}
 	return nil
+}
+
+type watchEvent struct {
+	Type  string          `json:"type"`
+	Key   string          `json:"key"`
+	Value json.RawMessage `json:"value"`
+	Rev   int64           `json:"rev"`
+}
+
+func printEvent(opts *kvOptions, raw json.RawMessage, ev watchEvent) {
+	if opts.json {
+		fmt.Fprintf(opts.stdout, "%s\n", raw)
+		return
+	}
+	fmt.Fprintf(opts.stdout, "%-6s %s = %s (rev %s)\n", escape(ev.Type), escape(ev.Key), oneLine(ev.Value, 60), strconv.FormatInt(ev.Rev, 10))
+}
+
+// compactedAt reads kv.watch's refusal of a revision the change log no
+// longer holds: the store's revision then.
+func compactedAt(err error) (current int64, ok bool) {
+	var re *rpc.Error
+	if !errors.As(err, &re) || re.Code != rpc.CodeNotFound {
+		return 0, false
+	}
+	b, _ := json.Marshal(re.Data)
+	var d struct {
+		Compacted *int64 `json:"compacted_rev"`
+		Current   int64  `json:"current_rev"`
+	}
+	if json.Unmarshal(b, &d) != nil || d.Compacted == nil {
+		return 0, false
+	}
+	return d.Current, true
+}
+
+// resyncList prints the keys under prefix as they are now, each as a put,
+// and returns them with their revisions.
+func resyncList(ctx context.Context, opts *kvOptions, c *node.Client, peer, prefix string, after int64) (map[string]int64, error) {
+	var entries []json.RawMessage
+	if err := c.Call(ctx, peer, "kv.list", []any{prefix}, &entries); err != nil {
+		return nil, callError(peer, "kv.list", err)
+	}
+	fmt.Fprintf(opts.stderr, "meshrpc: %s no longer remembers the changes after revision %d; the keys as they are now:\n", peer, after)
+	listed := make(map[string]int64, len(entries))
+	for _, raw := range entries {
+		var ev watchEvent
+		json.Unmarshal(raw, &ev)
+		ev.Type = "put"
+		listed[ev.Key] = ev.Rev
+		b, _ := json.Marshal(ev)
+		printEvent(opts, b, ev)
+	}
+	return listed, nil
 }
 
 // watchEvents reads kv.watch's result: {"events": [...], "rev": N} or a bare
