@@ -52,21 +52,20 @@ const maxBatchOps = 4096
 const maxLinger = 200 * time.Microsecond
 
 // commitLoop is the single committer: it takes every op queued, applies them
-// in one transaction with one fsync, then answers them all. A lone op is
-// committed at once; ops that arrive during a commit form the next batch.
+// in one transaction with one fsync, then answers them all. Ops that arrive
+// during a commit form the next batch.
 //
 // When the last commit served several writers, those writers are likely
 // to come back together, and the first of them would otherwise get a
 // commit of its own with the rest queued behind it: one fsync per two
-// batches wasted. So the committer lingers for as many writes as the last
-// batch had, at most a quarter of the last commit's time (and maxLinger),
-// and at most twice the time over which the last batch's writes were
-// queued, plus 20 µs: writers that come back together over the network
-// arrive within microseconds (often in one packet), and lingering longer
-// for the rest only idles the committer while they are elsewhere (seed
-// workload, 7 runs each: median 8,360 -> 9,440 calls/s), while writers in
-// this process trickle in and get the longer wait. A lone writer never
-// waits.
+// batches wasted. So after such a commit the committer lingers for as many
+// writes as the last batch had, at most a quarter of the last commit's
+// time (and maxLinger), and at most twice the time over which the last
+// batch's writes were queued, plus 20 µs: writers that come back together
+// over the network arrive within microseconds, and lingering longer only
+// idles the committer (docs/benchmarks.md has the figures). A lone writer,
+// one after a commit of its own, never waits; one after a shared commit
+// may wait up to maxLinger for company.
 func (s *Store) commitLoop() {
 	defer close(s.stopped)
 	batch := make([]*op, 0, 64)

@@ -7,8 +7,10 @@
 // the file fsynced (fdatasync on Linux); an acknowledged write survives a
 // crash or power loss. Concurrent writers are group-committed: the writes
 // queued while one commit runs share the next transaction and its
-// fsyncs, so throughput grows with concurrency, and a lone writer never waits
-// for company. [OpenInMemory] skips the fsync; it is for tests and the demo.
+// fsyncs, so throughput grows with concurrency. A lone writer (the last
+// commit served it alone, or no one) never waits for company; a writer
+// right after a commit that several shared may wait up to 200 µs for the
+// others to come back. [OpenInMemory] skips the fsync; it is for tests and the demo.
 //
 // Exactly once: [Store.For] names the request a write is made for (the node
 // passes the caller, call id and request id of a kv.* call). The change the
@@ -18,9 +20,14 @@
 //
 // Limits: keys are 1 to 1024 bytes of UTF-8, values valid JSON of at most
 // 512 KiB. The change log keeps at least the last 10000 changes (it drops the
-// oldest a sixteenth at a time); a watch from an older revision gets
-// ErrCompacted and should re-list, and a request whose write has left it is
-// forgotten.
+// oldest a sixteenth at a time); a watch from an older revision (but 0,
+// which starts at the oldest change kept) gets a *CompactedError and should
+// re-list, and a request whose write has left it is forgotten.
+//
+// Damage: Open refuses a damaged, truncated, empty or foreign file
+// (ErrDamaged), and damage found while serving takes the store offline
+// (ErrOffline, Store.Fault), not the process. Backup copies a live store,
+// Check and Restore serve `meshrpc store`.
 //
 // It knows nothing of the network.
 package store
