@@ -132,6 +132,8 @@ func (s *socketServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			}
 			return rc.Flush()
 		})
+	case r.Method == http.MethodPost && r.URL.Path == "/backup":
+		s.serveBackup(w, r)
 	case r.Method == http.MethodGet && r.URL.Path == "/ping":
 		addr, err := netip.ParseAddr(r.URL.Query().Get("addr"))
 		if err != nil {

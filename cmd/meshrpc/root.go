@@ -79,6 +79,7 @@ Serve on the home server, call from anywhere on the tailnet:
 		newCmdUname(g),
 		newCmdWhoami(g),
 		newCmdKV(g),
+		newCmdStore(g),
 		newCmdDevnet(g),
 		newCmdDemo(g),
 	)
