@@ -141,7 +141,8 @@ function entryItem(e) {
       out));
 }
 
-// watchStore relists whenever a change under the prefix arrives.
+// watchStore relists whenever a change under the prefix arrives, and when
+// the store's change log has dropped the changes it was to follow.
 async function watchStore(prefix) {
   const me = {};
   store.watching = me;
@@ -154,6 +155,15 @@ async function watchStore(prefix) {
       after = res.rev;
       if (res.events.length) await listStore();
     } catch (err) {
+      if (store.watching !== me) return;
+      if (err && err.code === -32002 && err.data && err.data.compacted_rev !== undefined) {
+        // The store no longer remembers the changes after `after`: the
+        // list shows the keys as they are, so list them, then follow the
+        // changes after the revision the refusal gave.
+        after = err.data.current_rev;
+        await listStore();
+        continue;
+      }
       document.getElementById("store-status").textContent = "live updates stopped: " + errorText(err);
       return;
     }
