@@ -118,6 +118,8 @@ func runCall(ctx context.Context, opts *callOptions) error {
 func callError(peer, method string, err error) error {
 	var re *rpc.Error
 	switch {
+	case errors.As(err, &re) && re.Code == rpc.CodeUnavailable: // the node answered: it cannot serve now (exit 3)
+		return unreachableError{fmt.Errorf("%s on %s: %s (code %d)", method, peer, re.Message, re.Code)}
 	case errors.As(err, &re):
 		return fmt.Errorf("%s on %s: %s (code %d)", method, peer, re.Message, re.Code)
 	case errors.Is(err, context.DeadlineExceeded):

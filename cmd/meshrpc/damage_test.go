@@ -134,7 +134,7 @@ func TestServeKeepsServingWithADamagedStore(t *testing.T) {
 				t.Fatalf("kv get of an undamaged page: %+v", r)
 			}
 			for _, args := range [][]string{{"kv", "get", "home", "k100"}, {"kv", "put", "home", "k001", "2"}} {
-				if r := cli(args...); r.code != 1 || !strings.Contains(r.stderr, "offline") || !strings.Contains(r.stderr, "code -32005") || !strings.Contains(r.stderr, data) {
+				if r := cli(args...); r.code != 3 || !strings.Contains(r.stderr, "offline") || !strings.Contains(r.stderr, "code -32005") || !strings.Contains(r.stderr, data) {
 					t.Fatalf("%v on a damaged store: %+v\nwant exit 1, code -32005 and the reason", args, r)
 				}
 			}
