@@ -8,17 +8,9 @@ import (
 	"sync"
 	"time"
 
-	"github.com/meshrpc/meshrpc/mesh"
+	"github.com/meshrpc/meshrpc/node/api"
 	"github.com/meshrpc/meshrpc/rpc"
 )
-
-// PeerStatus is a peer as sys.peers reports it: the tailnet's view, and
-// whether it answers as a meshrpc node.
-type PeerStatus struct {
-	mesh.Peer
-	Meshrpc bool   `json:"meshrpc"`
-	Version string `json:"version,omitempty"`
-}
 
 // peerProbe bounds one probe; peersCache how long answers are reused, so
 // that a page reloading sys.peers does not make the node call every peer.
@@ -30,17 +22,17 @@ const (
 type peerCache struct {
 	mu    sync.Mutex
 	at    time.Time
-	peers []PeerStatus
+	peers []api.PeerStatus
 }
 
 func registerPeers(r *rpc.Registry, n *Node) {
 	rpc.Register(r, "sys.peers", "The tailnet peers this node sees, and which of them run meshrpc.",
-		func(ctx context.Context, _ NoParams) ([]PeerStatus, error) {
+		func(ctx context.Context, _ api.NoParams) ([]api.PeerStatus, error) {
 			return n.peerStatus(ctx)
 		}).ReadOnly = true
 }
 
-func (n *Node) peerStatus(ctx context.Context) ([]PeerStatus, error) {
+func (n *Node) peerStatus(ctx context.Context) ([]api.PeerStatus, error) {
 	c := &n.peerCache
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -51,7 +43,7 @@ func (n *Node) peerStatus(ctx context.Context) ([]PeerStatus, error) {
 	if err != nil {
 		return nil, err
 	}
-	out := make([]PeerStatus, len(peers))
+	out := make([]api.PeerStatus, len(peers))
 	var wg sync.WaitGroup
 	for i, p := range peers {
 		out[i].Peer = p
@@ -71,7 +63,7 @@ func (n *Node) probe(ctx context.Context, addr string) (bool, string) {
 	defer cancel()
 	rc := rpc.NewClient(rpc.ClientConfig{Addr: net.JoinHostPort(addr, strconv.Itoa(DefaultPort)), Dial: n.mesh.Dial})
 	defer rc.Close()
-	var info Info
+	var info api.Info
 	err := rc.Call(ctx, "sys.info", nil, &info)
 	return RunsMeshrpc(err), info.Version
 }

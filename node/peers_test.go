@@ -7,6 +7,7 @@ import (
 	"github.com/meshrpc/meshrpc/mesh/devnet"
 	"github.com/meshrpc/meshrpc/mesh/meshtest"
 	"github.com/meshrpc/meshrpc/node"
+	"github.com/meshrpc/meshrpc/node/api"
 )
 
 // sys.peers lists the tailnet peers the node sees and tells the ones that
@@ -17,11 +18,11 @@ func TestSysPeers(t *testing.T) {
 	startNode(t, dn, node.Config{Hostname: "cafe", InMemory: true})
 	phone := dialAs(t, dn, "phone")
 
-	var peers []node.PeerStatus
+	var peers []api.PeerStatus
 	if err := phone.Call(context.Background(), "home", "sys.peers", nil, &peers); err != nil {
 		t.Fatal(err)
 	}
-	seen := map[string]node.PeerStatus{}
+	seen := map[string]api.PeerStatus{}
 	for _, p := range peers {
 		seen[p.Name] = p
 	}

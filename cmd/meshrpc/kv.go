@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+
+	"github.com/meshrpc/meshrpc/node/api"
 )
 
 type kvOptions struct {
@@ -90,11 +92,7 @@ func runKV(ctx context.Context, opts *kvOptions, peer, method string, params []a
 }
 
 func printEntries(opts *kvOptions, result json.RawMessage) error {
-	var entries []struct {
-		Key   string          `json:"key"`
-		Value json.RawMessage `json:"value"`
-		Rev   int64           `json:"rev"`
-	}
+	var entries []api.Entry
 	if err := json.Unmarshal(result, &entries); err != nil {
 		return printResult(opts.stdout, result, false)
 	}
@@ -144,45 +142,36 @@ func runKVWatch(ctx context.Context, opts *kvOptions, peer, prefix string, after
 		if err != nil {
 			return callError(peer, "kv.watch", err)
 		}
-		events, rev := watchEvents(res)
-		for _, e := range events {
+		batch, raw, err := watchBatch(res)
+		if err != nil {
+			return fmt.Errorf("kv.watch on %s: %w", peer, err)
+		}
+		for i, ev := range batch.Events {
 			if opts.json {
-				fmt.Fprintf(opts.stdout, "%s\n", e)
+				fmt.Fprintf(opts.stdout, "%s\n", raw[i])
 			} else {
-				var ev struct {
-					Type  string          `json:"type"`
-					Key   string          `json:"key"`
-					Value json.RawMessage `json:"value"`
-					Rev   int64           `json:"rev"`
-				}
-				json.Unmarshal(e, &ev)
 				fmt.Fprintf(opts.stdout, "%-6s %s = %s (rev %s)\n", escape(ev.Type), escape(ev.Key), oneLine(ev.Value, 60), strconv.FormatInt(ev.Rev, 10))
 			}
 		}
-		if rev > after {
-			after = rev
+		if batch.Rev > after {
+			after = batch.Rev
 		}
 	}
 	return nil
 }
 
-// watchEvents reads kv.watch's result: {"events": [...], "rev": N} or a bare
-// list of events, each with a "rev".
-func watchEvents(res json.RawMessage) (events []json.RawMessage, rev int64) {
-	var obj struct {
+// watchBatch reads one kv.watch result: decoded, and each event as the
+// node sent it (--json prints those verbatim).
+func watchBatch(res json.RawMessage) (api.WatchResult, []json.RawMessage, error) {
+	var batch api.WatchResult
+	var raw struct {
 		Events []json.RawMessage `json:"events"`
-		Rev    int64             `json:"rev"`
 	}
-	if json.Unmarshal(res, &obj) != nil {
-		json.Unmarshal(res, &obj.Events)
+	if err := json.Unmarshal(res, &batch); err != nil {
+		return batch, nil, err
 	}
-	for _, e := range obj.Events {
-		var r struct {
-			Rev int64 `json:"rev"`
-		}
-		if json.Unmarshal(e, &r) == nil && r.Rev > obj.Rev {
-			obj.Rev = r.Rev
-		}
+	if err := json.Unmarshal(res, &raw); err != nil {
+		return batch, nil, err
 	}
-	return obj.Events, obj.Rev
+	return batch, raw.Events, nil
 }
