@@ -16,7 +16,7 @@ type Config struct {
 	Hostname string
 
 	// StateDir holds the node's keys and tsnet's log. Default:
-	// os.UserConfigDir()/meshrpc/HOSTNAME. Created 0700.
+	// DefaultStateDir(). Created 0700.
 	StateDir string
 
 	// ControlURL is the coordination server; default Tailscale's. A loopback
@@ -58,7 +58,7 @@ func (c Config) withDefaults() (Config, error) {
 		c.Hostname = h
 	}
 	if c.StateDir == "" {
-		dir, err := DefaultStateDir(c.Hostname)
+		dir, err := DefaultStateDir()
 		if err != nil {
 			return c, err
 		}
@@ -76,12 +76,13 @@ func (c Config) withDefaults() (Config, error) {
 	return c, nil
 }
 
-// DefaultStateDir is where a node named hostname keeps its state when
-// Config.StateDir is empty: os.UserConfigDir()/meshrpc/HOSTNAME.
-func DefaultStateDir(hostname string) (string, error) {
+// DefaultStateDir is the state directory used when none is given:
+// os.UserConfigDir()/meshrpc/default. `meshrpc serve` and the other
+// commands share it, so that the CLI finds the serving node's socket.
+func DefaultStateDir() (string, error) {
 	base, err := os.UserConfigDir()
 	if err != nil {
 		return "", fmt.Errorf("mesh: no state directory given and no user config directory: %w", err)
 	}
-	return filepath.Join(base, "meshrpc", hostname), nil
+	return filepath.Join(base, "meshrpc", "default"), nil
 }

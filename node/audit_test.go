@@ -15,6 +15,7 @@ import (
 	"github.com/meshrpc/meshrpc/mesh/devnet"
 	"github.com/meshrpc/meshrpc/mesh/meshtest"
 	"github.com/meshrpc/meshrpc/node"
+	"github.com/meshrpc/meshrpc/node/api"
 	"github.com/meshrpc/meshrpc/node/audit"
 	"github.com/meshrpc/meshrpc/rpc"
 )
@@ -65,7 +66,7 @@ func TestAuditLogAndStatsSeeEveryCall(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rep := res.(node.StatsReport)
+	rep := res.(api.StatsReport)
 	if rep.Calls != 2 || rep.Errors != 1 || len(rep.Callers) != 1 || rep.Callers[0].Name != "stranger" || rep.Callers[0].Calls != 2 {
 		t.Fatalf("sys.stats: %+v", rep)
 	}

@@ -9,6 +9,7 @@ import (
 	"github.com/meshrpc/meshrpc/mesh/devnet"
 	"github.com/meshrpc/meshrpc/mesh/meshtest"
 	"github.com/meshrpc/meshrpc/node"
+	"github.com/meshrpc/meshrpc/node/api"
 )
 
 // BenchmarkKVInc measures kv.inc over the tailnet at 1, 8 and 64 concurrent
@@ -143,7 +144,7 @@ func BenchmarkFanOut(b *testing.B) {
 				var wg sync.WaitGroup
 				for _, p := range names[:k] {
 					wg.Go(func() {
-						var u node.Uname
+						var u api.Uname
 						if err := c.Call(ctx, p, "sys.uname", nil, &u); err != nil {
 							b.Error(err)
 						}

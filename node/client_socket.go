@@ -45,7 +45,7 @@ func (s socketTailnet) Dial(ctx context.Context, _, addr string) (net.Conn, erro
 }
 
 func (s socketTailnet) Peers(ctx context.Context) (mesh.Peer, []mesh.Peer, error) {
-	var st PeersStatus
+	var st socketPeers
 	err := s.get(ctx, "/peers", &st)
 	return st.Self, st.Peers, err
 }

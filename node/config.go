@@ -21,7 +21,7 @@ const DefaultPort = 4343
 const SocketName = "meshrpc.sock"
 
 // Config configures a node. The zero value joins Tailscale's tailnet as this
-// machine's hostname with state in DefaultStateDir, serves on port 4343 with
+// machine's hostname with state in mesh.DefaultStateDir, serves on port 4343 with
 // the store in STATE_DIR/kv.db, and lets only the same user's devices call.
 type Config struct {
 	Hostname   string
@@ -71,24 +71,13 @@ type Config struct {
 	ControlTimeout time.Duration
 }
 
-// DefaultStateDir is the state directory of a node, or of the CLI, when none
-// is given: os.UserConfigDir()/meshrpc/default. `meshrpc serve` and the other
-// commands share it, so that the CLI finds the serving node's socket.
-func DefaultStateDir() (string, error) {
-	base, err := os.UserConfigDir()
-	if err != nil {
-		return "", fmt.Errorf("node: no state directory given and no user config directory: %w", err)
-	}
-	return filepath.Join(base, "meshrpc", "default"), nil
-}
-
 // hostnameFile remembers the node's hostname in its state directory, so a
 // later run without --hostname does not rename it.
 const hostnameFile = "hostname"
 
 func resolveIdentity(hostname, stateDir string) (string, string, error) {
 	if stateDir == "" {
-		d, err := DefaultStateDir()
+		d, err := mesh.DefaultStateDir()
 		if err != nil {
 			return "", "", err
 		}

@@ -13,6 +13,7 @@ import (
 	"github.com/meshrpc/meshrpc/mesh/devnet"
 	"github.com/meshrpc/meshrpc/mesh/meshtest"
 	"github.com/meshrpc/meshrpc/node"
+	"github.com/meshrpc/meshrpc/node/api"
 	"github.com/meshrpc/meshrpc/node/audit"
 	"github.com/meshrpc/meshrpc/node/command"
 	"github.com/meshrpc/meshrpc/node/stats"
@@ -55,7 +56,7 @@ func TestDeniedNamesAreBoundedInStatsAndAudit(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, row := range res.(node.StatsReport).Methods {
+	for _, row := range res.(api.StatsReport).Methods {
 		if _, ok := home.Registry().Lookup(row.Name); !ok && row.Name != stats.Unknown {
 			t.Errorf("sys.stats keeps the name %.40q", row.Name)
 		}
@@ -138,8 +139,8 @@ func TestListLimitAndAllowedHideWhatOthersMayNotSee(t *testing.T) {
 		t.Fatalf("limit 1: %+v, %v", entries, err)
 	}
 
-	var procs []node.Allowed
-	if err := stranger.Call(ctx, "home", rpc.AllowedMethod, node.AllowedParams{Why: true}, &procs); err != nil {
+	var procs []api.Allowed
+	if err := stranger.Call(ctx, "home", rpc.AllowedMethod, api.AllowedParams{Why: true}, &procs); err != nil {
 		t.Fatal(err)
 	}
 	for _, p := range procs {
@@ -147,10 +148,10 @@ func TestListLimitAndAllowedHideWhatOthersMayNotSee(t *testing.T) {
 			t.Fatalf("rpc.allowed shows the stranger a command's argv: %+v", p)
 		}
 	}
-	if err := owner.Call(ctx, "home", rpc.AllowedMethod, node.AllowedParams{Why: true}, &procs); err != nil {
+	if err := owner.Call(ctx, "home", rpc.AllowedMethod, api.AllowedParams{Why: true}, &procs); err != nil {
 		t.Fatal(err)
 	}
-	if !slices.ContainsFunc(procs, func(p node.Allowed) bool { return p.Name == "backup" && strings.Contains(p.Summary, "s3cret") }) {
+	if !slices.ContainsFunc(procs, func(p api.Allowed) bool { return p.Name == "backup" && strings.Contains(p.Summary, "s3cret") }) {
 		t.Fatalf("the owner, who may run backup, does not see its summary: %+v", procs)
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/meshrpc/meshrpc/mesh/devnet"
 	"github.com/meshrpc/meshrpc/mesh/meshtest"
 	"github.com/meshrpc/meshrpc/node"
+	"github.com/meshrpc/meshrpc/node/api"
 	"github.com/meshrpc/meshrpc/node/command"
 	"github.com/meshrpc/meshrpc/rpc"
 	"github.com/meshrpc/meshrpc/rpc/authz"
@@ -78,7 +79,7 @@ func TestPersonalSpacesAndKeyScopedRules(t *testing.T) {
 	}
 
 	// rpc.allowed says so.
-	var allowed []node.Allowed
+	var allowed []api.Allowed
 	if err := call(laptop, rpc.AllowedMethod, nil, &allowed); err != nil {
 		t.Fatal(err)
 	}
@@ -129,7 +130,7 @@ func TestKeyScopeAllowsNoProcedureWithoutKeys(t *testing.T) {
 		if err := c.Call(ctx, "home", "kv.get", []any{"private/x"}, nil); rpc.CodeOf(err) != rpc.CodePermissionDenied {
 			t.Errorf("%s reading outside its corner: %v", name, err)
 		}
-		var allowed []node.Allowed
+		var allowed []api.Allowed
 		if err := c.Call(ctx, "home", rpc.AllowedMethod, nil, &allowed); err != nil {
 			t.Fatal(err)
 		}

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/meshrpc/meshrpc/node/api"
 	"github.com/meshrpc/meshrpc/rpc"
 	"github.com/meshrpc/meshrpc/store"
 )
@@ -45,29 +46,6 @@ type watchParams struct {
 	Wait     float64 `json:"wait,omitempty"` // seconds; default 30, at most 60
 }
 
-// RevResult is the revision a write got.
-type RevResult struct {
-	Rev int64 `json:"rev"`
-}
-
-// DeleteResult says whether kv.delete removed something.
-type DeleteResult struct {
-	Rev     int64 `json:"rev"`
-	Existed bool  `json:"existed"`
-}
-
-// WatchResult holds the changes kv.watch saw and the revision to continue
-// after.
-type WatchResult struct {
-	Events []store.Event `json:"events"`
-	Rev    int64         `json:"rev"`
-}
-
-// registerKV registers the store's procedures. Each declares its key (the
-// rpc:"key" and rpc:"prefix" tags), so the server has authorized the call on
-// it before the handler runs, and hands the handler the key as stored
-// (a person's "~/x" is "~LOGIN/x"). Writes answer their own retries, from
-// the store's change log (store.For), across restarts too.
 func registerKV(r *rpc.Registry, s *store.Store) {
 	rpc.Register(r, "kv.get", "The value at key, or null when absent.", func(ctx context.Context, p keyParams) (json.RawMessage, error) {
 		e, ok, err := s.Get(p.Key)
@@ -76,13 +54,13 @@ func registerKV(r *rpc.Registry, s *store.Store) {
 		}
 		return e.Value, nil
 	}).ReadOnly = true
-	rpc.Register(r, "kv.put", "Sets key to value (any JSON), durably.", func(ctx context.Context, p putParams) (RevResult, error) {
+	rpc.Register(r, "kv.put", "Sets key to value (any JSON), durably.", func(ctx context.Context, p putParams) (api.RevResult, error) {
 		rev, err := s.For(rpc.RequestKeyFrom(ctx)).Put(p.Key, p.Value)
-		return RevResult{rev}, kvError(err)
+		return api.RevResult{Rev: rev}, kvError(err)
 	}).AnswersRetries = true
-	rpc.Register(r, "kv.delete", "Deletes key.", func(ctx context.Context, p keyParams) (DeleteResult, error) {
+	rpc.Register(r, "kv.delete", "Deletes key.", func(ctx context.Context, p keyParams) (api.DeleteResult, error) {
 		rev, existed, err := s.For(rpc.RequestKeyFrom(ctx)).Delete(p.Key)
-		return DeleteResult{rev, existed}, kvError(err)
+		return api.DeleteResult{Rev: rev, Existed: existed}, kvError(err)
 	}).AnswersRetries = true
 	rpc.Register(r, "kv.list", "Entries (key, value, rev) whose keys begin with prefix, in key order.", func(ctx context.Context, p listParams) ([]store.Entry, error) {
 		entries, err := listVisible(s, p.Prefix, p.Limit, rpc.GrantFrom(ctx).Shows)
@@ -96,18 +74,18 @@ func registerKV(r *rpc.Registry, s *store.Store) {
 		v, _, err := s.For(rpc.RequestKeyFrom(ctx)).Inc(p.Key, delta)
 		return v, kvError(err)
 	}).AnswersRetries = true
-	rpc.Register(r, "kv.cas", "Sets key to value only if its revision is rev (0: only if absent).", func(ctx context.Context, p casParams) (RevResult, error) {
+	rpc.Register(r, "kv.cas", "Sets key to value only if its revision is rev (0: only if absent).", func(ctx context.Context, p casParams) (api.RevResult, error) {
 		rev, err := s.For(rpc.RequestKeyFrom(ctx)).CAS(p.Key, p.Rev, p.Value)
-		return RevResult{rev}, kvError(err)
+		return api.RevResult{Rev: rev}, kvError(err)
 	}).AnswersRetries = true
-	rpc.Register(r, "kv.watch", "Changes under prefix after after_rev (-1: from now); waits up to wait seconds (max 60) for one.", func(ctx context.Context, p watchParams) (WatchResult, error) {
+	rpc.Register(r, "kv.watch", "Changes under prefix after after_rev (-1: from now); waits up to wait seconds (max 60) for one.", func(ctx context.Context, p watchParams) (api.WatchResult, error) {
 		return watch(ctx, s, p)
 	}).ReadOnly = true
 }
 
 // watch waits for changes under p.Prefix, showing only the keys the caller
 // was granted.
-func watch(ctx context.Context, s *store.Store, p watchParams) (WatchResult, error) {
+func watch(ctx context.Context, s *store.Store, p watchParams) (api.WatchResult, error) {
 	if p.AfterRev < 0 { // from now on
 		p.AfterRev = s.Rev()
 	}
@@ -119,9 +97,9 @@ func watch(ctx context.Context, s *store.Store, p watchParams) (WatchResult, err
 	defer cancel()
 	events, err := s.Watch(ctx, p.Prefix, p.AfterRev)
 	if err != nil {
-		return WatchResult{}, kvError(err)
+		return api.WatchResult{}, kvError(err)
 	}
-	res := WatchResult{Rev: p.AfterRev}
+	res := api.WatchResult{Rev: p.AfterRev}
 	if n := len(events); n > 0 {
 		res.Rev = events[n-1].Rev // past what the caller may not see, too
 	}

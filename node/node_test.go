@@ -12,6 +12,7 @@ import (
 	"github.com/meshrpc/meshrpc/mesh/devnet"
 	"github.com/meshrpc/meshrpc/mesh/meshtest"
 	"github.com/meshrpc/meshrpc/node"
+	"github.com/meshrpc/meshrpc/node/api"
 	"github.com/meshrpc/meshrpc/rpc"
 )
 
@@ -96,11 +97,11 @@ func TestBuiltins(t *testing.T) {
 	if err := cafe.Call(ctx, "home", "sys.ping", nil, &pong); err != nil || pong != "pong" {
 		t.Fatalf("sys.ping: %q %v", pong, err)
 	}
-	var u node.Uname
+	var u api.Uname
 	if err := cafe.Call(ctx, "home", "sys.uname", nil, &u); err != nil || u.Sysname == "" || u.Machine == "" {
 		t.Fatalf("sys.uname: %+v %v", u, err)
 	}
-	var info node.Info
+	var info api.Info
 	if err := cafe.Call(ctx, "home", "sys.info", nil, &info); err != nil || info.Node != "home" || info.Methods < 10 {
 		t.Fatalf("sys.info: %+v %v", info, err)
 	}

@@ -3,6 +3,7 @@ package node
 import (
 	"context"
 
+	"github.com/meshrpc/meshrpc/node/api"
 	"github.com/meshrpc/meshrpc/node/audit"
 	"github.com/meshrpc/meshrpc/node/stats"
 	"github.com/meshrpc/meshrpc/rpc"
@@ -41,18 +42,10 @@ func (n *Node) observe(r *rpc.CallRecord) {
 	n.audit.Append(rec)
 }
 
-// StatsReport is what sys.stats answers.
-type StatsReport struct {
-	stats.Report
-	// AuditLost counts audit records dropped because the writer fell
-	// behind (each gap is also marked in the log itself).
-	AuditLost int64 `json:"audit_lost"`
-}
-
 func registerStats(r *rpc.Registry, n *Node) {
 	rpc.Register(r, "sys.stats", "Calls, errors and latency (p50, p99) per method and per caller since the node started.",
-		func(ctx context.Context, _ NoParams) (StatsReport, error) {
-			rep := StatsReport{Report: n.stats.Report()}
+		func(ctx context.Context, _ api.NoParams) (api.StatsReport, error) {
+			rep := api.StatsReport{Report: n.stats.Report()}
 			if n.audit != nil {
 				rep.AuditLost = n.audit.Lost()
 			}

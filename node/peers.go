@@ -3,22 +3,14 @@ package node
 import (
 	"context"
 	"errors"
+	"github.com/meshrpc/meshrpc/node/api"
 	"net"
 	"strconv"
 	"sync"
 	"time"
 
-	"github.com/meshrpc/meshrpc/mesh"
 	"github.com/meshrpc/meshrpc/rpc"
 )
-
-// PeerStatus is a peer as sys.peers reports it: the tailnet's view, and
-// whether it answers as a meshrpc node.
-type PeerStatus struct {
-	mesh.Peer
-	Meshrpc bool   `json:"meshrpc"`
-	Version string `json:"version,omitempty"`
-}
 
 // peerProbe bounds one probe; peersCache how long answers are reused, so
 // that a page reloading sys.peers does not make the node call every peer.
@@ -47,17 +39,17 @@ type probeAnswer struct {
 
 func registerPeers(r *rpc.Registry, n *Node) {
 	rpc.Register(r, "sys.peers", "The tailnet peers this node sees, and which of them run meshrpc.",
-		func(ctx context.Context, _ NoParams) ([]PeerStatus, error) {
+		func(ctx context.Context, _ api.NoParams) ([]api.PeerStatus, error) {
 			return n.peerStatus(ctx)
 		}).ReadOnly = true
 }
 
-func (n *Node) peerStatus(ctx context.Context) ([]PeerStatus, error) {
+func (n *Node) peerStatus(ctx context.Context) ([]api.PeerStatus, error) {
 	peers, err := n.mesh.Peers(ctx)
 	if err != nil {
 		return nil, err
 	}
-	out := make([]PeerStatus, len(peers))
+	out := make([]api.PeerStatus, len(peers))
 	var wg sync.WaitGroup
 	for i, p := range peers {
 		out[i].Peer = p
@@ -117,7 +109,7 @@ func (n *Node) probe(ctx context.Context, addr string) (meshrpc bool, version st
 	defer cancel()
 	rc := rpc.NewClient(rpc.ClientConfig{Addr: net.JoinHostPort(addr, strconv.Itoa(DefaultPort)), Dial: n.mesh.Dial})
 	defer rc.Close()
-	var info Info
+	var info api.Info
 	err := rc.Call(ctx, "sys.info", nil, &info)
 	var ne net.Error
 	timedOut := ctx.Err() != nil || errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout())

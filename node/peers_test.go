@@ -7,6 +7,7 @@ import (
 	"github.com/meshrpc/meshrpc/mesh/devnet"
 	"github.com/meshrpc/meshrpc/mesh/meshtest"
 	"github.com/meshrpc/meshrpc/node"
+	"github.com/meshrpc/meshrpc/node/api"
 )
 
 // sys.peers lists the tailnet peers the node sees and tells the ones that
@@ -25,11 +26,11 @@ func TestSysPeers(t *testing.T) {
 		t.Fatal("sys.peers for a caller that gave up: no error")
 	}
 
-	var peers []node.PeerStatus
+	var peers []api.PeerStatus
 	if err := phone.Call(context.Background(), "home", "sys.peers", nil, &peers); err != nil {
 		t.Fatal(err)
 	}
-	seen := map[string]node.PeerStatus{}
+	seen := map[string]api.PeerStatus{}
 	for _, p := range peers {
 		seen[p.Name] = p
 	}

@@ -104,8 +104,9 @@ func (s *socketServer) close() {
 	s.self.Close()
 }
 
-// PeersStatus is the answer of GET /peers on the local socket.
-type PeersStatus struct {
+// socketPeers is the answer of GET /peers on the local socket (a wire
+// type between this package's server and client only).
+type socketPeers struct {
 	Self  mesh.Peer   `json:"self"`
 	Peers []mesh.Peer `json:"peers"`
 }
@@ -121,7 +122,7 @@ func (s *socketServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		w.Header().Set("Content-Type", "application/json")
-		json.NewEncoder(w).Encode(PeersStatus{Self: s.node.mesh.Self(), Peers: peers})
+		json.NewEncoder(w).Encode(socketPeers{Self: s.node.mesh.Self(), Peers: peers})
 	case r.Method == http.MethodGet && r.URL.Path == "/watch":
 		w.Header().Set("Content-Type", "application/x-ndjson")
 		rc := http.NewResponseController(w)

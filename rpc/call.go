@@ -3,7 +3,6 @@ package rpc
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
 	"runtime/debug"
@@ -317,21 +316,6 @@ func (s *Server) invoke(ctx context.Context, method string, bound boundCall) (re
 		return result{err: &Error{Code: CodeInternalError, Message: fmt.Sprintf("internal error: the result of %s does not marshal to JSON: %v", method, err)}}
 	}
 	return result{json: b}
-}
-
-// toError turns a handler's error into the error object sent to the caller.
-func toError(err error) *Error {
-	var e *Error
-	if errors.As(err, &e) {
-		return e
-	}
-	switch {
-	case errors.Is(err, context.DeadlineExceeded):
-		return &Error{Code: CodeDeadlineExceeded, Message: "deadline exceeded: " + err.Error()}
-	case errors.Is(err, context.Canceled):
-		return &Error{Code: CodeUnavailable, Message: "canceled: " + err.Error()}
-	}
-	return &Error{Code: CodeInternalError, Message: err.Error()}
 }
 
 func (s *Server) nodeName() string {

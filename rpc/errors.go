@@ -40,8 +40,10 @@ func Errorf(code int, format string, args ...any) *Error {
 }
 
 // CodeOf returns the JSON-RPC code carried by err: 0 for nil, the code of
-// the first *Error in its chain, CodeUnavailable for a transport failure,
-// CodeDeadlineExceeded for an expired context, CodeInternalError otherwise.
+// the first *Error in its chain, CodeDeadlineExceeded for an expired
+// context, CodeUnavailable for a canceled context or a transport failure,
+// CodeInternalError otherwise. It is the one mapping from Go errors to
+// codes: the server answers a handler's error with the code CodeOf gives.
 func CodeOf(err error) int {
 	if err == nil {
 		return 0
@@ -53,8 +55,27 @@ func CodeOf(err error) int {
 		return e.Code
 	case errors.Is(err, context.DeadlineExceeded):
 		return CodeDeadlineExceeded
-	case errors.As(err, &te):
+	case errors.Is(err, context.Canceled), errors.As(err, &te):
 		return CodeUnavailable
 	}
 	return CodeInternalError
+}
+
+// toError turns a handler's error into the error object sent to the
+// caller: the first *Error in its chain, or a new one with the code CodeOf
+// gives and a message that says why.
+func toError(err error) *Error {
+	var e *Error
+	if errors.As(err, &e) {
+		return e
+	}
+	code := CodeOf(err)
+	msg := err.Error()
+	switch {
+	case code == CodeDeadlineExceeded:
+		msg = "deadline exceeded: " + msg
+	case errors.Is(err, context.Canceled):
+		msg = "canceled: " + msg
+	}
+	return &Error{Code: code, Message: msg}
 }

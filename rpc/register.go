@@ -106,7 +106,7 @@ type binder struct {
 
 type field struct {
 	name     string
-	index    int
+	index    []int
 	required bool
 	typ      reflect.Type
 }
@@ -117,21 +117,16 @@ func newBinder(t reflect.Type, method string) *binder {
 	}
 	b := &binder{method: method, keyField: -1}
 	for i := range t.NumField() {
-		sf := t.Field(i)
-		if !sf.IsExported() {
-			continue
+		if sf := t.Field(i); sf.IsExported() {
+			b.declareKey(sf, i)
 		}
-		b.declareKey(sf, i)
-		tag := sf.Tag.Get("json")
-		if tag == "-" {
-			continue
+	}
+	zero := reflect.New(t).Elem()
+	for _, f := range jsonFields(t) {
+		if !fieldByIndex(zero, f.index).CanSet() {
+			panic(fmt.Sprintf("rpc: Register %q: param %q of %v is in an unexported field", method, f.name, t))
 		}
-		name, opts, _ := strings.Cut(tag, ",")
-		if name == "" {
-			name = sf.Name
-		}
-		optional := strings.Contains(","+opts+",", ",omitempty,") || strings.Contains(","+opts+",", ",omitzero,")
-		b.fields = append(b.fields, field{name: name, index: i, required: !optional, typ: sf.Type})
+		b.fields = append(b.fields, field{name: f.name, index: f.index, required: !f.optional, typ: f.typ})
 	}
 	b.declared = make([]Param, len(b.fields))
 	for i, f := range b.fields {
@@ -248,7 +243,7 @@ func invalidParams(method, format string, args ...any) error {
 func (b *binder) set(v reflect.Value, f field, item json.RawMessage) error {
 	// The common params, plain strings and integers, without reflection
 	// through encoding/json.
-	fv := v.Field(f.index)
+	fv := fieldByIndex(v, f.index)
 	switch f.typ.Kind() {
 	case reflect.String:
 		if s, ok := plainString(item); ok {

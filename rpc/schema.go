@@ -1,9 +1,9 @@
 package rpc
 
 import (
+	"encoding"
 	"encoding/json"
 	"reflect"
-	"strings"
 	"time"
 )
 
@@ -13,6 +13,13 @@ type Schema map[string]any
 var rawMessageType = reflect.TypeFor[json.RawMessage]()
 var durationType = reflect.TypeFor[time.Duration]()
 var timeType = reflect.TypeFor[time.Time]()
+var jsonMarshalerType = reflect.TypeFor[json.Marshaler]()
+var textMarshalerType = reflect.TypeFor[encoding.TextMarshaler]()
+
+// implements reports whether t has the interface's methods. (A method on
+// *t counts with encoding/json only where the value is addressable; no
+// published type has one.)
+func implements(t, iface reflect.Type) bool { return t.Implements(iface) }
 
 // schemaOf describes the JSON that encoding/json makes of t.
 func schemaOf(t reflect.Type) Schema {
@@ -30,6 +37,14 @@ func schemaDepth(t reflect.Type, depth int) Schema {
 		return Schema{"type": "string", "format": "date-time"}
 	case durationType:
 		return Schema{"type": "integer", "description": "nanoseconds"}
+	}
+	// As encoding/json does: a type's own MarshalJSON may make any JSON,
+	// its MarshalText makes a string (netip.Addr, for one).
+	switch {
+	case implements(t, jsonMarshalerType):
+		return Schema{}
+	case implements(t, textMarshalerType):
+		return Schema{"type": "string"}
 	}
 	switch t.Kind() {
 	case reflect.Bool:
@@ -54,19 +69,10 @@ func schemaDepth(t reflect.Type, depth int) Schema {
 	case reflect.Struct:
 		props := Schema{}
 		var required []string
-		for i := range t.NumField() {
-			sf := t.Field(i)
-			tag := sf.Tag.Get("json")
-			if !sf.IsExported() || tag == "-" {
-				continue
-			}
-			name, opts, _ := strings.Cut(tag, ",")
-			if name == "" {
-				name = sf.Name
-			}
-			props[name] = schemaDepth(sf.Type, depth+1)
-			if !strings.Contains(opts, "omitempty") && !strings.Contains(opts, "omitzero") {
-				required = append(required, name)
+		for _, f := range jsonFields(t) {
+			props[f.name] = schemaDepth(f.typ, depth+1)
+			if !f.optional {
+				required = append(required, f.name)
 			}
 		}
 		s := Schema{"type": "object", "properties": props}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/meshrpc/meshrpc/mesh"
 	"github.com/meshrpc/meshrpc/node"
 	"github.com/meshrpc/meshrpc/node/audit"
 )
@@ -54,7 +55,7 @@ own JSON lines.`,
 func runAudit(ctx context.Context, opts *auditOptions) error {
 	dir := opts.stateDir
 	if dir == "" {
-		d, err := node.DefaultStateDir()
+		d, err := mesh.DefaultStateDir()
 		if err != nil {
 			return err
 		}

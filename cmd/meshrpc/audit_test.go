@@ -14,6 +14,7 @@ import (
 	"github.com/meshrpc/meshrpc/mesh/devnet"
 	"github.com/meshrpc/meshrpc/mesh/meshtest"
 	"github.com/meshrpc/meshrpc/node"
+	"github.com/meshrpc/meshrpc/node/api"
 )
 
 // The owner reads the node's audit log, and asks a peer for its stats.
@@ -73,7 +74,7 @@ func TestAuditAndStats(t *testing.T) {
 
 	// stats through home's own socket (the owner may call sys.stats).
 	r = run(t, dn.ControlURL(), "--state-dir", home, "stats", "home", "--json")
-	var rep node.StatsReport
+	var rep api.StatsReport
 	if r.code != 0 || json.Unmarshal([]byte(r.stdout), &rep) != nil || rep.Calls < 2 {
 		t.Fatalf("stats --json: %+v", r)
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/meshrpc/meshrpc/node"
+	"github.com/meshrpc/meshrpc/node/api"
 	"github.com/meshrpc/meshrpc/rpc"
 )
 
@@ -163,7 +164,7 @@ func runKVWatch(ctx context.Context, opts *kvOptions, peer, prefix string, after
 		}
 		events, rev := watchEvents(res)
 		for _, e := range events {
-			var ev watchEvent
+			var ev api.Event
 			json.Unmarshal(e, &ev)
 			if r, ok := listed[ev.Key]; ok && ev.Rev <= r {
 				continue // the listing showed it
@@ -177,14 +178,7 @@ func runKVWatch(ctx context.Context, opts *kvOptions, peer, prefix string, after
 	return nil
 }
 
-type watchEvent struct {
-	Type  string          `json:"type"`
-	Key   string          `json:"key"`
-	Value json.RawMessage `json:"value"`
-	Rev   int64           `json:"rev"`
-}
-
-func printEvent(opts *kvOptions, raw json.RawMessage, ev watchEvent) {
+func printEvent(opts *kvOptions, raw json.RawMessage, ev api.Event) {
 	if opts.json {
 		fmt.Fprintf(opts.stdout, "%s\n", raw)
 		return
@@ -220,7 +214,7 @@ func resyncList(ctx context.Context, opts *kvOptions, c *node.Client, peer, pref
 	fmt.Fprintf(opts.stderr, "meshrpc: %s no longer remembers the changes after revision %d; the keys as they are now:\n", peer, after)
 	listed := make(map[string]int64, len(entries))
 	for _, raw := range entries {
-		var ev watchEvent
+		var ev api.Event
 		json.Unmarshal(raw, &ev)
 		ev.Type = "put"
 		listed[ev.Key] = ev.Rev

@@ -8,7 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/meshrpc/meshrpc/node"
+	"github.com/meshrpc/meshrpc/node/api"
 	"github.com/meshrpc/meshrpc/rpc"
 )
 
@@ -47,12 +47,12 @@ it, for a denied one what would allow it. Params marked ? are optional.`,
 }
 
 func runLs(ctx context.Context, opts *lsOptions) error {
-	var procs []node.Allowed
-	if err := opts.callPeer(ctx, opts.peer, rpc.AllowedMethod, node.AllowedParams{Why: opts.why}, &procs, opts.timeout); err != nil {
+	var procs []api.Allowed
+	if err := opts.callPeer(ctx, opts.peer, rpc.AllowedMethod, api.AllowedParams{Why: opts.why}, &procs, opts.timeout); err != nil {
 		return err
 	}
 	if procs == nil {
-		procs = []node.Allowed{}
+		procs = []api.Allowed{}
 	}
 	if opts.json {
 		return printJSON(opts.stdout, procs)

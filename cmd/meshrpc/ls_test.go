@@ -8,7 +8,7 @@ import (
 
 	"github.com/meshrpc/meshrpc/mesh/devnet"
 	"github.com/meshrpc/meshrpc/mesh/meshtest"
-	"github.com/meshrpc/meshrpc/node"
+	"github.com/meshrpc/meshrpc/node/api"
 )
 
 // Another user's device asks home what it may call: home answers from its
@@ -35,11 +35,11 @@ func TestLsShowsWhatTheCallerMayCallAndWhy(t *testing.T) {
 	}
 
 	r = run(t, dn.ControlURL(), append(cafe, "ls", "home", "--why", "--json")...)
-	var procs []node.Allowed
+	var procs []api.Allowed
 	if r.code != 0 || json.Unmarshal([]byte(r.stdout), &procs) != nil {
 		t.Fatalf("ls --why --json: %+v", r)
 	}
-	byName := map[string]node.Allowed{}
+	byName := map[string]api.Allowed{}
 	for _, p := range procs {
 		byName[p.Name] = p
 	}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/meshrpc/meshrpc/mesh"
 	"github.com/meshrpc/meshrpc/node"
+	"github.com/meshrpc/meshrpc/node/api"
 	"github.com/meshrpc/meshrpc/rpc"
 )
 
@@ -142,7 +143,7 @@ func probe(ctx context.Context, c *node.Client, row *peerRow, timeout time.Durat
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	start := time.Now()
-	var info node.Info
+	var info api.Info
 	err := c.Call(ctx, row.Name, "sys.info", nil, &info)
 	if row.Meshrpc = node.RunsMeshrpc(err); row.Meshrpc {
 		row.RTTMs = float64(time.Since(start).Microseconds()) / 1000

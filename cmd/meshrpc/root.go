@@ -10,6 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/meshrpc/meshrpc/mesh"
 	"github.com/meshrpc/meshrpc/node"
 )
 
@@ -87,7 +88,7 @@ Serve on the home server, call from anywhere on the tailnet:
 }
 
 func defaultStateDirHelp() string {
-	d, err := node.DefaultStateDir()
+	d, err := mesh.DefaultStateDir()
 	if err != nil {
 		return "~/.config/meshrpc/default"
 	}

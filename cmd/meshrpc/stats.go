@@ -7,7 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/meshrpc/meshrpc/node"
+	"github.com/meshrpc/meshrpc/node/api"
 	"github.com/meshrpc/meshrpc/node/stats"
 )
 
@@ -39,7 +39,7 @@ caller, calls, errors and latency percentiles (p50, p99).`,
 }
 
 func runStats(ctx context.Context, opts *statsOptions) error {
-	var rep node.StatsReport
+	var rep api.StatsReport
 	if err := opts.callPeer(ctx, opts.peer, "sys.stats", nil, &rep, opts.timeout); err != nil {
 		return err
 	}

@@ -8,7 +8,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/meshrpc/meshrpc/mesh"
-	"github.com/meshrpc/meshrpc/node"
+	"github.com/meshrpc/meshrpc/node/api"
 )
 
 type statusOptions struct {
@@ -65,7 +65,7 @@ func runStatus(ctx context.Context, opts *statusOptions) error {
 		}
 	}
 	if r.Via == "socket" {
-		var info node.Info
+		var info api.Info
 		if c.Call(ctx, self.Name, "sys.info", nil, &info) == nil {
 			r.StoreOffline = info.StoreOffline
 		}

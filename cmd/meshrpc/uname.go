@@ -8,7 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/meshrpc/meshrpc/node"
+	"github.com/meshrpc/meshrpc/node/api"
 )
 
 type unameOptions struct {
@@ -66,7 +66,7 @@ func runUname(ctx context.Context, opts *unameOptions) error {
 	tw := newTable(opts.stdout)
 	fmt.Fprintln(tw, "PEER\tSYSNAME\tNODENAME\tRELEASE\tMACHINE\tVERSION")
 	for _, r := range results {
-		var u node.Uname
+		var u api.Uname
 		if !r.OK || json.Unmarshal(r.Result, &u) != nil {
 			fmt.Fprintf(tw, "%s\terror: %s\t\t\t\t\n", escape(r.Peer), escape(r.Error))
 			continue

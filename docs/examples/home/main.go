@@ -15,6 +15,7 @@ import (
 	"syscall"
 
 	"github.com/meshrpc/meshrpc/node"
+	"github.com/meshrpc/meshrpc/node/api"
 	"github.com/meshrpc/meshrpc/rpc"
 )
 
@@ -62,7 +63,7 @@ func main() {
 		obj[p.K] = v + 1
 		return v + 1, nil
 	})
-	rpc.Register(n.Registry(), "get_uname", "The server's uname.", func(ctx context.Context, _ struct{}) (node.Uname, error) {
+	rpc.Register(n.Registry(), "get_uname", "The server's uname.", func(ctx context.Context, _ struct{}) (api.Uname, error) {
 		return node.MachineUname()
 	})
 	log.Printf("serving on %s", n.Addr())
