@@ -71,7 +71,7 @@ func Join(ctx context.Context, cfg Config) (_ *Node, err error) {
 	if err := n.learnSelf(ctx); err != nil {
 		return nil, err
 	}
-	savePort(cfg.StateDir, n.WireGuardPort())
+	savePort(cfg.StateDir, n.wireGuardPort())
 	if loggedIn { // after a login URL, say that the wait is over
 		fmt.Fprintf(cfg.Progress, "meshrpc: %s joined the tailnet as %s (%s)\n", cfg.Hostname, n.self.DNSName, n.self.Addrs[0])
 	}
@@ -186,9 +186,9 @@ func (n *Node) Dial(ctx context.Context, network, addr string) (net.Conn, error)
 	return cleanClose(c), nil
 }
 
-// WireGuardPort is the local UDP port of the node's WireGuard, kept across
+// wireGuardPort is the local UDP port of the node's WireGuard, kept across
 // restarts on the same state directory (see portFileName).
-func (n *Node) WireGuardPort() uint16 {
+func (n *Node) wireGuardPort() uint16 {
 	if ms, ok := n.ts.Sys().MagicSock.GetOK(); ok {
 		return ms.LocalPort()
 	}
