@@ -2,6 +2,7 @@ package rpc_test
 
 import (
 	"context"
+	"encoding/json"
 	"strings"
 	"sync"
 	"testing"
@@ -138,5 +139,28 @@ func TestRegisterRefusesBadKeyDeclarations(t *testing.T) {
 			}()
 			register(rpc.NewRegistry())
 		})
+	}
+}
+
+// Nothing exported binds what encoding/json would reject: BindParams and a
+// registered procedure's Handler, called directly, refuse it.
+func TestBindingRefusesWhatIsNotJSON(t *testing.T) {
+	declared := []rpc.Param{{Name: "n", Required: true}}
+	for _, raw := range []string{`[+5]`, `[5,]`, `{"n":01}`, `["a\x01"]`, `[5`} {
+		if items, err := rpc.BindParams("m", declared, json.RawMessage(raw)); rpc.CodeOf(err) != rpc.CodeInvalidParams {
+			t.Errorf("BindParams(%s) = %s, %v; want invalid params", raw, items, err)
+		}
+	}
+	reg := rpc.NewRegistry()
+	p := rpc.Register(reg, "n", "", func(ctx context.Context, p struct {
+		N int `json:"n"`
+	}) (int, error) {
+		return p.N, nil
+	})
+	if v, err := p.Handler.ServeRPC(context.Background(), json.RawMessage(`[+5]`)); rpc.CodeOf(err) != rpc.CodeInvalidParams {
+		t.Errorf("ServeRPC([+5]) = %v, %v; want invalid params", v, err)
+	}
+	if v, err := p.Handler.ServeRPC(context.Background(), json.RawMessage(`[5]`)); err != nil || v != 5 {
+		t.Errorf("ServeRPC([5]) = %v, %v; want 5", v, err)
 	}
 }

@@ -41,6 +41,9 @@ func Register[P, R any](r *Registry, name, summary string, fn func(ctx context.C
 		Keys:    b.keys,
 		Handler: HandlerFunc(func(ctx context.Context, raw json.RawMessage) (any, error) {
 			var params P
+			if err := checkJSON(name, raw); err != nil {
+				return nil, err
+			}
 			if err := b.bind(raw, &params); err != nil {
 				return nil, err
 			}
@@ -158,7 +161,7 @@ func (b *binder) declareKey(sf reflect.StructField, i int) {
 func (b *binder) params() []Param { return slices.Clone(b.declared) }
 
 func (b *binder) bind(raw json.RawMessage, dst any) error {
-	items, err := BindParams(b.method, b.declared, raw)
+	items, err := bindParams(b.method, b.declared, raw)
 	if err != nil {
 		return err
 	}
@@ -178,7 +181,29 @@ func (b *binder) bind(raw json.RawMessage, dst any) error {
 // value per declared param, nil where absent, or an invalid-params error that
 // says what is wrong. Register uses it; so can handlers with params known
 // only at run time, such as commands from a config file.
+//
+// raw must be JSON: anything encoding/json would reject (such as [+5]) is
+// an invalid-params error, never bound.
 func BindParams(method string, declared []Param, raw json.RawMessage) ([]json.RawMessage, error) {
+	if err := checkJSON(method, raw); err != nil {
+		return nil, err
+	}
+	return bindParams(method, declared, raw)
+}
+
+// checkJSON refuses params that are not JSON. The server has checked a
+// whole request body before any of its params reach a binder; a Handler
+// called directly, or BindParams, has not.
+func checkJSON(method string, raw json.RawMessage) error {
+	if len(bytes.TrimSpace(raw)) > 0 && !json.Valid(raw) {
+		return invalidParams(method, "params are not valid JSON")
+	}
+	return nil
+}
+
+// bindParams is BindParams for params known to be JSON: its fast scans
+// check nesting, not every token.
+func bindParams(method string, declared []Param, raw json.RawMessage) ([]json.RawMessage, error) {
 	items := make([]json.RawMessage, len(declared))
 	raw = bytes.TrimSpace(raw)
 	switch {
