@@ -15,58 +15,32 @@ import (
 // maxWatchWait caps how long one kv.watch call may wait for a change.
 const maxWatchWait = 60 * time.Second
 
-type keyParams struct {
-	Key string `json:"key" rpc:"key"`
-}
-
-type putParams struct {
-	Key   string          `json:"key" rpc:"key"`
-	Value json.RawMessage `json:"value"`
-}
-
-type listParams struct {
-	Prefix string `json:"prefix,omitempty" rpc:"prefix"`
-	Limit  int    `json:"limit,omitempty"`
-}
-
-type incParams struct {
-	Key   string `json:"key" rpc:"key"`
-	Delta *int64 `json:"delta,omitempty"`
-}
-
-type casParams struct {
-	Key   string          `json:"key" rpc:"key"`
-	Rev   int64           `json:"rev"`
-	Value json.RawMessage `json:"value"`
-}
-
-type watchParams struct {
-	Prefix   string  `json:"prefix,omitempty" rpc:"prefix"`
-	AfterRev int64   `json:"after_rev,omitempty"`
-	Wait     float64 `json:"wait,omitempty"` // seconds; default 30, at most 60
-}
-
+// registerKV registers the store's procedures. Each declares its key (the
+// rpc:"key" and rpc:"prefix" tags of its api params), so the server has
+// authorized the call on it before the handler runs, and hands the handler
+// the key as stored (a person's "~/x" is "~LOGIN/x"). Writes answer their
+// own retries, from the store's change log (store.For), across restarts.
 func registerKV(r *rpc.Registry, s *store.Store) {
-	rpc.Register(r, "kv.get", "The value at key, or null when absent.", func(ctx context.Context, p keyParams) (json.RawMessage, error) {
+	rpc.Register(r, "kv.get", "The value at key, or null when absent.", func(ctx context.Context, p api.KeyParams) (json.RawMessage, error) {
 		e, ok, err := s.Get(p.Key)
 		if err != nil || !ok {
 			return json.RawMessage("null"), kvError(err)
 		}
 		return e.Value, nil
 	}).ReadOnly = true
-	rpc.Register(r, "kv.put", "Sets key to value (any JSON), durably.", func(ctx context.Context, p putParams) (api.RevResult, error) {
+	rpc.Register(r, "kv.put", "Sets key to value (any JSON), durably.", func(ctx context.Context, p api.PutParams) (api.RevResult, error) {
 		rev, err := s.For(rpc.RequestKeyFrom(ctx)).Put(p.Key, p.Value)
 		return api.RevResult{Rev: rev}, kvError(err)
 	}).AnswersRetries = true
-	rpc.Register(r, "kv.delete", "Deletes key.", func(ctx context.Context, p keyParams) (api.DeleteResult, error) {
+	rpc.Register(r, "kv.delete", "Deletes key.", func(ctx context.Context, p api.KeyParams) (api.DeleteResult, error) {
 		rev, existed, err := s.For(rpc.RequestKeyFrom(ctx)).Delete(p.Key)
 		return api.DeleteResult{Rev: rev, Existed: existed}, kvError(err)
 	}).AnswersRetries = true
-	rpc.Register(r, "kv.list", "Entries (key, value, rev) whose keys begin with prefix, in key order.", func(ctx context.Context, p listParams) ([]store.Entry, error) {
+	rpc.Register(r, "kv.list", "Entries (key, value, rev) whose keys begin with prefix, in key order.", func(ctx context.Context, p api.ListParams) ([]store.Entry, error) {
 		entries, err := listVisible(s, p.Prefix, p.Limit, rpc.GrantFrom(ctx).Shows)
 		return entries, kvError(err)
 	}).ReadOnly = true
-	rpc.Register(r, "kv.inc", "Adds delta (default 1) to the integer at key, atomically; returns the new value.", func(ctx context.Context, p incParams) (int64, error) {
+	rpc.Register(r, "kv.inc", "Adds delta (default 1) to the integer at key, atomically; returns the new value.", func(ctx context.Context, p api.IncParams) (int64, error) {
 		delta := int64(1)
 		if p.Delta != nil {
 			delta = *p.Delta
@@ -74,18 +48,18 @@ func registerKV(r *rpc.Registry, s *store.Store) {
 		v, _, err := s.For(rpc.RequestKeyFrom(ctx)).Inc(p.Key, delta)
 		return v, kvError(err)
 	}).AnswersRetries = true
-	rpc.Register(r, "kv.cas", "Sets key to value only if its revision is rev (0: only if absent).", func(ctx context.Context, p casParams) (api.RevResult, error) {
+	rpc.Register(r, "kv.cas", "Sets key to value only if its revision is rev (0: only if absent).", func(ctx context.Context, p api.CASParams) (api.RevResult, error) {
 		rev, err := s.For(rpc.RequestKeyFrom(ctx)).CAS(p.Key, p.Rev, p.Value)
 		return api.RevResult{Rev: rev}, kvError(err)
 	}).AnswersRetries = true
-	rpc.Register(r, "kv.watch", "Changes under prefix after after_rev (-1: from now); waits up to wait seconds (max 60) for one.", func(ctx context.Context, p watchParams) (api.WatchResult, error) {
+	rpc.Register(r, "kv.watch", "Changes under prefix after after_rev (-1: from now); waits up to wait seconds (max 60) for one.", func(ctx context.Context, p api.WatchParams) (api.WatchResult, error) {
 		return watch(ctx, s, p)
 	}).ReadOnly = true
 }
 
 // watch waits for changes under p.Prefix, showing only the keys the caller
 // was granted.
-func watch(ctx context.Context, s *store.Store, p watchParams) (api.WatchResult, error) {
+func watch(ctx context.Context, s *store.Store, p api.WatchParams) (api.WatchResult, error) {
 	if p.AfterRev < 0 { // from now on
 		p.AfterRev = s.Rev()
 	}

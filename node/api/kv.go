@@ -1,6 +1,55 @@
 package api
 
-import "github.com/meshrpc/meshrpc/store"
+import (
+	"encoding/json"
+
+	"github.com/meshrpc/meshrpc/store"
+)
+
+// The kv.* params. A key (or prefix) field carries rpc:"key" (or
+// rpc:"prefix"): the node authorizes the call on it before the procedure
+// runs (see rpc.Register).
+
+// KeyParams are kv.get's and kv.delete's params.
+type KeyParams struct {
+	Key string `json:"key" rpc:"key"`
+}
+
+// PutParams are kv.put's params: any JSON value.
+type PutParams struct {
+	Key   string          `json:"key" rpc:"key"`
+	Value json.RawMessage `json:"value"`
+}
+
+// ListParams are kv.list's params: the entries under Prefix, at most Limit
+// of them (0: all) of those the caller may see.
+type ListParams struct {
+	Prefix string `json:"prefix,omitempty" rpc:"prefix"`
+	Limit  int    `json:"limit,omitempty"`
+}
+
+// IncParams are kv.inc's params; Delta defaults to 1.
+type IncParams struct {
+	Key   string `json:"key" rpc:"key"`
+	Delta *int64 `json:"delta,omitempty"`
+}
+
+// CASParams are kv.cas's params: Value is written only if the key's
+// revision is Rev (0: only if absent).
+type CASParams struct {
+	Key   string          `json:"key" rpc:"key"`
+	Rev   int64           `json:"rev"`
+	Value json.RawMessage `json:"value"`
+}
+
+// WatchParams are kv.watch's params: the changes under Prefix after
+// AfterRev (0: the oldest remembered, -1: from now), waiting up to Wait
+// seconds (default 30, at most 60) for one.
+type WatchParams struct {
+	Prefix   string  `json:"prefix,omitempty" rpc:"prefix"`
+	AfterRev int64   `json:"after_rev,omitempty"`
+	Wait     float64 `json:"wait,omitempty"`
+}
 
 // Entry is one key's entry in kv.list's result.
 type Entry = store.Entry
