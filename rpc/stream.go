@@ -36,18 +36,10 @@ const maxStreamInFlight = 256
 // it is ready and matched by id. Origin and Host were checked already, and
 // the caller is the connection's, as for POST.
 func (s *Server) serveStream(w http.ResponseWriter, r *http.Request) {
-	rc := http.NewResponseController(w)
-	rc.SetReadDeadline(time.Time{})
-	rc.SetWriteDeadline(time.Time{})
-	conn, err := websocket.Accept(w, r, &websocket.AcceptOptions{
-		InsecureSkipVerify: true, // the Origin check above is stricter
-		CompressionMode:    websocket.CompressionDisabled,
-		Subprotocols:       []string{PackSubprotocol, CoalesceSubprotocol}, // in order of preference
-	})
-	if err != nil {
+	conn := s.acceptStream(w, r)
+	if conn == nil {
 		return // Accept has answered
 	}
-	conn.SetReadLimit(s.cfg.MaxBodyBytes)
 	st := &streamConn{conn: conn}
 	s.addStream(st)
 	defer s.removeStream(st)
@@ -57,58 +49,93 @@ func (s *Server) serveStream(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithCancel(context.WithoutCancel(r.Context()))
 	defer cancel()
 	cs, _ := r.Context().Value(connStateKey{}).(*connState)
-
 	pack := conn.Subprotocol() == PackSubprotocol
-	reply := func(msg []byte) error { // one message per reply, Write serializing them
-		err := conn.Write(ctx, websocket.MessageText, msg)
-		st.pending.Add(-1)
-		return err
-	}
-	if pack || conn.Subprotocol() == CoalesceSubprotocol {
-		w := &packWriter{conn: conn,
-			others: func() bool { return st.pending.Load() > 1 },
-			sent:   func(n int) { st.pending.Add(-int64(n)) },
+	reply := st.replier(ctx, pack || conn.Subprotocol() == CoalesceSubprotocol)
+	answer := func(body []byte) {
+		var msg []byte
+		if s.closing.Load() {
+			msg = appendResponse(nil, nil, nil, &Error{Code: CodeUnavailable, Message: "the node is shutting down; call again when it is back"})
+		} else {
+			in := incoming{ctx: ctx, conn: cs, remote: r.RemoteAddr} // the call id: the message's, else a new one
+			msg = s.handleBody(in, body, nil)
 		}
-		reply = func(msg []byte) error { return w.write(ctx, msg) }
+		if msg == nil {
+			st.pending.Add(-1)
+			return
+		}
+		if reply(msg) != nil {
+			cancel() // the connection is broken: stop reading
+		}
 	}
 
 	var handlers sync.WaitGroup
 	workers := workerPool{wg: &handlers, done: ctx.Done(), idle: make(chan func())}
 	slots := make(chan struct{}, maxStreamInFlight)
-	for {
-		typ, data, err := conn.Read(ctx)
-		if err != nil {
-			break
-		}
-		if typ != websocket.MessageText {
-			conn.Close(websocket.StatusUnsupportedData, "JSON-RPC messages are text")
-			break
-		}
-		for _, body := range unpack(data, pack) {
-			slots <- struct{}{}
-			st.pending.Add(1)
-			workers.run(func() {
-				defer func() { <-slots }()
-				var msg []byte
-				if s.closing.Load() {
-					msg = appendResponse(nil, nil, nil, &Error{Code: CodeUnavailable, Message: "the node is shutting down; call again when it is back"})
-				} else {
-					in := incoming{ctx: ctx, conn: cs, remote: r.RemoteAddr} // the call id: the message's, else a new one
-					msg = s.handleBody(in, body, nil)
-				}
-				if msg == nil {
-					st.pending.Add(-1)
-					return
-				}
-				if reply(msg) != nil {
-					cancel() // the connection is broken: stop reading
-				}
-			})
-		}
-	}
+	readRequests(ctx, conn, pack, func(body json.RawMessage) {
+		slots <- struct{}{}
+		st.pending.Add(1)
+		workers.run(func() {
+			defer func() { <-slots }()
+			answer(body)
+		})
+	})
 	cancel()
 	handlers.Wait()
 	conn.CloseNow()
+}
+
+// acceptStream upgrades the request to a WebSocket stream, or returns nil
+// when it has answered the request with a refusal.
+func (s *Server) acceptStream(w http.ResponseWriter, r *http.Request) *websocket.Conn {
+	rc := http.NewResponseController(w)
+	rc.SetReadDeadline(time.Time{})
+	rc.SetWriteDeadline(time.Time{})
+	conn, err := websocket.Accept(w, r, &websocket.AcceptOptions{
+		InsecureSkipVerify: true, // the Origin check above is stricter
+		CompressionMode:    websocket.CompressionDisabled,
+		Subprotocols:       []string{PackSubprotocol, CoalesceSubprotocol}, // in order of preference
+	})
+	if err != nil {
+		return nil
+	}
+	conn.SetReadLimit(s.cfg.MaxBodyBytes)
+	return conn
+}
+
+// replier returns how the stream's replies are written: packed with the
+// others that queue meanwhile, or one message per reply, Write serializing
+// them. Either way each reply leaves the stream's pending count.
+func (st *streamConn) replier(ctx context.Context, pack bool) func([]byte) error {
+	if pack {
+		w := &packWriter{conn: st.conn,
+			others: func() bool { return st.pending.Load() > 1 },
+			sent:   func(n int) { st.pending.Add(-int64(n)) },
+		}
+		return func(msg []byte) error { return w.write(ctx, msg) }
+	}
+	return func(msg []byte) error {
+		err := st.conn.Write(ctx, websocket.MessageText, msg)
+		st.pending.Add(-1)
+		return err
+	}
+}
+
+// readRequests reads the stream's messages until it ends or breaks, and
+// hands each request in them to handle.
+func readRequests(ctx context.Context, conn *websocket.Conn, pack bool, handle func(json.RawMessage)) {
+	for {
+		typ, data, err := conn.Read(ctx)
+		if err != nil {
+			return
+		}
+		if typ != websocket.MessageText {
+			conn.Close(websocket.StatusUnsupportedData, "JSON-RPC messages are text")
+			return
+		}
+		for _, body := range unpack(data, pack) {
+			handle(body)
+		}
+	}
 }
 
 // unpack returns the requests of a message: under PackSubprotocol, an
