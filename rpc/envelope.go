@@ -31,48 +31,9 @@ func splitResponse(data []byte) (r response, ok bool) {
 		if i < len(data) && data[i] == '}' && r.ID == nil && r.Result == nil && r.Error == nil {
 			return r, false // an empty object: let json say what it is
 		}
-		if i >= len(data) || data[i] != '"' {
+		key, start, end, plain := member(data, i)
+		if end < 0 || !r.set(key, data[start:end], plain) {
 			return r, false
-		}
-		keyEnd := skipString(data, i)
-		if keyEnd < 0 {
-			return r, false
-		}
-		key := data[i+1 : keyEnd-1]
-		i = skipSpace(data, keyEnd)
-		if i >= len(data) || data[i] != ':' {
-			return r, false
-		}
-		start := skipSpace(data, i+1)
-		var end int
-		var plain bool
-		if start < len(data) && data[start] == '"' {
-			end, plain = stringEnd(data, start)
-		} else {
-			end = skipValue(data, start)
-		}
-		if end < 0 {
-			return r, false
-		}
-		if bytes.IndexByte(key, '\\') >= 0 {
-			return r, false // an escaped key: leave it to encoding/json
-		}
-		switch k := string(key); k {
-		case "id":
-			r.ID = data[start:end]
-		case "result":
-			r.Result, r.plain = data[start:end], plain
-		case "error":
-			if string(data[start:end]) != "null" {
-				r.Error = new(Error)
-				if json.Unmarshal(data[start:end], r.Error) != nil {
-					return r, false
-				}
-			}
-		default:
-			if strings.EqualFold(k, "id") || strings.EqualFold(k, "result") || strings.EqualFold(k, "error") {
-				return r, false // encoding/json would match it; so must we
-			}
 		}
 		i = skipSpace(data, end)
 		if i >= len(data) {
@@ -87,6 +48,58 @@ func splitResponse(data []byte) (r response, ok bool) {
 			return r, false
 		}
 	}
+}
+
+// member finds the object member whose key begins at data[i]: its key
+// (unquoted, as written), and its value as data[start:end], plain when the
+// value is a string without escapes. end is -1 when it is not a member.
+func member(data []byte, i int) (key []byte, start, end int, plain bool) {
+	if i >= len(data) || data[i] != '"' {
+		return nil, 0, -1, false
+	}
+	keyEnd := skipString(data, i)
+	if keyEnd < 0 {
+		return nil, 0, -1, false
+	}
+	key = data[i+1 : keyEnd-1]
+	i = skipSpace(data, keyEnd)
+	if i >= len(data) || data[i] != ':' {
+		return nil, 0, -1, false
+	}
+	start = skipSpace(data, i+1)
+	if start < len(data) && data[start] == '"' {
+		end, plain = stringEnd(data, start)
+	} else {
+		end = skipValue(data, start)
+	}
+	return key, start, end, plain
+}
+
+// set takes the member key: value into r, reporting false when only
+// encoding/json can read it (an escaped key, a key that differs from a
+// known one only in case, an error object it cannot decode).
+func (r *response) set(key, value []byte, plain bool) bool {
+	if bytes.IndexByte(key, '\\') >= 0 {
+		return false // an escaped key: leave it to encoding/json
+	}
+	switch k := string(key); k {
+	case "id":
+		r.ID = value
+	case "result":
+		r.Result, r.plain = value, plain
+	case "error":
+		if string(value) != "null" {
+			r.Error = new(Error)
+			if json.Unmarshal(value, r.Error) != nil {
+				return false
+			}
+		}
+	default:
+		if strings.EqualFold(k, "id") || strings.EqualFold(k, "result") || strings.EqualFold(k, "error") {
+			return false // encoding/json would match it; so must we
+		}
+	}
+	return true
 }
 
 func skipSpace(data []byte, i int) int {
