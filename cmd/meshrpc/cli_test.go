@@ -25,6 +25,10 @@ import (
 var binary string
 
 func TestMain(m *testing.M) {
+	if os.Getenv(floorEnv) != "" {
+		runFloor() // BenchmarkDeployed's raw peer, in a process of its own
+		return
+	}
 	dir, err := os.MkdirTemp("", "meshrpc-cli-test-")
 	if err != nil {
 		panic(err)
@@ -89,7 +93,7 @@ type served struct {
 
 // serveHome runs `meshrpc serve` as "home" and waits until its socket
 // answers; the process is stopped with SIGTERM at the end of the test.
-func serveHome(t *testing.T, controlURL, stateDir string, extra ...string) *served {
+func serveHome(t testing.TB, controlURL, stateDir string, extra ...string) *served {
 	t.Helper()
 	args := append([]string{"--hostname", "home", "--state-dir", stateDir, "serve"}, extra...)
 	cmd := exec.Command(binary, args...)

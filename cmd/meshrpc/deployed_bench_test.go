@@ -1,0 +1,361 @@
+package main
+
+import (
+	"context"
+	bin "encoding/binary"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/meshrpc/meshrpc/internal/poll"
+	"github.com/meshrpc/meshrpc/mesh"
+	"github.com/meshrpc/meshrpc/mesh/devnet"
+	"github.com/meshrpc/meshrpc/mesh/meshtest"
+	"github.com/meshrpc/meshrpc/node/api"
+	"github.com/meshrpc/meshrpc/rpc"
+	"golang.org/x/sys/unix"
+)
+
+// BenchmarkDeployed measures meshrpc as users deploy it, in three
+// processes on one devnet: `meshrpc serve` (this package's binary) as
+// "home", the calling node in the benchmark's own process, and a raw tsnet
+// peer, "floor", re-executed from this test binary, which serves the
+// floors every figure is compared with: a TCP echo, a TCP exchange of
+// chosen sizes, and a JSON-RPC server over net/http that does nothing.
+// All figures come from one run; .ci/bench prints their ratios and the
+// seed workload's bound. Run it with a fixed -benchtime (e.g. 5000x: the
+// seed sub-benchmarks then are the original's 5 clients x 1000 rounds).
+func BenchmarkDeployed(b *testing.B) {
+	dn := meshtest.Net(b, devnet.Config{})
+	stateDir := filepath.Join(b.TempDir(), "home")
+	serveHome(b, dn.ControlURL(), stateDir)
+	startFloor(b, dn.ControlURL())
+	cli := meshtest.Join(b, dn, mesh.Config{Hostname: "cafe"})
+	home, floor := peerAddr(b, cli, "home"), peerAddr(b, cli, "floor")
+
+	stream := rpc.NewClient(rpc.ClientConfig{Addr: home + ":4343", Dial: cli.Dial, Stream: true})
+	b.Cleanup(func() { stream.Close() })
+	post := rpc.NewClient(rpc.ClientConfig{Addr: home + ":4343", Dial: cli.Dial})
+	b.Cleanup(func() { post.Close() })
+	nethttp := rpc.NewClient(rpc.ClientConfig{Addr: floor + ":" + floorHTTPPort, Dial: cli.Dial})
+	b.Cleanup(func() { nethttp.Close() })
+
+	b.Run("raw-pingpong-64B", func(b *testing.B) { benchRawExchange(b, cli, floor, 64, 64) })
+	b.Run("commit-2x4KiB-fdatasync", func(b *testing.B) { benchCommit(b, stateDir) })
+	for _, conc := range []int{1, 5, 64} {
+		b.Run(fmt.Sprintf("nethttp-nothing/conc=%d", conc), func(b *testing.B) { benchPing(b, nethttp, conc) })
+		b.Run(fmt.Sprintf("post-ping/conc=%d", conc), func(b *testing.B) { benchPing(b, post, conc) })
+		b.Run(fmt.Sprintf("stream-ping/conc=%d", conc), func(b *testing.B) { benchPing(b, stream, conc) })
+	}
+	b.Run("seed/stream", func(b *testing.B) { benchSeed(b, stream) })
+	b.Run("seed/post", func(b *testing.B) { benchSeed(b, post) })
+	for _, size := range []int{64 << 10, 512 << 10} {
+		kib := fmt.Sprintf("%dKiB", size>>10)
+		b.Run("raw-put/"+kib, func(b *testing.B) { benchRawExchange(b, cli, floor, size, 8) })
+		b.Run("raw-get/"+kib, func(b *testing.B) { benchRawExchange(b, cli, floor, 8, size) })
+		for _, c := range []struct {
+			name   string
+			client *rpc.Client
+		}{{"stream", stream}, {"post", post}} {
+			b.Run(c.name+"-put/"+kib, func(b *testing.B) { benchPut(b, c.client, size) })
+			b.Run(c.name+"-get/"+kib, func(b *testing.B) { benchGet(b, c.client, size) })
+		}
+	}
+}
+
+// peerAddr waits until cli sees the named peer online and returns its
+// tailnet address: calls go by address, never by a name.
+func peerAddr(b *testing.B, cli *mesh.Node, name string) string {
+	var addr string
+	poll.Until(b, time.Minute, func() error {
+		peers, err := cli.Peers(context.Background())
+		if err != nil {
+			return err
+		}
+		for _, p := range peers {
+			if p.Name == name && p.Online && len(p.Addrs) > 0 {
+				addr = p.Addrs[0].String()
+				return nil
+			}
+		}
+		return fmt.Errorf("%s is not online on the devnet", name)
+	})
+	return addr
+}
+
+// benchPing makes b.N sys.ping calls from conc goroutines; against the
+// floor's do-nothing server, any method answers.
+func benchPing(b *testing.B, c *rpc.Client, conc int) {
+	ctx := context.Background()
+	runCalls(b, conc, func() error { return c.Call(ctx, "sys.ping", nil, nil) })
+}
+
+// benchSeed is the original's workload: 5 clients, each making rounds of
+// kv.get and kv.inc on one key, b.N rounds in all (5000x: 5 x 1000). It
+// fails unless the counter grew by exactly b.N.
+func benchSeed(b *testing.B, c *rpc.Client) {
+	ctx := context.Background()
+	key := "seed-" + strings.ReplaceAll(b.Name(), "/", "-")
+	read := func() int64 {
+		var n int64
+		if err := c.Call(ctx, "kv.get", api.KeyParams{Key: key}, &n); err != nil && rpc.CodeOf(err) != rpc.CodeNotFound {
+			b.Fatal(err)
+		}
+		return n
+	}
+	before := read()
+	runCallsAs(b, 5, false, func() error {
+		if err := c.Call(ctx, "kv.get", api.KeyParams{Key: key}, nil); err != nil && rpc.CodeOf(err) != rpc.CodeNotFound {
+			return err
+		}
+		return c.Call(ctx, "kv.inc", api.IncParams{Key: key}, nil)
+	})
+	b.StopTimer()
+	if got := read() - before; got != int64(b.N) {
+		b.Fatalf("the counter grew by %d, want exactly %d", got, b.N)
+	}
+	b.ReportMetric(float64(2*b.N)/b.Elapsed().Seconds(), "calls/s")
+	b.ReportMetric(float64(2*b.N)/b.Elapsed().Seconds()/25, "x-BaseManager")
+}
+
+// blob is kv.put's params for a value (a JSON string) of size bytes.
+func blob(size int) api.PutParams {
+	value, _ := json.Marshal(strings.Repeat("v", size-2))
+	return api.PutParams{Key: fmt.Sprintf("blob-%d", size), Value: value}
+}
+
+// benchPut writes a value of size bytes to one key, one at a time.
+func benchPut(b *testing.B, c *rpc.Client, size int) {
+	ctx := context.Background()
+	params := blob(size)
+	b.SetBytes(int64(size))
+	runCalls(b, 1, func() error { return c.Call(ctx, "kv.put", params, nil) })
+}
+
+// benchGet reads a value of size bytes, one at a time.
+func benchGet(b *testing.B, c *rpc.Client, size int) {
+	ctx := context.Background()
+	if err := c.Call(ctx, "kv.put", blob(size), nil); err != nil {
+		b.Fatal(err)
+	}
+	params := api.KeyParams{Key: blob(size).Key}
+	b.SetBytes(int64(size))
+	runCalls(b, 1, func() error {
+		var value json.RawMessage
+		if err := c.Call(ctx, "kv.get", params, &value); err != nil {
+			return err
+		}
+		if len(value) != size {
+			return fmt.Errorf("kv.get returned %d bytes, want %d", len(value), size)
+		}
+		return nil
+	})
+}
+
+// benchCommit is what one store commit costs the disk, as bbolt makes it:
+// two 4 KiB writes, each followed by fdatasync, in the data file's
+// directory.
+func benchCommit(b *testing.B, dir string) {
+	f, err := os.CreateTemp(dir, "commit-bench-")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer os.Remove(f.Name())
+	defer f.Close()
+	page := make([]byte, 4096)
+	b.ResetTimer()
+	for i := range b.N {
+		for j := range 2 {
+			if _, err := f.WriteAt(page, int64((2*i+j)%64)*4096); err != nil {
+				b.Fatal(err)
+			}
+			if err := unix.Fdatasync(int(f.Fd())); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+}
+
+// benchRawExchange is the floor of a call over raw tsnet TCP to the floor
+// peer: up bytes there, down bytes back, one exchange at a time.
+func benchRawExchange(b *testing.B, cli *mesh.Node, floor string, up, down int) {
+	conn, err := cli.Dial(context.Background(), "tcp", net.JoinHostPort(floor, floorTCPPort))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer conn.Close()
+	req := make([]byte, 8+up)
+	bin.BigEndian.PutUint32(req, uint32(up))
+	bin.BigEndian.PutUint32(req[4:], uint32(down))
+	resp := make([]byte, down)
+	b.SetBytes(int64(max(up, down)))
+	runCalls(b, 1, func() error {
+		if _, err := conn.Write(req); err != nil {
+			return err
+		}
+		_, err := io.ReadFull(conn, resp)
+		return err
+	})
+}
+
+// runCalls warms call up, then makes b.N calls from conc goroutines and
+// reports calls/s and the latency percentiles.
+func runCalls(b *testing.B, conc int, call func() error) { runCallsAs(b, conc, true, call) }
+
+func runCallsAs(b *testing.B, conc int, warm bool, call func() error) {
+	if warm {
+		for range 50 {
+			if err := call(); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	work := make(chan struct{}, b.N)
+	for range b.N {
+		work <- struct{}{}
+	}
+	close(work)
+	var mu sync.Mutex
+	lat := make([]time.Duration, 0, b.N)
+	b.ResetTimer()
+	var wg sync.WaitGroup
+	for range conc {
+		wg.Go(func() {
+			var mine []time.Duration
+			for range work {
+				t := time.Now()
+				if err := call(); err != nil {
+					b.Error(err)
+					return
+				}
+				mine = append(mine, time.Since(t))
+			}
+			mu.Lock()
+			lat = append(lat, mine...)
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	b.StopTimer()
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "calls/s")
+	if len(lat) > 0 {
+		sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
+		b.ReportMetric(float64(lat[len(lat)/2].Microseconds()), "p50-us")
+		b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds()), "p99-us")
+	}
+}
+
+// The floor peer's ports on its tailnet address.
+const (
+	floorTCPPort  = "7000"
+	floorHTTPPort = "8080"
+	floorEnv      = "MESHRPC_BENCH_FLOOR_CONTROL_URL"
+)
+
+// startFloor runs this test binary again as the floor peer, in a process
+// of its own, and waits until it serves. It stops when its stdin closes.
+func startFloor(b *testing.B, controlURL string) {
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), floorEnv+"="+controlURL, "MESHRPC_BENCH_FLOOR_STATE_DIR="+b.TempDir())
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		b.Fatal(err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		b.Fatal(err)
+	}
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { stdin.Close(); cmd.Wait() })
+	ready := make([]byte, len("ready\n"))
+	if _, err := io.ReadFull(stdout, ready); err != nil || string(ready) != "ready\n" {
+		b.Fatalf("the floor peer did not start: %q %v", ready, err)
+	}
+}
+
+// runFloor is the floor peer's whole life: join the devnet as "floor",
+// serve the raw exchange and the do-nothing JSON-RPC server, say "ready",
+// and leave when stdin closes.
+func runFloor() {
+	ctx := context.Background()
+	n, err := mesh.Join(ctx, mesh.Config{
+		Hostname: "floor", StateDir: os.Getenv("MESHRPC_BENCH_FLOOR_STATE_DIR"),
+		ControlURL: os.Getenv(floorEnv), Progress: io.Discard, Logf: func(string, ...any) {},
+	})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "floor:", err)
+		os.Exit(1)
+	}
+	tcp, err := n.Listen("tcp", ":"+floorTCPPort)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "floor:", err)
+		os.Exit(1)
+	}
+	go serveExchanges(tcp)
+	web, err := n.Listen("tcp", ":"+floorHTTPPort)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "floor:", err)
+		os.Exit(1)
+	}
+	go http.Serve(web, http.HandlerFunc(answerNothing))
+	fmt.Println("ready")
+	io.Copy(io.Discard, os.Stdin)
+	n.Close()
+}
+
+// serveExchanges answers each connection's exchanges: an 8-byte header
+// (bytes up, bytes down), the bytes up, then the bytes down.
+func serveExchanges(ln net.Listener) {
+	for {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		go func() {
+			defer c.Close()
+			var hdr [8]byte
+			var up, down []byte
+			for {
+				if _, err := io.ReadFull(c, hdr[:]); err != nil {
+					return
+				}
+				up = slices.Grow(up[:0], int(bin.BigEndian.Uint32(hdr[:])))[:bin.BigEndian.Uint32(hdr[:])]
+				down = slices.Grow(down[:0], int(bin.BigEndian.Uint32(hdr[4:])))[:bin.BigEndian.Uint32(hdr[4:])]
+				if _, err := io.ReadFull(c, up); err != nil {
+					return
+				}
+				if _, err := c.Write(down); err != nil {
+					return
+				}
+			}
+		}()
+	}
+}
+
+// answerNothing is a JSON-RPC server over net/http that does nothing: it
+// decodes the request and answers its id with "pong".
+func answerNothing(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		ID json.RawMessage `json:"id"`
+	}
+	if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	fmt.Fprintf(w, `{"jsonrpc":"2.0","id":%s,"result":"pong"}`, req.ID)
+}
