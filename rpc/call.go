@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/meshrpc/meshrpc/internal/jsonfast"
 )
 
 // incoming is what a request body arrived with.
@@ -105,7 +106,7 @@ func (s *Server) handleBody(in incoming, body []byte, out []byte) []byte {
 }
 
 // result is the outcome of one call: its JSON result or its error. A string
-// result that encodes as itself (verbatimString) is kept as the string and
+// result that encodes as itself (jsonfast.Verbatim) is kept as the string and
 // written between quotes straight into the reply, sparing a large result
 // one encoding pass and one copy.
 type result struct {
@@ -308,7 +309,7 @@ func (s *Server) invoke(ctx context.Context, method string, bound boundCall) (re
 	if err != nil {
 		return result{err: toError(err)}
 	}
-	if s, ok := v.(string); ok && verbatimString(s) {
+	if s, ok := v.(string); ok && jsonfast.Verbatim(s) {
 		return result{str: s, isStr: true}
 	}
 	b, err := json.Marshal(v)

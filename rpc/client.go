@@ -15,6 +15,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/meshrpc/meshrpc/internal/jsonfast"
 )
 
 // ErrUnavailable matches (errors.Is) a TransportError for a request that
@@ -324,7 +326,7 @@ func encodeRequest(buf []byte, id int64, method string, params any, meta *reques
 		buf = strconv.AppendInt(buf, id, 10)
 	}
 	buf = append(buf, `,"method":`...)
-	buf = appendJSONString(buf, method)
+	buf = jsonfast.AppendString(buf, method)
 	if params != nil {
 		if pb, ok := appendPlainParams(append(buf, `,"params":`...), params); ok {
 			buf = pb
@@ -341,7 +343,7 @@ func encodeRequest(buf []byte, id int64, method string, params any, meta *reques
 	}
 	if meta != nil {
 		buf = append(buf, `,"meshrpc":{"call_id":`...)
-		buf = appendJSONString(buf, meta.CallID)
+		buf = jsonfast.AppendString(buf, meta.CallID)
 		if meta.TimeoutMs > 0 {
 			buf = append(buf, `,"timeout_ms":`...)
 			buf = strconv.AppendInt(buf, meta.TimeoutMs, 10)
@@ -349,17 +351,6 @@ func encodeRequest(buf []byte, id int64, method string, params any, meta *reques
 		buf = append(buf, '}')
 	}
 	return append(buf, '}'), nil
-}
-
-// appendJSONString appends s as encoding/json writes it.
-func appendJSONString(buf []byte, s string) []byte {
-	if verbatimString(s) {
-		buf = append(buf, '"')
-		buf = append(buf, s...)
-		return append(buf, '"')
-	}
-	b, _ := json.Marshal(s)
-	return append(buf, b...)
 }
 
 // appendPlainParams appends the params of the commonest calls, positional
@@ -376,7 +367,7 @@ func appendPlainParams(buf []byte, params any) ([]byte, bool) {
 			if i > 0 {
 				buf = append(buf, ',')
 			}
-			buf = appendJSONString(buf, v)
+			buf = jsonfast.AppendString(buf, v)
 		}
 		return append(buf, ']'), true
 	case []any:
@@ -390,7 +381,7 @@ func appendPlainParams(buf []byte, params any) ([]byte, bool) {
 			}
 			switch v := v.(type) {
 			case string:
-				buf = appendJSONString(buf, v)
+				buf = jsonfast.AppendString(buf, v)
 			case int:
 				buf = strconv.AppendInt(buf, int64(v), 10)
 			case int64:

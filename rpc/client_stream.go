@@ -10,6 +10,7 @@ import (
 	"sync"
 
 	"github.com/coder/websocket"
+	"github.com/meshrpc/meshrpc/internal/jsonfast"
 )
 
 // stream is the client's side of a WebSocket stream: many calls in flight
@@ -85,7 +86,7 @@ func (st *stream) readLoop() {
 		}
 		data := buf.Bytes()
 		if len(data) > 0 && data[0] == '[' { // several replies packed in one message
-			items, ok := splitArray(data)
+			items, ok := jsonfast.SplitArray(data)
 			if !ok && json.Unmarshal(data, &items) != nil {
 				items = nil // not JSON: nobody's reply
 			}

@@ -4,6 +4,9 @@ import (
 	"bytes"
 	"encoding/json"
 	"strings"
+	"unicode/utf8"
+
+	"github.com/meshrpc/meshrpc/internal/jsonfast"
 )
 
 // decodeResponse reads a JSON-RPC response object. Its members are sliced
@@ -21,21 +24,21 @@ func decodeResponse(data []byte) (response, error) {
 }
 
 func splitResponse(data []byte) (r response, ok bool) {
-	i := skipSpace(data, 0)
+	i := jsonfast.SkipSpace(data, 0)
 	if i >= len(data) || data[i] != '{' {
 		return r, false
 	}
 	i++
 	for {
-		i = skipSpace(data, i)
+		i = jsonfast.SkipSpace(data, i)
 		if i < len(data) && data[i] == '}' && r.ID == nil && r.Result == nil && r.Error == nil {
 			return r, false // an empty object: let json say what it is
 		}
-		key, start, end, plain := member(data, i)
+		key, start, end, plain := jsonfast.Member(data, i)
 		if end < 0 || !r.set(key, data[start:end], plain) {
 			return r, false
 		}
-		i = skipSpace(data, end)
+		i = jsonfast.SkipSpace(data, end)
 		if i >= len(data) {
 			return r, false
 		}
@@ -43,36 +46,11 @@ func splitResponse(data []byte) (r response, ok bool) {
 		case ',':
 			i++
 		case '}':
-			return r, skipSpace(data, i+1) == len(data)
+			return r, jsonfast.SkipSpace(data, i+1) == len(data)
 		default:
 			return r, false
 		}
 	}
-}
-
-// member finds the object member whose key begins at data[i]: its key
-// (unquoted, as written), and its value as data[start:end], plain when the
-// value is a string without escapes. end is -1 when it is not a member.
-func member(data []byte, i int) (key []byte, start, end int, plain bool) {
-	if i >= len(data) || data[i] != '"' {
-		return nil, 0, -1, false
-	}
-	keyEnd := skipString(data, i)
-	if keyEnd < 0 {
-		return nil, 0, -1, false
-	}
-	key = data[i+1 : keyEnd-1]
-	i = skipSpace(data, keyEnd)
-	if i >= len(data) || data[i] != ':' {
-		return nil, 0, -1, false
-	}
-	start = skipSpace(data, i+1)
-	if start < len(data) && data[start] == '"' {
-		end, plain = stringEnd(data, start)
-	} else {
-		end = skipValue(data, start)
-	}
-	return key, start, end, plain
 }
 
 // set takes the member key: value into r, reporting false when only
@@ -102,57 +80,22 @@ func (r *response) set(key, value []byte, plain bool) bool {
 	return true
 }
 
-func skipSpace(data []byte, i int) int {
-	for i < len(data) && (data[i] == ' ' || data[i] == '\t' || data[i] == '\n' || data[i] == '\r') {
-		i++
-	}
-	return i
-}
-
-// skipString returns the index after the string starting at data[i] ('"'),
-// or -1.
-func skipString(data []byte, i int) int {
-	end, _ := stringEnd(data, i)
-	return end
-}
-
-// skipValue returns the index after the JSON value starting at data[i], or
-// -1. It checks only the nesting, not the value's validity.
-func skipValue(data []byte, i int) int {
-	if i >= len(data) {
-		return -1
-	}
-	switch data[i] {
-	case '"':
-		return skipString(data, i)
-	case '{', '[':
-		depth := 0
-		for j := i; j < len(data); j++ {
-			switch data[j] {
-			case '"':
-				end := skipString(data, j)
-				if end < 0 {
-					return -1
-				}
-				j = end - 1
-			case '{', '[':
-				depth++
-			case '}', ']':
-				depth--
-				if depth == 0 {
-					return j + 1
-				}
+// decodeResult is json.Unmarshal of r.Result into out, without its
+// validating scan for a plain string (r.plain) decoded into a string or kept
+// as a json.RawMessage. r.Result is the caller's own: no other reply shares
+// its memory, so a json.RawMessage takes it as it is.
+func decodeResult(r response, out any) error {
+	if r.plain {
+		switch out := out.(type) {
+		case *json.RawMessage:
+			*out = r.Result
+			return nil
+		case *string:
+			if utf8.Valid(r.Result) {
+				*out = string(r.Result[1 : len(r.Result)-1])
+				return nil
 			}
 		}
-		return -1
 	}
-	j := i
-	for j < len(data) && data[j] != ',' && data[j] != '}' && data[j] != ']' &&
-		data[j] != ' ' && data[j] != '\t' && data[j] != '\n' && data[j] != '\r' {
-		j++
-	}
-	if j == i {
-		return -1
-	}
-	return j
+	return json.Unmarshal(r.Result, out)
 }

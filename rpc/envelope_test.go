@@ -50,3 +50,28 @@ func mustJSON(v any) []byte {
 	b, _ := json.Marshal(v)
 	return b
 }
+
+// FuzzDecodeResult: a reply's result, decoded by decodeResult (which skips
+// encoding/json for a plain string), is what json.Unmarshal gives.
+func FuzzDecodeResult(f *testing.F) {
+	for _, s := range []string{"", "x", "plain text of some length, more than sixteen bytes", `a"b`, `a\b`, "<b>", "&amp;",
+		"tab\there", "nul\x00", "é", "\xff", "\u2028", `\"`, `ends with \\`} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		raw := []byte(`"` + s + `"`)
+		reply := []byte(`{"jsonrpc":"2.0","id":1,"result":` + string(raw) + `}`)
+		r, err := decodeResponse(reply)
+		if err != nil || !json.Valid(reply) {
+			return
+		}
+		var gotRaw, wantRaw json.RawMessage
+		var gotStr, wantStr string
+		if decodeResult(r, &gotRaw) != nil || json.Unmarshal(raw, &wantRaw) != nil || !bytes.Equal(gotRaw, wantRaw) {
+			t.Fatalf("%s: decodeResult into a RawMessage gave %s, json.Unmarshal %s", reply, gotRaw, wantRaw)
+		}
+		if decodeResult(r, &gotStr) != nil || json.Unmarshal(raw, &wantStr) != nil || gotStr != wantStr {
+			t.Fatalf("%s: decodeResult into a string gave %q, json.Unmarshal %q", reply, gotStr, wantStr)
+		}
+	})
+}

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"strconv"
 	"unicode/utf8"
+
+	"github.com/meshrpc/meshrpc/internal/jsonfast"
 )
 
 // request is one JSON-RPC request as decoded from the wire. ID is nil when
@@ -40,10 +42,10 @@ func decodeBody(body []byte, maxDepth, maxBatch int) (reqs []request, batch bool
 	if !utf8.Valid(body) {
 		return nil, false, &Error{Code: CodeParseError, Message: "parse error: the request body is not valid UTF-8"}
 	}
-	if !json.Valid(body) {
+	if !jsonfast.Valid(body) {
 		return nil, false, &Error{Code: CodeParseError, Message: "parse error: the request body is not valid JSON" + syntaxHint(body)}
 	}
-	if depth := jsonDepth(body); depth > maxDepth {
+	if depth := jsonfast.Depth(body); depth > maxDepth {
 		return nil, false, &Error{Code: CodeInvalidRequest, Message: fmt.Sprintf("invalid request: JSON nested %d deep, more than the limit of %d", depth, maxDepth)}
 	}
 	body = bytes.TrimSpace(body)
@@ -110,15 +112,15 @@ func decodePlainRequest(raw []byte, r *request) bool {
 	// running after its deadline was answered never reads a pooled buffer
 	// that the next request has overwritten.
 	raw = bytes.Clone(raw)
-	return eachMember(raw, func(key, v []byte) bool {
+	return jsonfast.EachMember(raw, func(key, v []byte) bool {
 		ok := true
 		switch string(key) {
 		case "jsonrpc":
-			r.JSONRPC, ok = plainString(v)
+			r.JSONRPC, ok = jsonfast.PlainString(v)
 		case "id":
 			r.ID = json.RawMessage(v)
 		case "method":
-			r.Method, ok = plainString(v)
+			r.Method, ok = jsonfast.PlainString(v)
 		case "params":
 			r.Params = json.RawMessage(v)
 		case "meshrpc":
@@ -132,13 +134,13 @@ func decodePlainRequest(raw []byte, r *request) bool {
 
 func plainMeta(raw []byte) (*requestMeta, bool) {
 	m := &requestMeta{}
-	ok := eachMember(raw, func(key, v []byte) bool {
+	ok := jsonfast.EachMember(raw, func(key, v []byte) bool {
 		ok := true
 		switch string(key) {
 		case "call_id":
-			m.CallID, ok = plainString(v)
+			m.CallID, ok = jsonfast.PlainString(v)
 		case "timeout_ms":
-			m.TimeoutMs, ok = plainInt(v)
+			m.TimeoutMs, ok = jsonfast.PlainInt(v)
 		default:
 			ok = false
 		}
@@ -168,36 +170,6 @@ func kindOfGo(k string) string {
 		return "a string"
 	}
 	return k
-}
-
-// jsonDepth is the deepest nesting of objects and arrays in valid JSON.
-func jsonDepth(b []byte) int {
-	depth, max := 0, 0
-	inString := false
-	for i := 0; i < len(b); i++ {
-		c := b[i]
-		if inString {
-			switch c {
-			case '\\':
-				i++
-			case '"':
-				inString = false
-			}
-			continue
-		}
-		switch c {
-		case '"':
-			inString = true
-		case '{', '[':
-			depth++
-			if depth > max {
-				max = depth
-			}
-		case '}', ']':
-			depth--
-		}
-	}
-	return max
 }
 
 func syntaxHint(body []byte) string {

@@ -9,6 +9,8 @@ import (
 	"reflect"
 	"slices"
 	"strings"
+
+	"github.com/meshrpc/meshrpc/internal/jsonfast"
 )
 
 // Register registers fn as the procedure name on r and returns it, so that
@@ -209,7 +211,7 @@ func bindParams(method string, declared []Param, raw json.RawMessage) ([]json.Ra
 	switch {
 	case len(raw) == 0 || string(raw) == "null":
 	case raw[0] == '[':
-		list, ok := splitArray(raw)
+		list, ok := jsonfast.SplitArray(raw)
 		if !ok {
 			if err := json.Unmarshal(raw, &list); err != nil {
 				return nil, invalidParams(method, "params: %v", err)
@@ -221,7 +223,7 @@ func bindParams(method string, declared []Param, raw json.RawMessage) ([]json.Ra
 		copy(items, list)
 	case raw[0] == '{':
 		var obj map[string]json.RawMessage
-		if keys, vals, ok := splitObject(raw); ok {
+		if keys, vals, ok := jsonfast.SplitObject(raw); ok {
 			obj = make(map[string]json.RawMessage, len(keys))
 			for i, k := range keys {
 				obj[k] = vals[i] // the last of a repeated key, as encoding/json does
@@ -266,17 +268,22 @@ func invalidParams(method, format string, args ...any) error {
 }
 
 func (b *binder) set(v reflect.Value, f field, item json.RawMessage) error {
-	// The common params, plain strings and integers, without reflection
-	// through encoding/json.
+	// The common params, plain strings and integers and raw JSON values,
+	// without reflection through encoding/json.
 	fv := fieldByIndex(v, f.index)
 	switch f.typ.Kind() {
 	case reflect.String:
-		if s, ok := plainString(item); ok {
+		if s, ok := jsonfast.PlainString(item); ok {
 			fv.SetString(s)
 			return nil
 		}
+	case reflect.Slice:
+		if f.typ == rawMessageType { // already valid JSON: kept as its bytes, unscanned
+			fv.SetBytes(bytes.Clone(item))
+			return nil
+		}
 	case reflect.Int, reflect.Int64, reflect.Int32:
-		if n, ok := plainInt(item); ok && !fv.OverflowInt(n) {
+		if n, ok := jsonfast.PlainInt(item); ok && !fv.OverflowInt(n) {
 			fv.SetInt(n)
 			return nil
 		}

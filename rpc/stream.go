@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+	"github.com/meshrpc/meshrpc/internal/jsonfast"
 )
 
 // CoalesceSubprotocol is the WebSocket subprotocol with which a client
@@ -144,8 +145,8 @@ func readRequests(ctx context.Context, conn *websocket.Conn, pack bool, handle f
 // (a batch).
 func unpack(data []byte, pack bool) []json.RawMessage {
 	if pack {
-		if i := skipSpace(data, 0); i < len(data) && data[i] == '[' {
-			if items, ok := splitArray(data); ok && len(items) > 0 && len(items) <= maxPack {
+		if i := jsonfast.SkipSpace(data, 0); i < len(data) && data[i] == '[' {
+			if items, ok := jsonfast.SplitArray(data); ok && len(items) > 0 && len(items) <= maxPack {
 				return items
 			}
 		}

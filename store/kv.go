@@ -11,6 +11,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/meshrpc/meshrpc/internal/jsonfast"
 	bolt "go.etcd.io/bbolt"
 )
 
@@ -276,10 +277,15 @@ func checkValue(key string, value json.RawMessage) ([]byte, error) {
 	if len(value) > MaxValueBytes {
 		return nil, fmt.Errorf("%w: value of %d bytes for %q, the limit is %d", ErrTooLarge, len(value), key, MaxValueBytes)
 	}
-	var buf bytes.Buffer
-	if err := json.Compact(&buf, value); err != nil || buf.Len() == 0 {
+	valid, compact := jsonfast.Check(value)
+	if !valid {
 		return nil, fmt.Errorf("%w: %s", ErrInvalidJSON, shorten(value))
 	}
+	if compact { // as almost every value arrives: stored as its bytes
+		return value, nil
+	}
+	var buf bytes.Buffer
+	json.Compact(&buf, value)
 	return buf.Bytes(), nil
 }
 

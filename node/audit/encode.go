@@ -1,11 +1,11 @@
 package audit
 
 import (
-	"encoding/json"
 	"math"
 	"strconv"
 	"time"
-	"unicode/utf8"
+
+	"github.com/meshrpc/meshrpc/internal/jsonfast"
 )
 
 // appendRecord appends r as encoding/json would marshal it, without its
@@ -23,7 +23,7 @@ func appendRecord(b []byte, r Record) []byte {
 			if i > 0 {
 				b = append(b, ',')
 			}
-			b = appendString(b, t)
+			b = jsonfast.AppendString(b, t)
 		}
 		b = append(b, ']')
 	}
@@ -58,35 +58,16 @@ func appendField(b []byte, name, s string) []byte {
 	b = append(b, ',', '"')
 	b = append(b, name...)
 	b = append(b, '"', ':')
-	return appendString(b, s)
+	return jsonfast.AppendString(b, s)
 }
 
-// appendString appends s quoted; one that needs escaping (or that
-// encoding/json would escape for HTML) goes through encoding/json.
-func appendString(b []byte, s string) []byte {
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < 0x20 || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' || c >= utf8.RuneSelf {
-			q, _ := json.Marshal(s)
-			return append(b, q...)
-		}
-	}
-	b = append(b, '"')
-	b = append(b, s...)
-	return append(b, '"')
-}
-
-// appendFloat appends f as encoding/json does in the range durations take;
-// others go through encoding/json, but for NaN and infinities (which it
-// refuses, and a duration never is): null.
+// appendFloat appends f as encoding/json does; for NaN and infinities
+// (which it refuses, and a duration never is): null.
 func appendFloat(b []byte, f float64) []byte {
 	if math.IsNaN(f) || math.IsInf(f, 0) {
 		return append(b, "null"...)
 	}
-	if abs := math.Abs(f); abs < 1e-6 || abs >= 1e21 {
-		q, _ := json.Marshal(f)
-		return append(b, q...)
-	}
-	return strconv.AppendFloat(b, f, 'f', -1, 64)
+	return jsonfast.AppendFloat(b, f)
 }
 
 // appendCallLine appends r as the line slog's TextHandler writes for the

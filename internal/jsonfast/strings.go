@@ -1,11 +1,12 @@
-package rpc
+package jsonfast
 
 import (
 	"bytes"
 	"encoding/binary"
 	"encoding/json"
+	"math"
+	"strconv"
 	"strings"
-	"unicode/utf8"
 )
 
 // Large results are mostly one long string, so the scans below find the few
@@ -22,12 +23,12 @@ const (
 // hasLess is non-zero when a byte of x is below n (n <= 128).
 func hasLess(x uint64, n byte) uint64 { return (x - lows*uint64(n)) & ^x & highs }
 
-// stringEnd returns the index after the JSON string starting at b[i] (a
+// StringEnd returns the index after the JSON string starting at b[i] (a
 // '"') and whether it is plain: no escapes and no control characters, so
 // its bytes between the quotes are its value (bar UTF-8 repair). end is -1
 // when the string does not end. The quotes and backslashes are found with
 // bytes.IndexByte (vectorised); an escaped quote moves the search on.
-func stringEnd(b []byte, i int) (end int, plain bool) {
+func StringEnd(b []byte, i int) (end int, plain bool) {
 	plain = true
 	quote := -1 // the next '"' at or after j, once found
 	for j := i + 1; j <= len(b); {
@@ -66,10 +67,10 @@ func hasControl(b []byte) bool {
 	return false
 }
 
-// verbatimString reports whether encoding/json writes s unchanged between
+// Verbatim reports whether encoding/json writes s unchanged between
 // quotes: printable ASCII without '"', '\\' or the HTML characters it
 // escapes ('<', '>', '&').
-func verbatimString(s string) bool {
+func Verbatim(s string) bool {
 	j := 0
 	for ; j+16 <= len(s); j += 16 {
 		x, y := load64(s, j), load64(s, j+8)
@@ -97,22 +98,23 @@ func load64(s string, j int) uint64 {
 		uint64(s[j+4])<<32 | uint64(s[j+5])<<40 | uint64(s[j+6])<<48 | uint64(s[j+7])<<56
 }
 
-// decodeResult is json.Unmarshal of r.Result into out, without its
-// validating scan for a plain string (r.plain) decoded into a string or kept
-// as a json.RawMessage. r.Result is the caller's own: no other reply shares
-// its memory, so a json.RawMessage takes it as it is.
-func decodeResult(r response, out any) error {
-	if r.plain {
-		switch out := out.(type) {
-		case *json.RawMessage:
-			*out = r.Result
-			return nil
-		case *string:
-			if utf8.Valid(r.Result) {
-				*out = string(r.Result[1 : len(r.Result)-1])
-				return nil
-			}
-		}
+// AppendString appends s quoted, as json.Marshal writes it.
+func AppendString(b []byte, s string) []byte {
+	if Verbatim(s) {
+		b = append(b, '"')
+		b = append(b, s...)
+		return append(b, '"')
 	}
-	return json.Unmarshal(r.Result, out)
+	q, _ := json.Marshal(s)
+	return append(b, q...)
+}
+
+// AppendFloat appends f as json.Marshal writes it; f must be finite (a
+// NaN or an infinity json.Marshal refuses appends nothing).
+func AppendFloat(b []byte, f float64) []byte {
+	if abs := math.Abs(f); abs != 0 && (abs < 1e-6 || abs >= 1e21) || math.IsNaN(f) {
+		q, _ := json.Marshal(f)
+		return append(b, q...)
+	}
+	return strconv.AppendFloat(b, f, 'f', -1, 64)
 }

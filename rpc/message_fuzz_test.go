@@ -4,54 +4,9 @@ import (
 	"bytes"
 	"encoding/json"
 	"testing"
-)
 
-// FuzzSplit: on valid JSON the splitters agree with encoding/json, or
-// decline (and encoding/json decides).
-func FuzzSplit(f *testing.F) {
-	for _, s := range []string{`[]`, `["a", 1, {"b": [2, "]"]}, null, true]`, ` [ "x\\"y" , -1.5e3 ] `, `{}`,
-		`{"key": "k", "delta": 2}`, `{"a": 1, "a": 2}`, `{"k\\u0065y": 1}`, `{"a": {"b": "}"}, "c": []}`, `[1,]`, `{"a" 1}`} {
-		f.Add([]byte(s))
-	}
-	f.Fuzz(func(t *testing.T, raw []byte) {
-		if !json.Valid(raw) {
-			return
-		}
-		if items, ok := splitArray(raw); ok {
-			var want []json.RawMessage
-			if err := json.Unmarshal(raw, &want); err != nil || len(items) != len(want) {
-				t.Fatalf("splitArray(%q) = %q, encoding/json %q %v", raw, items, want, err)
-			}
-			for i := range want {
-				if !bytes.Equal(bytes.TrimSpace(items[i]), bytes.TrimSpace(want[i])) {
-					t.Fatalf("splitArray(%q)[%d] = %q, want %q", raw, i, items[i], want[i])
-				}
-			}
-		}
-		if keys, vals, ok := splitObject(raw); ok {
-			var want map[string]json.RawMessage
-			if err := json.Unmarshal(raw, &want); err != nil {
-				t.Fatalf("splitObject(%q) accepted what encoding/json refuses: %v", raw, err)
-			}
-			got := map[string]json.RawMessage{}
-			for i, k := range keys {
-				got[k] = vals[i]
-			}
-			if len(got) != len(want) {
-				t.Fatalf("splitObject(%q): %d keys, want %d", raw, len(got), len(want))
-			}
-			for k, v := range want {
-				if !bytes.Equal(bytes.TrimSpace(got[k]), bytes.TrimSpace(v)) {
-					t.Fatalf("splitObject(%q)[%q] = %q, want %q", raw, k, got[k], v)
-				}
-			}
-		}
-		var s string
-		if p, ok := plainString(bytes.TrimSpace(raw)); ok && json.Unmarshal(raw, &s) == nil && s != p {
-			t.Fatalf("plainString(%q) = %q, want %q", raw, p, s)
-		}
-	})
-}
+	"github.com/meshrpc/meshrpc/internal/jsonfast"
+)
 
 // FuzzDecodeRequest: the plain decoder and encoding/json agree on every
 // request the plain one accepts.
@@ -109,8 +64,49 @@ func TestPlainParamsEncodeAsJSONMarshal(t *testing.T) {
 	}
 	for _, s := range []string{"kv.inc", "méthode", "a<b", "0f7c2d4e-1234"} {
 		want, _ := json.Marshal(s)
-		if got := appendJSONString(nil, s); string(got) != string(want) {
-			t.Errorf("appendJSONString(%q) = %s, want %s", s, got, want)
+		if got := jsonfast.AppendString(nil, s); string(got) != string(want) {
+			t.Errorf("AppendString(%q) = %s, want %s", s, got, want)
 		}
 	}
+}
+
+// FuzzEncodeRequest: the client's request encoder writes what json.Marshal
+// writes for the same request.
+func FuzzEncodeRequest(f *testing.F) {
+	f.Add(int64(1), "kv.inc", "shared/visits", int64(5), "0f7c", int64(1500), uint8(0))
+	f.Add(int64(0), "méthode<>", "a\"b\\c\n", int64(-1), "", int64(0), uint8(1))
+	f.Add(int64(-7), "x", "\xff\u2028", int64(1<<62), "id\x00", int64(1), uint8(2))
+	f.Fuzz(func(t *testing.T, id int64, method, s string, n int64, callID string, timeout int64, shape uint8) {
+		var params any
+		switch shape % 4 {
+		case 0:
+			params = []any{s, n}
+		case 1:
+			params = []string{s, method}
+		case 2:
+			params = struct {
+				Key string `json:"key"`
+				N   int64  `json:"n"`
+			}{s, n}
+		}
+		var meta *requestMeta
+		if callID != "" {
+			meta = &requestMeta{CallID: callID, TimeoutMs: max(timeout, 0)}
+		}
+		got, err := encodeRequest(nil, id, method, params, meta)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := struct {
+			JSONRPC string       `json:"jsonrpc"`
+			ID      int64        `json:"id,omitempty"`
+			Method  string       `json:"method"`
+			Params  any          `json:"params,omitempty"`
+			Meta    *requestMeta `json:"meshrpc,omitempty"`
+		}{"2.0", id, method, params, meta}
+		wantJSON, _ := json.Marshal(want)
+		if string(got) != string(wantJSON) {
+			t.Fatalf("encodeRequest wrote\n%s\njson.Marshal\n%s", got, wantJSON)
+		}
+	})
 }
