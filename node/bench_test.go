@@ -2,7 +2,9 @@ package node_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 
@@ -157,6 +159,31 @@ func BenchmarkFanOut(b *testing.B) {
 			for range b.N {
 				call()
 			}
+		})
+	}
+}
+
+// BenchmarkKVLarge puts and gets values of 64 KiB and 512 KiB, one at a
+// time, over the stream, in one process: for profiling the path a large
+// value takes (the deployed figures are cmd/meshrpc's BenchmarkDeployed).
+func BenchmarkKVLarge(b *testing.B) {
+	dn := meshtest.Net(b, devnet.Config{})
+	startNode(b, dn, node.Config{Hostname: "home"})
+	c := dialAs(b, dn, "cafe")
+	ctx := context.Background()
+	for _, size := range []int{64 << 10, 512 << 10} {
+		value, _ := json.Marshal(strings.Repeat("v", size-2))
+		put := api.PutParams{Key: fmt.Sprintf("blob-%d", size), Value: value}
+		b.Run(fmt.Sprintf("put/%dKiB", size>>10), func(b *testing.B) {
+			b.SetBytes(int64(size))
+			runConcurrently(b, 1, func() error { return c.Call(ctx, "home", "kv.put", put, nil) })
+		})
+		b.Run(fmt.Sprintf("get/%dKiB", size>>10), func(b *testing.B) {
+			b.SetBytes(int64(size))
+			runConcurrently(b, 1, func() error {
+				var got json.RawMessage
+				return c.Call(ctx, "home", "kv.get", api.KeyParams{Key: put.Key}, &got)
+			})
 		})
 	}
 }
