@@ -3,6 +3,7 @@ package rpc
 import (
 	"context"
 	"encoding/json"
+	"io"
 	"net/http"
 	"sync"
 	"sync/atomic"
@@ -72,7 +73,7 @@ func (s *Server) serveStream(w http.ResponseWriter, r *http.Request) {
 	var handlers sync.WaitGroup
 	workers := workerPool{wg: &handlers, done: ctx.Done(), idle: make(chan func())}
 	slots := make(chan struct{}, maxStreamInFlight)
-	readRequests(ctx, conn, pack, func(body json.RawMessage) {
+	readRequests(ctx, conn, pack, s.cfg.BodyTimeout, func(body json.RawMessage) {
 		slots <- struct{}{}
 		st.pending.Add(1)
 		workers.run(func() {
@@ -122,10 +123,13 @@ func (st *streamConn) replier(ctx context.Context, pack bool) func([]byte) error
 }
 
 // readRequests reads the stream's messages until it ends or breaks, and
-// hands each request in them to handle.
-func readRequests(ctx context.Context, conn *websocket.Conn, pack bool, handle func(json.RawMessage)) {
+// hands each request in them to handle. A stream may wait for its next
+// message as long as it likes, but a message once begun must arrive whole
+// within bodyTimeout, as a POST body must: otherwise the stream is closed,
+// so a peer cannot hold the node's memory with messages it never finishes.
+func readRequests(ctx context.Context, conn *websocket.Conn, pack bool, bodyTimeout time.Duration, handle func(json.RawMessage)) {
 	for {
-		typ, data, err := conn.Read(ctx)
+		typ, data, err := readMessage(ctx, conn, bodyTimeout)
 		if err != nil {
 			return
 		}
@@ -137,6 +141,22 @@ func readRequests(ctx context.Context, conn *websocket.Conn, pack bool, handle f
 			handle(body)
 		}
 	}
+}
+
+// readMessage reads the stream's next message, waiting for its start as
+// long as ctx allows and for the rest of it at most within: the websocket
+// library closes the connection when the context it reads with ends.
+func readMessage(ctx context.Context, conn *websocket.Conn, within time.Duration) (websocket.MessageType, []byte, error) {
+	msgCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	typ, r, err := conn.Reader(msgCtx)
+	if err != nil {
+		return 0, nil, err
+	}
+	late := time.AfterFunc(within, cancel)
+	defer late.Stop()
+	data, err := io.ReadAll(r)
+	return typ, data, err
 }
 
 // unpack returns the requests of a message: under PackSubprotocol, an

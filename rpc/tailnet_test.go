@@ -1,12 +1,16 @@
 package rpc_test
 
 import (
+	"bufio"
 	"context"
 	"fmt"
+	"io"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/coder/websocket"
 	"github.com/meshrpc/meshrpc/internal/poll"
 	"github.com/meshrpc/meshrpc/mesh"
 	"github.com/meshrpc/meshrpc/mesh/devnet"
@@ -96,4 +100,67 @@ func TestGrantChangeReachesAnOpenConnection(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitFor("grant removed", func() bool { return rpc.CodeOf(call()) == rpc.CodePermissionDenied })
+}
+
+// TestStreamMessagesMustArriveWhole: over the tailnet, a stream may pause
+// between messages as long as it likes, but a peer that begins a message
+// and stalls is cut off after BodyTimeout, as a stalled POST body is: it
+// cannot hold the node's memory with messages it never finishes.
+func TestStreamMessagesMustArriveWhole(t *testing.T) {
+	_, nodes := meshtest.Nodes(t, "home", "cafe")
+	srv, cli := nodes[0], nodes[1]
+	ln, err := srv.Listen("tcp", ":4343")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const bodyTimeout = 300 * time.Millisecond
+	s := rpc.NewServer(rpc.Config{Registry: testRegistry(), BodyTimeout: bodyTimeout})
+	go s.Serve(ln)
+	t.Cleanup(func() { s.Close() })
+
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	hc := &http.Client{Transport: &http.Transport{DialContext: cli.Dial}}
+	conn, _, err := websocket.Dial(ctx, "ws://"+srv.Addr().String()+":4343/rpc", &websocket.DialOptions{HTTPClient: hc})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.CloseNow()
+	call := func() error {
+		if err := conn.Write(ctx, websocket.MessageText, []byte(`{"jsonrpc":"2.0","id":1,"method":"get_data"}`)); err != nil {
+			return err
+		}
+		_, _, err := conn.Read(ctx)
+		return err
+	}
+	if err := call(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(3 * bodyTimeout) // idle between messages: allowed
+	if err := call(); err != nil {
+		t.Fatalf("a call after an idle pause: %v", err)
+	}
+
+	// A second stream, written by hand: a text frame that announces 1000
+	// bytes, then only 50 of them.
+	raw, err := cli.Dial(ctx, "tcp", srv.Addr().String()+":4343")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	fmt.Fprintf(raw, "GET /rpc HTTP/1.1\r\nHost: %s\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"+
+		"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n", srv.Addr())
+	br := bufio.NewReader(raw)
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil || resp.StatusCode != http.StatusSwitchingProtocols {
+		t.Fatalf("upgrade: %v %v", resp, err)
+	}
+	frame := append([]byte{0x81, 0x80 | 126, 1000 >> 8, 1000 & 0xff, 0, 0, 0, 0}, make([]byte, 50)...)
+	if _, err := raw.Write(frame); err != nil {
+		t.Fatal(err)
+	}
+	raw.SetReadDeadline(time.Now().Add(time.Minute))
+	if _, err := io.Copy(io.Discard, br); err != nil {
+		t.Fatalf("the server held a stalled message until the test gave up: %v", err)
+	}
 }
