@@ -6,12 +6,17 @@ import (
 	"net"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/meshrpc/meshrpc/rpc"
 )
 
+// TestThousandIdleConnectionsDoNotStopService: one source opening a
+// thousand idle connections gets its share (MaxConnsPerSource; the rest are
+// closed as they are accepted), and another source's calls go on.
 func TestThousandIdleConnectionsDoNotStopService(t *testing.T) {
 	addr := serve(t, rpc.Config{})
+	flooder := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, 2)}}
 	conns := make([]net.Conn, 0, 1000)
 	defer func() {
 		for _, c := range conns {
@@ -19,7 +24,7 @@ func TestThousandIdleConnectionsDoNotStopService(t *testing.T) {
 		}
 	}()
 	for range 1000 {
-		c, err := net.Dial("tcp", addr)
+		c, err := flooder.Dial("tcp", addr)
 		if err != nil {
 			t.Fatalf("idle connection %d: %v", len(conns), err)
 		}
@@ -28,6 +33,11 @@ func TestThousandIdleConnectionsDoNotStopService(t *testing.T) {
 	var d []any
 	if err := client(t, addr).Call(context.Background(), "get_data", nil, &d); err != nil {
 		t.Fatalf("a call beside 1000 idle connections: %v", err)
+	}
+	// The last of the flood was over the share: closed, not held.
+	conns[999].SetReadDeadline(time.Now().Add(time.Minute))
+	if _, err := conns[999].Read(make([]byte, 1)); err != io.EOF {
+		t.Fatalf("the 1000th connection from one source: read %v, want EOF (closed at once)", err)
 	}
 }
 

@@ -66,15 +66,22 @@ func (s *Server) servePost(w http.ResponseWriter, r *http.Request) {
 	buf := bufPool.Get().(*bytes.Buffer)
 	defer putBuf(buf)
 	buf.Reset()
-	_, err := buf.ReadFrom(http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes))
+	body := &chargedReader{r: http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes), sources: s.sources, src: sourceOf(r.RemoteAddr)}
+	defer body.refund()
+	_, err := buf.ReadFrom(body)
 	var tooBig *http.MaxBytesError
 	switch {
 	case errors.As(err, &tooBig):
 		refuse(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("request body larger than the limit of %d bytes", s.cfg.MaxBodyBytes))
 		return
-	case err != nil:
-		// The client stalled or went away mid-body: nobody to answer.
+	case errors.Is(err, errReadingBudget):
+		w.Header().Set("Connection", "close")
+		refuse(w, http.StatusTooManyRequests, err.Error())
 		return
+	case err != nil:
+		// The client stalled or went away mid-body: nobody to answer, and
+		// nothing to say (not even net/http's empty 200): drop the connection.
+		panic(http.ErrAbortHandler)
 	}
 	http.NewResponseController(w).SetReadDeadline(time.Time{})
 
@@ -96,15 +103,15 @@ func (s *Server) servePost(w http.ResponseWriter, r *http.Request) {
 	out := bufPool.Get().(*bytes.Buffer)
 	defer putBuf(out)
 	out.Reset()
-	body := s.handleBody(in, buf.Bytes(), out.AvailableBuffer())
-	if body == nil {
+	reply := s.handleBody(in, buf.Bytes(), out.AvailableBuffer())
+	if reply == nil {
 		w.WriteHeader(http.StatusNoContent)
 		return
 	}
 	h := w.Header()
 	h.Set("Content-Type", "application/json")
-	h.Set("Content-Length", strconv.Itoa(len(body)))
-	w.Write(body)
+	h.Set("Content-Length", strconv.Itoa(len(reply)))
+	w.Write(reply)
 }
 
 func putBuf(b *bytes.Buffer) {

@@ -48,6 +48,17 @@ type Config struct {
 	DefaultTimeout    time.Duration // per call, when the client asks no less; default 30 s
 	MaxCallsPerCaller int           // concurrent calls per caller; default 64
 
+	// What one tailnet source (a peer's address) may make the server hold
+	// before any call of its is decided, and all sources together: open
+	// connections, and bytes of requests being read (POST bodies and stream
+	// messages on their way in). Beyond them a connection is closed as it is
+	// accepted, and a request is refused with 429 (a stream is closed).
+	// Defaults: 128 connections and 16 MiB per source, 64 MiB in all. The
+	// local socket (the node's own user) is not limited.
+	MaxConnsPerSource   int
+	MaxReadingPerSource int64
+	MaxReadingBytes     int64
+
 	// Logger receives a line per call (call id, caller, method, duration,
 	// outcome) at Info level and handler panics at Error. nil discards.
 	Logger *slog.Logger
@@ -117,6 +128,15 @@ func (c Config) withDefaults() Config {
 	if c.MaxCallsPerCaller <= 0 {
 		c.MaxCallsPerCaller = 64
 	}
+	if c.MaxConnsPerSource <= 0 {
+		c.MaxConnsPerSource = 128
+	}
+	if c.MaxReadingPerSource <= 0 {
+		c.MaxReadingPerSource = 16 << 20
+	}
+	if c.MaxReadingBytes <= 0 {
+		c.MaxReadingBytes = 64 << 20
+	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -140,6 +160,7 @@ type Server struct {
 	// a WaitGroup: stream messages may start calls while Shutdown waits.
 	inflight atomic.Int64
 	limits   callerLimits
+	sources  *sources
 	replay   *replayCache
 
 	streamsMu sync.Mutex
@@ -152,6 +173,7 @@ func NewServer(cfg Config) *Server {
 	s := &Server{cfg: cfg.withDefaults()}
 	s.hosts = hostSet(s.cfg.Hosts)
 	s.limits.max = s.cfg.MaxCallsPerCaller
+	s.sources = newSources(s.cfg.MaxConnsPerSource, s.cfg.MaxReadingPerSource, s.cfg.MaxReadingBytes)
 	s.replay = newReplayCache(s.cfg.ReplayWindow, s.cfg.ReplayMaxBytes)
 	var protocols http.Protocols
 	protocols.SetHTTP1(true)
@@ -174,7 +196,7 @@ func (s *Server) Registry() *Registry { return s.cfg.Registry }
 // Serve accepts connections on ln until Shutdown or Close. It may be called
 // for several listeners at once (the tailnet and a local socket).
 func (s *Server) Serve(ln net.Listener) error {
-	return s.http.Serve(ln)
+	return s.http.Serve(limitedListener{ln, s.sources})
 }
 
 // Shutdown stops accepting connections and waits for calls in flight to

@@ -3,6 +3,7 @@ package rpc
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"sync"
@@ -73,7 +74,8 @@ func (s *Server) serveStream(w http.ResponseWriter, r *http.Request) {
 	var handlers sync.WaitGroup
 	workers := workerPool{wg: &handlers, done: ctx.Done(), idle: make(chan func())}
 	slots := make(chan struct{}, maxStreamInFlight)
-	readRequests(ctx, conn, pack, s.cfg.BodyTimeout, func(body json.RawMessage) {
+	budget := &chargedReader{sources: s.sources, src: sourceOf(r.RemoteAddr)}
+	readRequests(ctx, conn, pack, s.cfg.BodyTimeout, budget, func(body json.RawMessage) {
 		slots <- struct{}{}
 		st.pending.Add(1)
 		workers.run(func() {
@@ -127,9 +129,13 @@ func (st *streamConn) replier(ctx context.Context, pack bool) func([]byte) error
 // message as long as it likes, but a message once begun must arrive whole
 // within bodyTimeout, as a POST body must: otherwise the stream is closed,
 // so a peer cannot hold the node's memory with messages it never finishes.
-func readRequests(ctx context.Context, conn *websocket.Conn, pack bool, bodyTimeout time.Duration, handle func(json.RawMessage)) {
+func readRequests(ctx context.Context, conn *websocket.Conn, pack bool, bodyTimeout time.Duration, budget *chargedReader, handle func(json.RawMessage)) {
 	for {
-		typ, data, err := readMessage(ctx, conn, bodyTimeout)
+		typ, data, err := readMessage(ctx, conn, bodyTimeout, budget)
+		if errors.Is(err, errReadingBudget) {
+			conn.Close(websocket.StatusPolicyViolation, err.Error())
+			return
+		}
 		if err != nil {
 			return
 		}
@@ -144,9 +150,10 @@ func readRequests(ctx context.Context, conn *websocket.Conn, pack bool, bodyTime
 }
 
 // readMessage reads the stream's next message, waiting for its start as
-// long as ctx allows and for the rest of it at most within: the websocket
-// library closes the connection when the context it reads with ends.
-func readMessage(ctx context.Context, conn *websocket.Conn, within time.Duration) (websocket.MessageType, []byte, error) {
+// long as ctx allows and for the rest of it at most within (the websocket
+// library closes the connection when the context it reads with ends), and
+// charging its bytes to the stream's source while they arrive.
+func readMessage(ctx context.Context, conn *websocket.Conn, within time.Duration, budget *chargedReader) (websocket.MessageType, []byte, error) {
 	msgCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	typ, r, err := conn.Reader(msgCtx)
@@ -155,7 +162,9 @@ func readMessage(ctx context.Context, conn *websocket.Conn, within time.Duration
 	}
 	late := time.AfterFunc(within, cancel)
 	defer late.Stop()
-	data, err := io.ReadAll(r)
+	budget.r = r
+	defer budget.refund()
+	data, err := io.ReadAll(budget)
 	return typ, data, err
 }
 

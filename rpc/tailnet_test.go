@@ -2,9 +2,11 @@ package rpc_test
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"strings"
 	"testing"
@@ -163,4 +165,99 @@ func TestStreamMessagesMustArriveWhole(t *testing.T) {
 	if _, err := io.Copy(io.Discard, br); err != nil {
 		t.Fatalf("the server held a stalled message until the test gave up: %v", err)
 	}
+}
+
+// TestSourcesHoldOnlyTheirShare: over the tailnet, a peer gets at most
+// MaxConnsPerSource connections (the next is closed as it is accepted) and
+// at most MaxReadingPerSource bytes of requests being read (the next
+// request is refused with 429), while another peer's calls go on.
+func TestSourcesHoldOnlyTheirShare(t *testing.T) {
+	_, nodes := meshtest.Nodes(t, "home", "cafe", "owner", "phone")
+	srv, cafe, owner, phone := nodes[0], nodes[1], nodes[2], nodes[3]
+	ln, err := srv.Listen("tcp", ":4343")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := rpc.NewServer(rpc.Config{Registry: testRegistry(), MaxConnsPerSource: 4, MaxReadingPerSource: 256 << 10})
+	go s.Serve(ln)
+	t.Cleanup(func() { s.Close() })
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	url := "ws://" + srv.Addr().String() + ":4343/rpc"
+	dial := func() (*websocket.Conn, error) {
+		hc := &http.Client{Transport: &http.Transport{DialContext: cafe.Dial}}
+		conn, _, err := websocket.Dial(ctx, url, &websocket.DialOptions{HTTPClient: hc})
+		return conn, err
+	}
+	ownerCalls := func() {
+		t.Helper()
+		c := rpc.NewClient(rpc.ClientConfig{Addr: srv.Addr().String() + ":4343", Dial: owner.Dial})
+		defer c.Close()
+		if err := c.Call(ctx, "get_data", nil, nil); err != nil {
+			t.Fatalf("another peer's call: %v", err)
+		}
+	}
+
+	// Bodies, from the phone: each announces 200 KiB and sends 150 KiB; the
+	// second passes the 256 KiB share and is refused while the first is
+	// still being read.
+	post := func() *bufio.Reader {
+		var conn net.Conn
+		poll.Until(t, 30*time.Second, func() error {
+			conn, err = phone.Dial(ctx, "tcp", srv.Addr().String()+":4343")
+			return err
+		})
+		t.Cleanup(func() { conn.Close() })
+		fmt.Fprintf(conn, "POST /rpc HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n", srv.Addr(), 200<<10)
+		conn.Write(bytes.Repeat([]byte(" "), 150<<10))
+		return bufio.NewReader(conn)
+	}
+	// Whichever of the two the server reads second is refused; the other
+	// is still waiting for its last 50 KiB and gets no answer.
+	answers := make(chan *http.Response, 2)
+	for range 2 {
+		r := post()
+		go func() {
+			if resp, err := http.ReadResponse(r, nil); err == nil {
+				answers <- resp
+			}
+		}()
+	}
+	var resp *http.Response
+	select {
+	case resp = <-answers:
+	case <-ctx.Done():
+		t.Fatal("neither body was refused")
+	}
+	msg, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusTooManyRequests || !strings.Contains(string(msg), "too many bytes") {
+		t.Fatalf("the body past the share got %s %s", resp.Status, msg)
+	}
+	ownerCalls()
+
+	var streams []*websocket.Conn
+	for range 4 {
+		conn, err := dial()
+		if err != nil {
+			t.Fatal(err)
+		}
+		streams = append(streams, conn)
+	}
+	if conn, err := dial(); err == nil {
+		conn.CloseNow()
+		t.Fatal("a fifth connection from one source was accepted")
+	}
+	ownerCalls()
+	streams[0].Close(websocket.StatusNormalClosure, "")
+	poll.Until(t, 30*time.Second, func() error { // the slot comes back once the server has closed its side
+		conn, err := dial()
+		if err == nil {
+			streams[0] = conn
+		}
+		return err
+	})
+	for _, c := range streams {
+		c.CloseNow()
+	}
+	ownerCalls()
 }

@@ -1,0 +1,162 @@
+package rpc
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/netip"
+	"sync"
+)
+
+// sources accounts for what peers make the server hold before any call of
+// theirs is decided: open connections, and bytes of requests being read.
+// Both are charged to the tailnet address they come from, checked as they
+// are taken (a connection right after Accept, bytes as they arrive), and
+// refused beyond the limit, so that a peer that may call nothing cannot
+// make the node hold more than its share. Connections that do not come
+// from an IP address (the local socket: the node's own user) are not
+// counted.
+type sources struct {
+	maxConns   int   // per source
+	maxReading int64 // per source
+	maxTotal   int64 // all sources together
+
+	mu      sync.Mutex
+	conns   map[netip.Addr]int
+	reading map[netip.Addr]int64
+	total   int64
+}
+
+func newSources(maxConns int, maxReading, maxTotal int64) *sources {
+	return &sources{maxConns: maxConns, maxReading: maxReading, maxTotal: maxTotal,
+		conns: map[netip.Addr]int{}, reading: map[netip.Addr]int64{}}
+}
+
+// sourceOf is the tailnet address a connection comes from; invalid for a
+// local socket.
+func sourceOf(remote string) netip.Addr {
+	ap, err := netip.ParseAddrPort(remote)
+	if err != nil {
+		return netip.Addr{}
+	}
+	return ap.Addr().Unmap()
+}
+
+// admitConn takes a connection slot for src, or reports false when src
+// has maxConns open already.
+func (s *sources) admitConn(src netip.Addr) (release func(), ok bool) {
+	if !src.IsValid() {
+		return func() {}, true
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.conns[src] >= s.maxConns {
+		return nil, false
+	}
+	s.conns[src]++
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			s.mu.Lock()
+			defer s.mu.Unlock()
+			if s.conns[src]--; s.conns[src] <= 0 {
+				delete(s.conns, src)
+			}
+		})
+	}, true
+}
+
+// errReadingBudget is a request refused because its source, or all
+// sources together, already have as many bytes being read as the limit.
+var errReadingBudget = errors.New("too many bytes of requests being read")
+
+// charge counts n more bytes being read from src, or reports an error when
+// that would pass src's share or the node's total.
+func (s *sources) charge(src netip.Addr, n int64) error {
+	if !src.IsValid() {
+		return nil
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.reading[src]+n > s.maxReading {
+		return fmt.Errorf("%w from %s: the limit per node is %d bytes; let your calls finish first", errReadingBudget, src, s.maxReading)
+	}
+	if s.total+n > s.maxTotal {
+		return fmt.Errorf("%w: the node's limit of %d bytes is reached; try again shortly", errReadingBudget, s.maxTotal)
+	}
+	s.reading[src] += n
+	s.total += n
+	return nil
+}
+
+func (s *sources) refund(src netip.Addr, n int64) {
+	if !src.IsValid() || n == 0 {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.total -= n
+	if s.reading[src] -= n; s.reading[src] <= 0 {
+		delete(s.reading, src)
+	}
+}
+
+// chargedReader charges what it reads to its source; refund gives it back
+// once the bytes are no longer held for reading.
+type chargedReader struct {
+	r       io.Reader
+	sources *sources
+	src     netip.Addr
+	n       int64
+}
+
+func (c *chargedReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	if n > 0 {
+		if cerr := c.sources.charge(c.src, int64(n)); cerr != nil {
+			return 0, cerr
+		}
+		c.n += int64(n)
+	}
+	return n, err
+}
+
+func (c *chargedReader) refund() {
+	c.sources.refund(c.src, c.n)
+	c.n = 0
+}
+
+// limitedListener refuses, right after Accept, a connection from a source
+// that has its share open already: closed at once, on a goroutine of its
+// own, so that the accept loop never waits (tsnet resets the connections
+// it hands over when they are not accepted within about a second, and those
+// would be anyone's, the owner's too).
+type limitedListener struct {
+	net.Listener
+	sources *sources
+}
+
+func (l limitedListener) Accept() (net.Conn, error) {
+	for {
+		c, err := l.Listener.Accept()
+		if err != nil {
+			return nil, err
+		}
+		if release, ok := l.sources.admitConn(sourceOf(c.RemoteAddr().String())); ok {
+			return &countedConn{Conn: c, release: release}, nil
+		}
+		go c.Close()
+	}
+}
+
+// countedConn gives its slot back when closed.
+type countedConn struct {
+	net.Conn
+	release func()
+}
+
+func (c *countedConn) Close() error {
+	c.release()
+	return c.Conn.Close()
+}
