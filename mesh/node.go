@@ -10,6 +10,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"time"
 
 	"tailscale.com/client/local"
 	"tailscale.com/tsnet"
@@ -201,14 +202,30 @@ func (n *Node) LocalClient() *local.Client { return n.lc }
 
 // Close leaves the tailnet and releases the node's sockets, goroutines and
 // files. It is idempotent.
+//
+// Close waits at most closeTimeout for tsnet: its Close can block in the
+// network stack's queues after peers flooded the node, and a process that
+// is stopping must not hang on it (then Close returns an error saying so,
+// and the rest is left to the process's exit).
 func (n *Node) Close() error {
 	n.closeOnce.Do(func() {
 		n.localTransport.CloseIdleConnections()
-		err := n.ts.Close()
-		n.closeErr = errors.Join(err, n.logs.Close())
+		closed := make(chan error, 1)
+		go func() { closed <- n.ts.Close() }()
+		var err error
+		select {
+		case err = <-closed:
+			err = errors.Join(err, n.logs.Close())
+		case <-time.After(closeTimeout):
+			err = fmt.Errorf("mesh: tsnet did not close within %v; leaving it to the process's exit", closeTimeout)
+		}
+		n.closeErr = err
 	})
 	return n.closeErr
 }
+
+// closeTimeout bounds Close's wait for tsnet.
+const closeTimeout = 5 * time.Second
 
 // Addr is the node's first tailnet address (IPv4 when it has one).
 func (n *Node) Addr() netip.Addr { return n.self.Addrs[0] }

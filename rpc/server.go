@@ -264,7 +264,8 @@ func (s *Server) openStreams() []*streamConn {
 // at once, for at most a second.
 func (s *Server) closeStreams(code websocket.StatusCode, reason string) {
 	var wg sync.WaitGroup
-	for _, st := range s.openStreams() {
+	streams := s.openStreams()
+	for _, st := range streams {
 		wg.Go(func() { st.conn.Close(code, reason) })
 	}
 	done := make(chan struct{})
@@ -272,6 +273,12 @@ func (s *Server) closeStreams(code websocket.StatusCode, reason string) {
 	select {
 	case <-done:
 	case <-time.After(time.Second):
+		// A peer that does not read (its window full, so the close frame
+		// cannot be written) does not get to hold the node open: its
+		// connection is closed under it.
+		for _, st := range streams {
+			go st.conn.CloseNow()
+		}
 	}
 }
 

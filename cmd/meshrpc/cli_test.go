@@ -89,6 +89,27 @@ func (b *lockedBuffer) String() string {
 type served struct {
 	cmd    *exec.Cmd
 	stderr *lockedBuffer
+	exited chan error // receives Wait's result once
+	ended  bool       // stop has seen it end
+}
+
+// stop sends SIGTERM and returns how long serve took to exit, failing the
+// test if it did not within limit.
+func (s *served) stop(t testing.TB, limit time.Duration) time.Duration {
+	t.Helper()
+	start := time.Now()
+	s.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case err := <-s.exited:
+		s.ended = true
+		if err != nil {
+			t.Errorf("serve exited with %v after SIGTERM; stderr:\n%s", err, s.stderr.String())
+		}
+	case <-time.After(limit):
+		s.cmd.Process.Kill()
+		t.Fatalf("serve did not stop within %v of SIGTERM; stderr:\n%s", limit, s.stderr.String())
+	}
+	return time.Since(start)
 }
 
 // serveHome runs `meshrpc serve` as "home" and waits until its socket
@@ -105,16 +126,10 @@ func serveHome(t testing.TB, controlURL, stateDir string, extra ...string) *serv
 	}
 	exited := make(chan error, 1)
 	go func() { exited <- cmd.Wait() }()
+	s := &served{cmd: cmd, stderr: errb, exited: exited}
 	t.Cleanup(func() {
-		cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case err := <-exited:
-			if err != nil {
-				t.Errorf("serve exited with %v after SIGTERM; stderr:\n%s", err, errb.String())
-			}
-		case <-time.After(20 * time.Second):
-			cmd.Process.Kill()
-			t.Errorf("serve did not stop within 20 s of SIGTERM")
+		if !s.ended {
+			s.stop(t, 20*time.Second)
 		}
 	})
 	sock := filepath.Join(stateDir, node.SocketName)
@@ -129,7 +144,7 @@ func serveHome(t testing.TB, controlURL, stateDir string, extra ...string) *serv
 		}
 		return nil
 	})
-	return &served{cmd, errb}
+	return s
 }
 
 // logsOnFailure prints the tail of each state dir's tsnet log when the test

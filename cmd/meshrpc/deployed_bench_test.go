@@ -77,7 +77,7 @@ func BenchmarkDeployed(b *testing.B) {
 
 // peerAddr waits until cli sees the named peer online and returns its
 // tailnet address: calls go by address, never by a name.
-func peerAddr(b *testing.B, cli *mesh.Node, name string) string {
+func peerAddr(b testing.TB, cli *mesh.Node, name string) string {
 	var addr string
 	poll.Until(b, time.Minute, func() error {
 		peers, err := cli.Peers(context.Background())

@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -121,9 +123,30 @@ func runServe(ctx context.Context, opts *serveOptions, portSet bool) error {
 			opts.reload(n, cfg)
 		}
 	}()
+	stopped := make(chan struct{})
+	defer close(stopped)
+	context.AfterFunc(ctx, func() { exitUnlessStopped(opts.stderr, stopped, stopTimeout) })
 	err = n.Serve(ctx)
 	fmt.Fprintln(opts.stderr, "meshrpc: stopped; the store is closed")
 	return err
+}
+
+// stopTimeout bounds how long serve takes to stop once asked: draining
+// calls (up to 10 s), then closing the store and leaving the tailnet. A
+// supervisor restarting the node must not find the old process still
+// holding its identity.
+const stopTimeout = 15 * time.Second
+
+// exitUnlessStopped ends the process unless stopped is closed within d:
+// the last guarantee that SIGTERM stops serve, whatever peers did to it.
+// The store is crash-safe, so exiting mid-close loses no acknowledged write.
+func exitUnlessStopped(stderr io.Writer, stopped <-chan struct{}, d time.Duration) {
+	select {
+	case <-stopped:
+	case <-time.After(d):
+		fmt.Fprintf(stderr, "meshrpc: did not stop within %v of being asked; exiting anyway\n", d)
+		os.Exit(1)
+	}
 }
 
 // serveFile is the configuration that flags, --expose and --config make.

@@ -1,8 +1,10 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -10,10 +12,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/coder/websocket"
 	"github.com/meshrpc/meshrpc/internal/poll"
+	"github.com/meshrpc/meshrpc/mesh"
 	"github.com/meshrpc/meshrpc/mesh/devnet"
 	"github.com/meshrpc/meshrpc/mesh/meshtest"
 	"github.com/meshrpc/meshrpc/node/command"
+	"github.com/meshrpc/meshrpc/rpc"
 )
 
 const greetConfig = `{
@@ -106,5 +111,44 @@ func TestServeRefusesBadConfig(t *testing.T) {
 		if r.code != 2 || !strings.Contains(r.stderr, tc.want) {
 			t.Errorf("serve %q: %+v\nwant exit 2 and %q", tc.args, r, tc.want)
 		}
+	}
+}
+
+// TestServeStopsWhilePeersHoldStreams: SIGTERM stops serve within 15 s even
+// while a peer holds a hundred streams whose replies it never reads (their
+// windows full, so the node can neither answer nor say goodbye on them).
+func TestServeStopsWhilePeersHoldStreams(t *testing.T) {
+	dn := meshtest.Net(t, devnet.Config{})
+	state := filepath.Join(t.TempDir(), "home")
+	logsOnFailure(t, state)
+	s := serveHome(t, dn.ControlURL(), state)
+	flood := meshtest.Join(t, dn, mesh.Config{Hostname: "flood"})
+	home := peerAddr(t, flood, "home")
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+
+	c := rpc.NewClient(rpc.ClientConfig{Addr: home + ":4343", Dial: flood.Dial})
+	defer c.Close()
+	if err := c.Call(ctx, "kv.put", blob(512<<10), nil); err != nil {
+		t.Fatal(err)
+	}
+	get := []byte(`{"jsonrpc":"2.0","id":1,"method":"kv.get","params":{"key":"` + blob(512<<10).Key + `"}}`)
+	hc := &http.Client{Transport: &http.Transport{DialContext: flood.Dial}}
+	for range 100 {
+		conn, _, err := websocket.Dial(ctx, "ws://"+home+":4343/rpc", &websocket.DialOptions{HTTPClient: hc})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.CloseNow()
+		for range 8 {
+			if err := conn.Write(ctx, websocket.MessageText, get); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	took := s.stop(t, 20*time.Second)
+	t.Logf("serve stopped %v after SIGTERM", took.Round(time.Millisecond))
+	if took > stopTimeout+time.Second {
+		t.Errorf("serve took %v to stop, more than its bound of %v", took, stopTimeout)
 	}
 }
