@@ -36,8 +36,8 @@ func registerKV(r *rpc.Registry, s *store.Store) {
 		rev, existed, err := s.For(rpc.RequestKeyFrom(ctx)).Delete(p.Key)
 		return api.DeleteResult{Rev: rev, Existed: existed}, kvError(err)
 	}).AnswersRetries = true
-	rpc.Register(r, "kv.list", "Entries (key, value, rev) whose keys begin with prefix, in key order.", func(ctx context.Context, p api.ListParams) ([]store.Entry, error) {
-		entries, err := listVisible(s, p.Prefix, p.Limit, rpc.GrantFrom(ctx).Shows)
+	rpc.Register(r, "kv.list", "Entries (key, value, rev) whose keys begin with prefix and sort after after, in key order; at most limit of them and 4 MiB: page with after until a page is empty.", func(ctx context.Context, p api.ListParams) ([]store.Entry, error) {
+		entries, err := listVisible(s, p, rpc.GrantFrom(ctx).Shows)
 		return entries, kvError(err)
 	}).ReadOnly = true
 	rpc.Register(r, "kv.inc", "Adds delta (default 1) to the integer at key, atomically; returns the new value.", func(ctx context.Context, p api.IncParams) (int64, error) {
@@ -124,23 +124,23 @@ func kvError(err error) error {
 	return err
 }
 
-// listVisible lists up to limit (0: all) of the entries under prefix that
-// show keeps: limit counts what the caller sees, so others' personal keys
-// hidden from it do not eat into it. It lists again, twice as far, while
-// too few were visible and the store had more.
-func listVisible(s *store.Store, prefix string, limit int, show func(string) bool) ([]store.Entry, error) {
-	for n := limit; ; n *= 2 {
-		entries, err := s.List(prefix, n)
-		if err != nil {
-			return nil, err
+// listVisible lists the entries under p.Prefix after p.After that show
+// keeps, up to p.Limit of them and api.MaxListBytes of keys and values:
+// limit counts what the caller sees, so others' personal keys hidden from
+// it do not eat into it.
+func listVisible(s *store.Store, p api.ListParams, show func(string) bool) ([]store.Entry, error) {
+	entries := []store.Entry{}
+	size := 0
+	err := s.Range(p.Prefix, p.After, func(e store.Entry) bool {
+		if !show(e.Key) {
+			return true
 		}
-		got := len(entries)
-		entries = slices.DeleteFunc(entries, func(e store.Entry) bool { return !show(e.Key) })
-		if limit <= 0 || len(entries) >= limit || got < n {
-			if limit > 0 && len(entries) > limit {
-				entries = entries[:limit]
-			}
-			return entries, nil
+		size += len(e.Key) + len(e.Value)
+		if len(entries) > 0 && size > api.MaxListBytes {
+			return false
 		}
-	}
+		entries = append(entries, e)
+		return p.Limit <= 0 || len(entries) < p.Limit
+	})
+	return entries, err
 }

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -12,6 +14,7 @@ import (
 	"github.com/meshrpc/meshrpc/mesh/devnet"
 	"github.com/meshrpc/meshrpc/mesh/meshtest"
 	"github.com/meshrpc/meshrpc/node"
+	"github.com/meshrpc/meshrpc/node/api"
 	"github.com/meshrpc/meshrpc/rpc"
 )
 
@@ -168,5 +171,47 @@ func TestKVWatchFromNow(t *testing.T) {
 		if e.Key != "new" {
 			t.Fatalf("watch from now saw %q, written before it began", e.Key)
 		}
+	}
+}
+
+// A kv.list reply holds at most api.MaxListBytes of keys and values (a
+// hostile or careless caller cannot make one reply of the whole store);
+// paging with after reads the rest, each entry once.
+func TestKVListRepliesAreBoundedAndPage(t *testing.T) {
+	dn := meshtest.Net(t, devnet.Config{})
+	startNode(t, dn, node.Config{Hostname: "home", InMemory: true})
+	c := dialAs(t, dn, "cafe")
+	ctx := context.Background()
+	big, _ := json.Marshal(strings.Repeat("v", 500<<10))
+	for i := range 10 {
+		if err := c.Call(ctx, "home", "kv.put", api.PutParams{Key: fmt.Sprintf("big/%02d", i), Value: big}, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var seen []string
+	after := ""
+	for pages := 0; ; pages++ {
+		var page []api.Entry
+		if err := c.Call(ctx, "home", "kv.list", api.ListParams{Prefix: "big/", After: after}, &page); err != nil {
+			t.Fatal(err)
+		}
+		if len(page) == 0 {
+			if pages < 2 {
+				t.Fatalf("5 MB of entries came in %d pages; a reply holds at most %d bytes", pages, api.MaxListBytes)
+			}
+			break
+		}
+		size := 0
+		for _, e := range page {
+			size += len(e.Key) + len(e.Value)
+			seen = append(seen, e.Key)
+		}
+		if size > api.MaxListBytes {
+			t.Fatalf("a kv.list reply of %d bytes", size)
+		}
+		after = page[len(page)-1].Key
+	}
+	if len(seen) != 10 || seen[0] != "big/00" || seen[9] != "big/09" || !slices.IsSorted(seen) || len(slices.Compact(slices.Clone(seen))) != 10 {
+		t.Fatalf("pages gave %v", seen)
 	}
 }

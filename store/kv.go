@@ -47,19 +47,36 @@ func (s *Store) Get(key string) (e Entry, ok bool, err error) {
 // prefix, in key order.
 func (s *Store) List(prefix string, limit int) ([]Entry, error) {
 	entries := []Entry{}
-	err := s.view(func(tx *bolt.Tx) error {
+	err := s.Range(prefix, "", func(e Entry) bool {
+		entries = append(entries, e)
+		return limit <= 0 || len(entries) < limit
+	})
+	return entries, err
+}
+
+// Range calls fn with each entry whose key begins with prefix and sorts
+// after after ("": from the first), in key order, until fn returns false.
+// It reads one snapshot: writes made meanwhile are not seen. Paging with
+// after, the last key seen, reads a store of any size in bounded memory.
+func (s *Store) Range(prefix, after string, fn func(Entry) bool) error {
+	return s.view(func(tx *bolt.Tx) error {
 		c := tx.Bucket(bucketKV).Cursor()
 		p := []byte(prefix)
-		for k, v := c.Seek(p); k != nil && bytes.HasPrefix(k, p); k, v = c.Next() {
+		start := p
+		if after > prefix {
+			start = []byte(after)
+		}
+		for k, v := c.Seek(start); k != nil && bytes.HasPrefix(k, p); k, v = c.Next() {
+			if after != "" && string(k) == after {
+				continue
+			}
 			e, _ := decodeRecord(string(k), v)
-			entries = append(entries, e)
-			if limit > 0 && len(entries) == limit {
+			if !fn(e) {
 				break
 			}
 		}
 		return nil
 	})
-	return entries, err
 }
 
 // Put sets key to value (valid JSON) and returns the write's revision.

@@ -36,7 +36,7 @@ VALUE that is not valid JSON is taken as a string. Every write is on disk
   meshrpc kv watch home user/`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if len(args) > 0 {
-				return usagef("unknown kv command %q; it is one of get, put, delete, list, inc, watch", args[0])
+				return usagef("unknown kv command %q; it is one of get, put, delete, list, inc, watch, export, import", args[0])
 			}
 			return nil
 		},
@@ -51,17 +51,13 @@ VALUE that is not valid JSON is taken as a string. Every write is on disk
 			},
 		}
 	}
-	list := simple("list PEER [PREFIX]", "List keys (and values) by prefix", "  meshrpc kv list home user/", "kv.list", rangeArgs(1, 2),
-		func(a []string) []any {
-			prefix := ""
-			if len(a) > 0 {
-				prefix = a[0]
-			}
-			if opts.limit > 0 {
-				return []any{prefix, opts.limit}
-			}
-			return []any{prefix}
-		})
+	list := &cobra.Command{
+		Use: "list PEER [PREFIX]", Short: "List keys (and values) by prefix", Example: "  meshrpc kv list home user/",
+		Args: rangeArgs(1, 2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runKVList(cmd.Context(), opts, args[0], append(args[1:], "")[0])
+		},
+	}
 	list.Flags().IntVar(&opts.limit, "limit", 0, "at most this many entries")
 	cmd.AddCommand(
 		simple("get PEER KEY", "Print the value of KEY (null when absent)", "  meshrpc kv get home greeting", "kv.get", exactArgs(2),
@@ -79,6 +75,8 @@ VALUE that is not valid JSON is taken as a string. Every write is on disk
 			}),
 		list,
 		newCmdKVWatch(opts),
+		newCmdKVExport(opts),
+		newCmdKVImport(opts),
 	)
 	return cmd
 }
@@ -88,20 +86,27 @@ func runKV(ctx context.Context, opts *kvOptions, peer, method string, params []a
 	if err := opts.callPeer(ctx, peer, method, params, &result, 30*time.Second); err != nil {
 		return err
 	}
-	if opts.json || method != "kv.list" {
-		return printResult(opts.stdout, result, false)
-	}
-	return printEntries(opts, result)
+	return printResult(opts.stdout, result, false)
 }
 
-func printEntries(opts *kvOptions, result json.RawMessage) error {
-	var entries []struct {
-		Key   string          `json:"key"`
-		Value json.RawMessage `json:"value"`
-		Rev   int64           `json:"rev"`
+// runKVList lists the entries under prefix, page by page (a kv.list reply
+// holds at most 4 MiB), up to --limit of them.
+func runKVList(ctx context.Context, opts *kvOptions, peer, prefix string) error {
+	c, err := opts.dial(ctx)
+	if err != nil {
+		return err
 	}
-	if err := json.Unmarshal(result, &entries); err != nil {
-		return printResult(opts.stdout, result, false)
+	defer c.Close()
+	entries := []api.Entry{}
+	if err := listPages(ctx, c, peer, prefix, opts.limit, func(e api.Entry) error {
+		entries = append(entries, e)
+		return nil
+	}); err != nil {
+		return err
+	}
+	if opts.json {
+		b, _ := json.Marshal(entries)
+		return printResult(opts.stdout, b, false)
 	}
 	tw := newTable(opts.stdout)
 	fmt.Fprintln(tw, "KEY\tREV\tVALUE")
@@ -207,21 +212,16 @@ func compactedAt(err error) (current int64, ok bool) {
 // resyncList prints the keys under prefix as they are now, each as a put,
 // and returns them with their revisions.
 func resyncList(ctx context.Context, opts *kvOptions, c *node.Client, peer, prefix string, after int64) (map[string]int64, error) {
-	var entries []json.RawMessage
-	if err := c.Call(ctx, peer, "kv.list", []any{prefix}, &entries); err != nil {
-		return nil, callError(peer, "kv.list", err)
-	}
 	fmt.Fprintf(opts.stderr, "meshrpc: %s no longer remembers the changes after revision %d; the keys as they are now:\n", peer, after)
-	listed := make(map[string]int64, len(entries))
-	for _, raw := range entries {
-		var ev api.Event
-		json.Unmarshal(raw, &ev)
-		ev.Type = "put"
+	listed := map[string]int64{}
+	err := listPages(ctx, c, peer, prefix, 0, func(e api.Entry) error {
+		ev := api.Event{Type: "put", Key: e.Key, Value: e.Value, Rev: e.Rev}
 		listed[ev.Key] = ev.Rev
 		b, _ := json.Marshal(ev)
 		printEvent(opts, b, ev)
-	}
-	return listed, nil
+		return nil
+	})
+	return listed, err
 }
 
 // watchEvents reads kv.watch's result: {"events": [...], "rev": N} or a bare

@@ -21,12 +21,19 @@ type PutParams struct {
 	Value json.RawMessage `json:"value"`
 }
 
-// ListParams are kv.list's params: the entries under Prefix, at most Limit
-// of them (0: all) of those the caller may see.
+// ListParams are kv.list's params: the entries under Prefix whose keys
+// sort after After (to page: the last key of the previous page), at most
+// Limit of them (0: as many as fit) of those the caller may see. A reply
+// holds at most MaxListBytes of keys and values (and at least one entry):
+// a caller that wants everything pages with After until a page is empty.
 type ListParams struct {
 	Prefix string `json:"prefix,omitempty" rpc:"prefix"`
 	Limit  int    `json:"limit,omitempty"`
+	After  string `json:"after,omitempty"`
 }
+
+// MaxListBytes bounds the keys and values in one kv.list reply.
+const MaxListBytes = 4 << 20
 
 // IncParams are kv.inc's params; Delta defaults to 1.
 type IncParams struct {
