@@ -17,84 +17,108 @@ func Valid(b []byte) bool {
 // so that json.Compact would leave it as it is and it can be stored as its
 // bytes. Long strings are crossed with bytes.IndexByte.
 func Check(b []byte) (valid, compact bool) {
-	var stack []byte // the open containers, '{' or '['
-	compact = true
-	space := func(i int) int {
-		j := SkipSpace(b, i)
-		if j != i {
-			compact = false
+	c := checker{b: b, compact: true}
+	i, ok := c.space(0), true
+	for ok {
+		if i, ok = c.value(i); ok {
+			var done bool
+			if i, done, ok = c.next(i); done {
+				return ok, ok && c.compact
+			}
 		}
-		return j
 	}
-	i := space(0)
+	return false, false
+}
+
+// checker is Check's state: the open containers, and whether a space was
+// skipped.
+type checker struct {
+	b       []byte
+	stack   []byte // '{' or '['
+	compact bool
+}
+
+func (c *checker) space(i int) int {
+	j := SkipSpace(c.b, i)
+	if j != i {
+		c.compact = false
+	}
+	return j
+}
+
+// value checks the value starting at b[i] and returns where it ends or,
+// for a container that is not empty, where its first value starts (as a
+// value that ends there, with the container open).
+func (c *checker) value(i int) (int, bool) {
+	b := c.b
+	if i >= len(b) {
+		return 0, false
+	}
+	switch ch := b[i]; ch {
+	case '"':
+		return stringValid(b, i)
+	case '{', '[':
+		if len(c.stack) == maxNesting {
+			return 0, false
+		}
+		c.stack = append(c.stack, ch)
+		i = c.space(i + 1)
+		if i < len(b) && b[i] == ch+2 { // '}' is '{'+2, ']' is '['+2
+			c.stack = c.stack[:len(c.stack)-1]
+			return i + 1, true
+		}
+		if ch == '{' {
+			if i, ok := c.key(i); ok {
+				return c.value(i)
+			}
+			return 0, false
+		}
+		return c.value(i)
+	case 't':
+		return literal(b, i, "true")
+	case 'f':
+		return literal(b, i, "false")
+	case 'n':
+		return literal(b, i, "null")
+	}
+	return numberEnd(b, i)
+}
+
+// next follows a value that ended before b[i]: it closes containers, and
+// returns where the next element or member's value starts, or done when
+// the whole input is read (ok: it was one value).
+func (c *checker) next(i int) (next int, done, ok bool) {
+	b := c.b
 	for {
-		// A value starts at b[i].
+		i = c.space(i)
+		if len(c.stack) == 0 {
+			return 0, true, i == len(b)
+		}
 		if i >= len(b) {
-			return false, false
+			return 0, true, false
 		}
-		var ok bool
-		switch c := b[i]; c {
-		case '"':
-			i, ok = stringValid(b, i)
-		case '{', '[':
-			if len(stack) == maxNesting {
-				return false, false
-			}
-			stack = append(stack, c)
-			i = space(i + 1)
-			if i < len(b) && b[i] == c+2 { // '}' is '{'+2, ']' is '['+2
-				stack, i, ok = stack[:len(stack)-1], i+1, true
-			} else if c == '{' {
-				if i, ok = keyValid(b, i, space); ok {
-					continue // the member's value
-				}
-			} else {
-				continue // the first element
-			}
-		case 't':
-			i, ok = literal(b, i, "true")
-		case 'f':
-			i, ok = literal(b, i, "false")
-		case 'n':
-			i, ok = literal(b, i, "null")
-		default:
-			i, ok = numberEnd(b, i)
+		top := c.stack[len(c.stack)-1]
+		if b[i] == top+2 {
+			c.stack, i = c.stack[:len(c.stack)-1], i+1
+			continue
 		}
-		if !ok {
-			return false, false
+		if b[i] != ',' {
+			return 0, true, false
 		}
-		// A value ended before b[i]: close containers, or go on to the
-		// next element or member.
-		for {
-			i = space(i)
-			if len(stack) == 0 {
-				return i == len(b), compact && i == len(b)
+		i = c.space(i + 1)
+		if top == '{' {
+			if i, ok = c.key(i); !ok {
+				return 0, true, false
 			}
-			if i >= len(b) {
-				return false, false
-			}
-			top := stack[len(stack)-1]
-			if b[i] == top+2 {
-				stack, i = stack[:len(stack)-1], i+1
-				continue
-			}
-			if b[i] != ',' {
-				return false, false
-			}
-			i = space(i + 1)
-			if top == '{' {
-				if i, ok = keyValid(b, i, space); !ok {
-					return false, false
-				}
-			}
-			break
 		}
+		return i, false, true
 	}
 }
 
-// keyValid checks an object member's key and colon starting at b[i] and
+// key checks an object member's key and colon starting at b[i] and
 // returns where its value starts.
-func keyValid(b []byte, i int, space func(int) int) (int, bool) {
+func (c *checker) key(i int) (int, bool) {
+	b := c.b
 	if i >= len(b) || b[i] != '"' {
 		return 0, false
 	}
@@ -102,11 +126,11 @@ func keyValid(b []byte, i int, space func(int) int) (int, bool) {
 	if !ok {
 		return 0, false
 	}
-	i = space(i)
+	i = c.space(i)
 	if i >= len(b) || b[i] != ':' {
 		return 0, false
 	}
-	return space(i + 1), true
+	return c.space(i + 1), true
 }
 
 // stringValid checks the JSON string starting at b[i] (a '"'): no control
