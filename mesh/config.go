@@ -10,17 +10,22 @@ import (
 
 // Config says how to join a tailnet. The zero value joins Tailscale's service
 // as this machine's hostname, with state under the user's config directory,
-// logging in interactively unless TS_AUTHKEY is set.
+// logging in interactively unless TS_AUTHKEY is set. Empty fields are taken
+// from the same environment variables as the meshrpc command's flags (see
+// FromEnvironment), so a program started with a devnet's
+// MESHRPC_CONTROL_URL exported joins the devnet.
 type Config struct {
-	// Hostname is the node's name on the tailnet; default os.Hostname().
+	// Hostname is the node's name on the tailnet; default
+	// $MESHRPC_HOSTNAME, else os.Hostname().
 	Hostname string
 
 	// StateDir holds the node's keys and tsnet's log. Default:
-	// DefaultStateDir(). Created 0700.
+	// $MESHRPC_STATE_DIR, else DefaultStateDir(). Created 0700.
 	StateDir string
 
-	// ControlURL is the coordination server; default Tailscale's. A loopback
-	// URL (a devnet) makes the node use loopback endpoints only.
+	// ControlURL is the coordination server; default $MESHRPC_CONTROL_URL,
+	// else Tailscale's. A loopback URL (a devnet) makes the node use
+	// loopback endpoints only.
 	ControlURL string
 
 	// AuthKey joins without an interactive login; default $TS_AUTHKEY. It is
@@ -49,7 +54,33 @@ type Config struct {
 	ControlTimeout time.Duration
 }
 
+// The environment variables that empty Config fields are taken from; the
+// meshrpc command's --hostname, --state-dir and --control-url default to
+// them too.
+const (
+	EnvHostname   = "MESHRPC_HOSTNAME"
+	EnvStateDir   = "MESHRPC_STATE_DIR"
+	EnvControlURL = "MESHRPC_CONTROL_URL"
+)
+
+// FromEnvironment returns c with its empty Hostname, StateDir and
+// ControlURL taken from MESHRPC_HOSTNAME, MESHRPC_STATE_DIR and
+// MESHRPC_CONTROL_URL. Join does this itself; it is exported for
+// programs that need the resolved values first.
+func (c Config) FromEnvironment() Config {
+	for _, f := range []struct {
+		field *string
+		env   string
+	}{{&c.Hostname, EnvHostname}, {&c.StateDir, EnvStateDir}, {&c.ControlURL, EnvControlURL}} {
+		if *f.field == "" {
+			*f.field = os.Getenv(f.env)
+		}
+	}
+	return c
+}
+
 func (c Config) withDefaults() (Config, error) {
+	c = c.FromEnvironment()
 	if c.Hostname == "" {
 		h, err := os.Hostname()
 		if err != nil {

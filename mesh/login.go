@@ -36,7 +36,7 @@ func (n *Node) waitRunning(ctx context.Context, errs *lastError) (loggedIn bool,
 		case err := <-watchErr:
 			return false, fmt.Errorf("mesh: watch tailscale state: %w", err)
 		case <-silence.C:
-			return false, fmt.Errorf("mesh: no answer from the control server %s after %s; check --control-url and this machine's network%s",
+			return false, fmt.Errorf("mesh: no answer from the control server %s after %s; check the control URL (Config.ControlURL, $MESHRPC_CONTROL_URL, meshrpc --control-url) and this machine's network%s",
 				n.controlName(), n.cfg.ControlTimeout, errs.suffix())
 		case nt := <-notes:
 			if nt.ErrMessage != nil {

@@ -79,6 +79,7 @@ type tailnet interface {
 // Dial prepares a Client. Through a serving node or tailscaled it is
 // instant; otherwise it joins the tailnet (logging in the first time).
 func Dial(ctx context.Context, cfg ClientConfig) (*Client, error) {
+	environment(&cfg.Hostname, &cfg.StateDir, &cfg.ControlURL)
 	hostname, stateDir, err := resolveIdentity(cfg.Hostname, cfg.StateDir)
 	if err != nil {
 		return nil, err

@@ -23,6 +23,9 @@ const SocketName = "meshrpc.sock"
 // Config configures a node. The zero value joins Tailscale's tailnet as this
 // machine's hostname with state in mesh.DefaultStateDir, serves on port 4343 with
 // the store in STATE_DIR/kv.db, and lets only the same user's devices call.
+// Empty Hostname, StateDir and ControlURL are taken from $MESHRPC_HOSTNAME,
+// $MESHRPC_STATE_DIR and $MESHRPC_CONTROL_URL, as the meshrpc command's
+// flags are: with a devnet's URL exported, a program joins the devnet.
 type Config struct {
 	Hostname   string
 	StateDir   string
@@ -74,6 +77,13 @@ type Config struct {
 // hostnameFile remembers the node's hostname in its state directory, so a
 // later run without --hostname does not rename it.
 const hostnameFile = "hostname"
+
+// environment fills the empty Hostname, StateDir and ControlURL from the
+// environment, as mesh.Config.FromEnvironment does.
+func environment(hostname, stateDir, controlURL *string) {
+	c := mesh.Config{Hostname: *hostname, StateDir: *stateDir, ControlURL: *controlURL}.FromEnvironment()
+	*hostname, *stateDir, *controlURL = c.Hostname, c.StateDir, c.ControlURL
+}
 
 func resolveIdentity(hostname, stateDir string) (string, string, error) {
 	if stateDir == "" {

@@ -51,6 +51,7 @@ func New(ctx context.Context, cfg Config) (_ *Node, err error) {
 	if _, err := parseRules(cfg.Allow, nil); err != nil {
 		return nil, err
 	}
+	environment(&cfg.Hostname, &cfg.StateDir, &cfg.ControlURL)
 	hostname, stateDir, err := resolveIdentity(cfg.Hostname, cfg.StateDir)
 	if err != nil {
 		return nil, err

@@ -57,9 +57,9 @@ Serve on the home server, call from anywhere on the tailnet:
 		RunE: func(cmd *cobra.Command, args []string) error { return cmd.Help() },
 	}
 	fl := root.PersistentFlags()
-	fl.StringVar(&g.controlURL, "control-url", os.Getenv("MESHRPC_CONTROL_URL"), "coordination server URL (env MESHRPC_CONTROL_URL; default Tailscale's)")
-	fl.StringVar(&g.stateDir, "state-dir", os.Getenv("MESHRPC_STATE_DIR"), "directory of this node's identity, logs and socket (env MESHRPC_STATE_DIR; default "+defaultStateDirHelp()+")")
-	fl.StringVar(&g.hostname, "hostname", os.Getenv("MESHRPC_HOSTNAME"), "this node's name on the tailnet (env MESHRPC_HOSTNAME; default the machine's, or the one used last)")
+	fl.StringVar(&g.controlURL, "control-url", os.Getenv(mesh.EnvControlURL), "coordination server URL (env MESHRPC_CONTROL_URL; default Tailscale's)")
+	fl.StringVar(&g.stateDir, "state-dir", os.Getenv(mesh.EnvStateDir), "directory of this node's identity, logs and socket (env MESHRPC_STATE_DIR; default "+defaultStateDirHelp()+")")
+	fl.StringVar(&g.hostname, "hostname", os.Getenv(mesh.EnvHostname), "this node's name on the tailnet (env MESHRPC_HOSTNAME; default the machine's, or the one used last)")
 	fl.StringVar(&g.authKey, "authkey", "", "auth key to join the tailnet without a browser login (env TS_AUTHKEY)")
 	fl.StringVar(&g.via, "via", envOr("MESHRPC_VIA", node.ViaAuto), "how to reach the tailnet: auto, tailscale (this machine's tailscaled) or tsnet (a node of meshrpc's own) (env MESHRPC_VIA)")
 	fl.StringVar(&g.tsSocket, "tailscale-socket", os.Getenv("MESHRPC_TAILSCALE_SOCKET"), "tailscaled's LocalAPI socket (env MESHRPC_TAILSCALE_SOCKET; default the platform's)")

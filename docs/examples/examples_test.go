@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -34,7 +35,10 @@ func TestSeedProgramsPortedToGo(t *testing.T) {
 	cafe := build(t, dir, "./cafe")
 	dn := meshtest.Net(t, devnet.Config{})
 
-	server := exec.Command(home, "-hostname", "home", "-state-dir", filepath.Join(dir, "home-state"), "-control-url", dn.ControlURL())
+	// The library takes the devnet and the state directory from the same
+	// environment variables as the CLI: the programs have no flags for them.
+	server := exec.Command(home, "-hostname", "home")
+	server.Env = append(os.Environ(), "MESHRPC_CONTROL_URL="+dn.ControlURL(), "MESHRPC_STATE_DIR="+filepath.Join(dir, "home-state"))
 	serverLog := new(lockedBuffer)
 	server.Stderr = serverLog
 	if err := server.Start(); err != nil {
@@ -53,7 +57,9 @@ func TestSeedProgramsPortedToGo(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	out, err := exec.CommandContext(ctx, cafe, "-server", "home", "-state-dir", filepath.Join(dir, "cafe-state"), "-control-url", dn.ControlURL()).CombinedOutput()
+	client := exec.CommandContext(ctx, cafe, "-server", "home")
+	client.Env = append(os.Environ(), "MESHRPC_CONTROL_URL="+dn.ControlURL(), "MESHRPC_STATE_DIR="+filepath.Join(dir, "cafe-state"))
+	out, err := client.CombinedOutput()
 	if err != nil {
 		t.Fatalf("cafe: %v\n%s", err, out)
 	}

@@ -10,7 +10,6 @@ import (
 	"flag"
 	"fmt"
 	"log"
-	"os"
 	"sync"
 
 	"github.com/meshrpc/meshrpc/node"
@@ -19,12 +18,10 @@ import (
 func main() {
 	server := flag.String("server", "home", "the home server's tailnet name")
 	hostname := flag.String("hostname", "cafe", "this node's name on the tailnet")
-	stateDir := flag.String("state-dir", "", "state directory (default: meshrpc's)")
-	controlURL := flag.String("control-url", os.Getenv("MESHRPC_CONTROL_URL"), "control server (default: Tailscale's)")
 	flag.Parse()
 	ctx := context.Background()
 
-	c, err := node.Dial(ctx, node.ClientConfig{Hostname: *hostname, StateDir: *stateDir, ControlURL: *controlURL})
+	c, err := node.Dial(ctx, node.ClientConfig{Hostname: *hostname})
 	if err != nil {
 		log.Fatal(err)
 	}

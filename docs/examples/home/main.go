@@ -30,13 +30,11 @@ type keyValue struct {
 
 func main() {
 	hostname := flag.String("hostname", "home", "name on the tailnet")
-	stateDir := flag.String("state-dir", "", "state directory (default: meshrpc's)")
-	controlURL := flag.String("control-url", os.Getenv("MESHRPC_CONTROL_URL"), "control server (default: Tailscale's)")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
-	n, err := node.New(ctx, node.Config{Hostname: *hostname, StateDir: *stateDir, ControlURL: *controlURL})
+	n, err := node.New(ctx, node.Config{Hostname: *hostname})
 	if err != nil {
 		log.Fatal(err)
 	}
