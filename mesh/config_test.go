@@ -1,6 +1,9 @@
 package mesh_test
 
 import (
+	"errors"
+	"net/netip"
+	"strings"
 	"testing"
 
 	"github.com/meshrpc/meshrpc/mesh"
@@ -14,5 +17,38 @@ func TestConfigFromEnvironment(t *testing.T) {
 	got := mesh.Config{Hostname: "given"}.FromEnvironment()
 	if got.Hostname != "given" || got.StateDir != "/env/state" || got.ControlURL != "http://127.0.0.1:9911" {
 		t.Fatalf("FromEnvironment = %+v", got)
+	}
+}
+
+func TestFindPeer(t *testing.T) {
+	addr := func(s string) []netip.Addr { return []netip.Addr{netip.MustParseAddr(s)} }
+	self := mesh.Peer{Name: "cafe", DNSName: "cafe.ts.net", Addrs: addr("100.64.0.9"), Online: true}
+	peers := []mesh.Peer{
+		{Name: "home", DNSName: "home.ts.net", Addrs: addr("100.64.0.1"), Online: true},
+		{Name: "nas", DNSName: "nas.ts.net", Addrs: addr("100.64.0.2"), Online: false},
+		{Name: "phone", DNSName: "phone.ts.net", Addrs: addr("100.64.0.3"), Online: false},
+		{Name: "phone", DNSName: "phone-1.ts.net", Addrs: addr("100.64.0.4"), Online: true},
+	}
+	for _, tc := range []struct{ name, addr, err string }{
+		{"home", "100.64.0.1", ""},
+		{"HOME.ts.net.", "100.64.0.1", ""},
+		{"nas", "100.64.0.2", ""},   // offline, but the only one of its name
+		{"phone", "100.64.0.4", ""}, // the online one of two
+		{"cafe", "100.64.0.9", ""},
+		{"hmoe", "", `no node named "hmoe" on the tailnet; did you mean home?`},
+		{"zzz", "", `no node named "zzz" on the tailnet (meshrpc peers lists them)`},
+	} {
+		p, err := mesh.FindPeer(self, peers, tc.name)
+		switch {
+		case tc.err != "" && (err == nil || err.Error() != tc.err || !errors.Is(err, mesh.ErrNoSuchNode)):
+			t.Errorf("FindPeer(%q) = %v, want error %q", tc.name, err, tc.err)
+		case tc.err == "" && (err != nil || p.Addrs[0].String() != tc.addr):
+			t.Errorf("FindPeer(%q) = %v %v, want %s", tc.name, p.Addrs, err, tc.addr)
+		}
+	}
+	twins := append(peers, mesh.Peer{Name: "home", DNSName: "home-1.ts.net", Addrs: addr("100.64.0.5"), Online: true})
+	if _, err := mesh.FindPeer(self, twins, "home"); !errors.Is(err, mesh.ErrAmbiguousName) ||
+		!strings.Contains(err.Error(), "home.ts.net (100.64.0.1) and home-1.ts.net (100.64.0.5)") {
+		t.Errorf("two online nodes named home: %v", err)
 	}
 }

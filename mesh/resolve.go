@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/netip"
 	"slices"
-	"strings"
 	"time"
 
 	"tailscale.com/client/local"
@@ -22,34 +21,30 @@ func (n *Node) resolve(ctx context.Context, host string) (netip.Addr, error) {
 	return resolveIn(ctx, n.lc, host)
 }
 
-// resolveIn resolves host with the tailnet map of a LocalAPI.
+// resolveIn resolves host with the tailnet map of a LocalAPI. Once the map
+// has peers, it is the answer: a name it lacks fails at once. Only an empty
+// map (right after joining) is waited on, up to resolveWait.
 func resolveIn(ctx context.Context, lc *local.Client, host string) (netip.Addr, error) {
-	name := strings.ToLower(strings.TrimSuffix(host, "."))
 	ctx, cancel := context.WithTimeout(ctx, resolveWait)
 	defer cancel()
 	for {
-		if addr, ok := lookup(ctx, lc, name); ok {
-			return addr, nil
+		self, peers, err := peersOf(ctx, lc)
+		if err == nil {
+			p, ferr := FindPeer(self, peers, host)
+			switch {
+			case ferr == nil:
+				return p.Addrs[0], nil
+			case len(peers) > 0:
+				return netip.Addr{}, ferr
+			}
+			err = ferr
 		}
 		select {
 		case <-ctx.Done():
-			return netip.Addr{}, fmt.Errorf("mesh: no node named %q on the tailnet (meshrpc peers lists them)", host)
+			return netip.Addr{}, err
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
-}
-
-func lookup(ctx context.Context, lc *local.Client, name string) (netip.Addr, bool) {
-	self, peers, err := peersOf(ctx, lc)
-	if err != nil {
-		return netip.Addr{}, false
-	}
-	for _, p := range append(peers, self) {
-		if len(p.Addrs) > 0 && (strings.EqualFold(p.Name, name) || strings.EqualFold(p.DNSName, name)) {
-			return p.Addrs[0], true
-		}
-	}
-	return netip.Addr{}, false
 }
 
 // checkOnTailnet refuses an address that is no node's in the tailnet map:

@@ -150,8 +150,42 @@ func (c *Client) Route() (route string, tried []string) { return c.route, c.trie
 
 // Call calls method on peer ("home", "home.tailnet.ts.net", an address, or
 // any of those with :port) and decodes the result into result.
+//
+// A name no node of the tailnet has fails at once with a
+// *mesh.NoNodeError (errors.Is mesh.ErrNoSuchNode) that suggests the
+// names like it, and a name two nodes share with an error naming both
+// (mesh.ErrAmbiguousName): the tailnet map is the answer, so they are not
+// retried.
 func (c *Client) Call(ctx context.Context, peer, method string, params, result any) error {
+	if err := c.known(ctx, peer); err != nil {
+		return err
+	}
 	return c.rpc(peer).Call(ctx, method, params, result)
+}
+
+// known checks, the first time a peer is called by name, that the tailnet
+// map has one node of that name. An empty map (a node that has only just
+// joined) is left to the dial, which waits for it.
+func (c *Client) known(ctx context.Context, peer string) error {
+	host := peer
+	if h, _, err := net.SplitHostPort(peer); err == nil {
+		host = h
+	}
+	c.mu.Lock()
+	_, ok := c.clients[net.JoinHostPort(host, strconv.Itoa(c.port))]
+	c.mu.Unlock()
+	if ok || host != peer {
+		return nil // checked before, or an explicit host:port
+	}
+	if _, err := netip.ParseAddr(host); err == nil {
+		return nil // an address: the dial checks it is on the tailnet
+	}
+	self, peers, err := c.net.Peers(ctx)
+	if err != nil || len(peers) == 0 {
+		return nil
+	}
+	_, err = mesh.FindPeer(self, peers, host)
+	return err
 }
 
 // RPC returns the rpc client for peer, for batches and notifications.

@@ -2,6 +2,7 @@ package node_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"path/filepath"
@@ -9,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/meshrpc/meshrpc/mesh"
 	"github.com/meshrpc/meshrpc/mesh/devnet"
 	"github.com/meshrpc/meshrpc/mesh/meshtest"
 	"github.com/meshrpc/meshrpc/node"
@@ -150,5 +152,21 @@ func TestAllowRuleLetsATaggedNodeIn(t *testing.T) {
 	}
 	if err := untagged.Call(ctx, "home", "sys.ping", nil, nil); rpc.CodeOf(err) != rpc.CodePermissionDenied {
 		t.Fatalf("an untagged node of another user: %v; want denied", err)
+	}
+}
+
+// From Go, a name no node has is a typed error, at once, not -32005.
+func TestCallToAnUnknownNodeIsATypedError(t *testing.T) {
+	dn := meshtest.Net(t, devnet.Config{})
+	startNode(t, dn, node.Config{Hostname: "home", InMemory: true})
+	c := dialAs(t, dn, "cafe")
+	ctx := context.Background()
+	if err := c.Call(ctx, "home", "sys.ping", nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	err := c.Call(ctx, "hmoe", "sys.ping", nil, nil)
+	var nn *mesh.NoNodeError
+	if !errors.Is(err, mesh.ErrNoSuchNode) || !errors.As(err, &nn) || len(nn.DidYouMean) != 1 || nn.DidYouMean[0] != "home" {
+		t.Fatalf("calling hmoe: %v", err)
 	}
 }

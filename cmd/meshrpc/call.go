@@ -11,6 +11,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/spf13/cobra"
 
+	"github.com/meshrpc/meshrpc/mesh"
 	"github.com/meshrpc/meshrpc/rpc"
 )
 
@@ -122,6 +123,8 @@ func callError(peer, method string, err error) error {
 		return unreachableError{fmt.Errorf("%s on %s: %s (code %d)", method, peer, re.Message, re.Code)}
 	case errors.As(err, &re):
 		return fmt.Errorf("%s on %s: %s (code %d)", method, peer, re.Message, re.Code)
+	case errors.Is(err, mesh.ErrNoSuchNode), errors.Is(err, mesh.ErrAmbiguousName):
+		return unreachableError{err} // the tailnet map's answer, said once
 	case errors.Is(err, context.DeadlineExceeded):
 		return unreachableError{fmt.Errorf("%s on %s: no answer before the timeout; is %s online and running meshrpc serve?", method, peer, peer)}
 	}

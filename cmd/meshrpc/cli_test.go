@@ -186,6 +186,11 @@ func TestServeAndCall(t *testing.T) {
 	if r := run(t, dn.ControlURL(), append(cafe, "kv", "inc", "home", "visits")...); strings.TrimSpace(r.stdout) != "6" {
 		t.Fatalf("kv inc: %+v", r)
 	}
+	// A name no node has fails at once, plainly, with the look-alike.
+	r = run(t, dn.ControlURL(), append(cafe, "call", "hmoe", "sys.ping")...)
+	if r.code != 3 || !strings.Contains(r.stderr, `no node named "hmoe" on the tailnet; did you mean home?`) || strings.Contains(r.stderr, "online and running") {
+		t.Fatalf("call to a misspelt node: %+v", r)
+	}
 	r = run(t, dn.ControlURL(), append(cafe, "whoami", "home", "--json")...)
 	var who struct{ Node, Login string }
 	if r.code != 0 || json.Unmarshal([]byte(r.stdout), &who) != nil || who.Node != "cafe" || who.Login == "" {
