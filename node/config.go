@@ -38,6 +38,12 @@ type Config struct {
 
 	// DataFile is the bbolt file of the store; default STATE_DIR/kv.db.
 	DataFile string
+	// PersonalBytes and PersonalKeys limit each login's personal space
+	// (keys under ~/): bytes of keys and values, and keys. Defaults 64 MiB
+	// and 100,000: room for a person's settings and notes, not for one
+	// device to fill the node's disk. Deletes always work.
+	PersonalBytes int64
+	PersonalKeys  int64
 	// InMemory keeps the store in a temporary file without fsync, removed on
 	// Close: for tests and the demo only.
 	InMemory bool

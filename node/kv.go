@@ -97,6 +97,7 @@ var kvErrorCodes = []struct {
 	{store.ErrEmptyKey, rpc.CodeInvalidParams},
 	{store.ErrInvalidKey, rpc.CodeInvalidParams},
 	{store.ErrTooLarge, rpc.CodeInvalidParams},
+	{store.ErrQuota, rpc.CodeQuotaExceeded},
 	{store.ErrInvalidJSON, rpc.CodeInvalidParams},
 	{store.ErrCompacted, rpc.CodeNotFound},
 	{store.ErrClosed, rpc.CodeUnavailable},

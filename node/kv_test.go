@@ -215,3 +215,30 @@ func TestKVListRepliesAreBoundedAndPage(t *testing.T) {
 		t.Fatalf("pages gave %v", seen)
 	}
 }
+
+// A personal space is limited by its quota over the tailnet: the write past
+// it gets -32007 with the space's usage, and a delete makes room.
+func TestPersonalSpaceQuota(t *testing.T) {
+	dn := meshtest.Net(t, devnet.Config{})
+	startNode(t, dn, node.Config{Hostname: "home", PersonalKeys: 5})
+	c := dialAs(t, dn, "phone")
+	ctx := context.Background()
+	for i := range 5 {
+		if err := c.Call(ctx, "home", "kv.put", api.PutParams{Key: fmt.Sprintf("~/note%d", i), Value: json.RawMessage(`"x"`)}, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	err := c.Call(ctx, "home", "kv.put", api.PutParams{Key: "~/note5", Value: json.RawMessage(`"x"`)}, nil)
+	if rpc.CodeOf(err) != rpc.CodeQuotaExceeded || !strings.Contains(err.Error(), "holds 5 keys") {
+		t.Fatalf("the sixth key: %v", err)
+	}
+	if err := c.Call(ctx, "home", "kv.delete", api.KeyParams{Key: "~/note0"}, nil); err != nil {
+		t.Fatalf("delete in a full space: %v", err)
+	}
+	if err := c.Call(ctx, "home", "kv.put", api.PutParams{Key: "~/note5", Value: json.RawMessage(`"x"`)}, nil); err != nil {
+		t.Fatalf("after the delete: %v", err)
+	}
+	if err := c.Call(ctx, "home", "kv.put", api.PutParams{Key: "shared/x", Value: json.RawMessage(`"x"`)}, nil); err != nil {
+		t.Fatalf("outside the personal space: %v", err)
+	}
+}

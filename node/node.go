@@ -112,7 +112,14 @@ func openStore(cfg Config, stateDir string) (*store.Store, error) {
 	if path == "" {
 		path = filepath.Join(stateDir, "kv.db")
 	}
-	return store.Open(path, &store.Options{Check: cfg.CheckStore, InitEmpty: cfg.InitStore})
+	quota := &store.Quota{Prefix: "~", Bytes: cfg.PersonalBytes, Keys: cfg.PersonalKeys}
+	if quota.Bytes <= 0 {
+		quota.Bytes = DefaultPersonalBytes
+	}
+	if quota.Keys <= 0 {
+		quota.Keys = DefaultPersonalKeys
+	}
+	return store.Open(path, &store.Options{Check: cfg.CheckStore, InitEmpty: cfg.InitStore, Quota: quota})
 }
 
 // openLogs opens what the node writes of its calls: its log (meshrpc.log in
@@ -242,6 +249,12 @@ func (n *Node) Serve(ctx context.Context) error {
 	}
 	return errors.Join(err, shutErr, n.Close())
 }
+
+// The personal space quota's defaults (Config.PersonalBytes, PersonalKeys).
+const (
+	DefaultPersonalBytes = 64 << 20
+	DefaultPersonalKeys  = 100_000
+)
 
 // Close leaves the tailnet and closes the store. It is idempotent.
 func (n *Node) Close() error {

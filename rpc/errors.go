@@ -22,6 +22,7 @@ const (
 	CodeDeadlineExceeded = -32004 // the call's deadline passed
 	CodeUnavailable      = -32005 // the node (or peer) cannot serve now; retry later
 	CodeTooManyRequests  = -32006 // the caller has too many calls in flight
+	CodeQuotaExceeded    = -32007 // the write would take a space past its quota
 )
 
 // Error is a JSON-RPC error object. Handlers return one (or wrap one) to

@@ -41,7 +41,24 @@ type writer struct {
 	made      []string
 	forgotten []string
 	rev       int64 // the revision of the last write so far
+	// logBytes is what the change log holds, with this commit's changes.
+	logBytes int64
+	// quota and spaces are the store's; deltas this commit's changes to
+	// the spaces' usage, applied once it is durable.
+	quota  *Quota
+	spaces map[string]usage
+	deltas map[string]usage
 }
+
+// logChange appends the change made at w.rev to the change log.
+func (w *writer) logChange(change []byte) error {
+	w.logBytes += int64(len(change))
+	return w.log.Put(revKey(w.rev), change)
+}
+
+// minLogKept is how many of the last changes the log keeps whatever their
+// size: a retry of a write made among them is still answered from the log.
+const minLogKept = 100
 
 // maxBatchOps bounds the writes one commit takes, so that a flood of
 // writers cannot make one transaction unbounded.
@@ -136,7 +153,8 @@ func (s *Store) commit(batch []*op) {
 	var w *writer
 	err := s.guard(func() error {
 		return s.db.Update(func(tx *bolt.Tx) error {
-			w = &writer{tx: tx, kv: tx.Bucket(bucketKV), log: tx.Bucket(bucketLog), rev: rev}
+			w = &writer{tx: tx, kv: tx.Bucket(bucketKV), log: tx.Bucket(bucketLog), rev: rev,
+				logBytes: s.logBytes, quota: s.quota, spaces: s.spaces}
 			// Revisions only grow: pack the log's pages full rather than
 			// splitting them in half, for half the pages to read and rewrite.
 			w.log.FillPercent = 1
@@ -176,6 +194,12 @@ func (s *Store) commit(batch []*op) {
 			delete(s.requests, r)
 		}
 	}
+	if err == nil && w != nil {
+		s.logBytes = w.logBytes
+		s.spacesMu.Lock()
+		s.applyDeltas(w.deltas)
+		s.spacesMu.Unlock()
+	}
 	if err == nil && rev != s.rev.Load() {
 		s.rev.Store(rev)
 		s.notifyWatchers()
@@ -206,21 +230,34 @@ func (w *writer) run(o *op) (res any, err error) {
 }
 
 // compactLog drops the oldest changes beyond maxLog, once a sixteenth
-// more have gathered: dropping one with every commit would read and
-// rewrite the log's first page each time.
+// more have gathered (dropping one with every commit would read and
+// rewrite the log's first page each time), and beyond maxLogBytes, down to
+// fifteen sixteenths of it; the last minLogKept changes always stay.
 func (s *Store) compactLog(w *writer, meta *bolt.Bucket) error {
-	compacted := s.compacted.Load()
-	if w.rev-compacted <= s.maxLog+s.maxLog/16 {
+	overCount := w.rev-s.compacted.Load() > s.maxLog+s.maxLog/16
+	if !overCount && w.logBytes <= s.maxLogBytes {
 		return nil
 	}
-	until := w.rev - s.maxLog
+	byCount := w.rev - s.maxLog
+	keepFrom := w.rev - min(minLogKept, s.maxLog)
+	target := s.maxLogBytes - s.maxLogBytes/16
 	var old [][]byte // deleting under a moving cursor can skip keys
+	until := int64(0)
 	c := w.log.Cursor()
-	for k, v := c.First(); k != nil && revOf(k) <= until; k, v = c.Next() {
+	for k, v := c.First(); k != nil; k, v = c.Next() {
+		rev := revOf(k)
+		if rev > keepFrom || (rev > byCount && w.logBytes <= target) {
+			break
+		}
 		old = append(old, k)
+		until = rev
+		w.logBytes -= int64(len(v))
 		if r, ok := requestOf(v); ok && w.requests != nil {
 			w.forgotten = append(w.forgotten, r)
 		}
+	}
+	if len(old) == 0 {
+		return nil
 	}
 	for _, k := range old {
 		if err := w.log.Delete(k); err != nil {

@@ -18,6 +18,8 @@ var (
 	ErrInvalidJSON = errors.New("store: value is not valid JSON")
 	ErrInvalidKey  = errors.New("store: invalid key")
 	ErrClosed      = errors.New("store: closed")
+	// ErrQuota is a write refused because its space is full (see Quota).
+	ErrQuota = errors.New("store: quota exceeded")
 	// ErrDamaged is a data file that Open refuses: damaged, empty or not a
 	// meshrpc store. The error names the file, the damage and what to do.
 	ErrDamaged = errors.New("store: damaged data file")

@@ -144,14 +144,18 @@ func (ws Writes) Delete(key string) (rev int64, existed bool, err error) {
 		return 0, false, err
 	}
 	res, err := ws.write(func(w *writer) (any, error) {
-		if w.kv.Get([]byte(key)) == nil {
+		old := w.kv.Get([]byte(key))
+		if old == nil {
 			return int64(0), nil
+		}
+		if err := w.charge(key, old, -1); err != nil {
+			return nil, err
 		}
 		w.rev++
 		if err := w.kv.Delete([]byte(key)); err != nil {
 			return nil, err
 		}
-		return w.rev, w.log.Put(revKey(w.rev), encodeEvent(logDelete, w.request, key, nil))
+		return w.rev, w.logChange(encodeEvent(logDelete, w.request, key, nil))
 	}, replayRev)
 	rev = intOf(res)
 	return rev, rev != 0, err
@@ -225,15 +229,19 @@ func replayInc(w *writer, rev int64) (any, error) {
 
 // put writes key inside the commit, keeping its create revision.
 func (w *writer) put(key string, value []byte) (int64, error) {
+	old := w.kv.Get([]byte(key))
+	if err := w.charge(key, old, len(value)); err != nil {
+		return 0, err
+	}
 	w.rev++
 	createRev := w.rev
-	if b := w.kv.Get([]byte(key)); b != nil {
-		_, createRev = decodeRecord(key, b)
+	if old != nil {
+		_, createRev = decodeRecord(key, old)
 	}
 	if err := w.kv.Put([]byte(key), encodeRecord(w.rev, createRev, value)); err != nil {
 		return 0, err
 	}
-	return w.rev, w.log.Put(revKey(w.rev), encodeEvent(logPut, w.request, key, value))
+	return w.rev, w.logChange(encodeEvent(logPut, w.request, key, value))
 }
 
 func (s *Store) view(fn func(tx *bolt.Tx) error) error {

@@ -21,6 +21,12 @@ type Options struct {
 	// MaxLog is how many changes the change log keeps at least (it drops
 	// the oldest once MaxLog/16 more have gathered); default 10000.
 	MaxLog int64
+	// MaxLogBytes bounds the bytes the change log holds (each change keeps
+	// its value): beyond it the oldest changes are dropped too, but never
+	// the last minLogKept (100, or MaxLog if less). Default 64 MiB.
+	MaxLogBytes int64
+	// Quota, if set, limits the keys under its prefix per space.
+	Quota *Quota
 	// Check runs bbolt's full consistency check at open, reading every
 	// page (about a second per few hundred MB from the page cache); without
 	// it Open checks the meta pages, the freelist and the file's length.
@@ -49,6 +55,16 @@ type Store struct {
 	path     string
 	inMemory bool
 	maxLog   int64
+	// maxLogBytes bounds the change log's bytes; logBytes is what it holds
+	// (only the committer touches it).
+	maxLogBytes int64
+	logBytes    int64
+
+	// quota limits the spaces; spaces is each one's usage, written by the
+	// committer under spacesMu.
+	quota    *Quota
+	spacesMu sync.Mutex
+	spaces   map[string]usage
 
 	rev       atomic.Int64
 	compacted atomic.Int64
@@ -124,12 +140,15 @@ func open(path string, opts *Options, inMemory bool) (_ *Store, err error) {
 		return nil, err
 	}
 	s := &Store{
-		db: db, path: path, inMemory: inMemory, maxLog: opts.MaxLog,
+		db: db, path: path, inMemory: inMemory, maxLog: opts.MaxLog, maxLogBytes: opts.MaxLogBytes, quota: opts.Quota,
 		queue: make(chan *op, 1024), stop: make(chan struct{}), stopped: make(chan struct{}),
 		changed: make(chan struct{}),
 	}
 	if s.maxLog <= 0 {
 		s.maxLog = 10000
+	}
+	if s.maxLogBytes <= 0 {
+		s.maxLogBytes = 64 << 20
 	}
 	if err := s.init(); err != nil {
 		db.Close()
@@ -173,13 +192,15 @@ func (s *Store) init() error {
 		}
 		if !s.inMemory {
 			s.requests = map[string]int64{}
-			tx.Bucket(bucketLog).ForEach(func(k, v []byte) error {
-				if r, ok := requestOf(v); ok {
-					s.requests[r] = revOf(k)
-				}
-				return nil
-			})
 		}
+		tx.Bucket(bucketLog).ForEach(func(k, v []byte) error {
+			s.logBytes += int64(len(v))
+			if r, ok := requestOf(v); ok && s.requests != nil {
+				s.requests[r] = revOf(k)
+			}
+			return nil
+		})
+		s.spaces = s.quota.countSpaces(tx.Bucket(bucketKV))
 		s.rev.Store(getInt(meta, keyRev))
 		s.compacted.Store(getInt(meta, keyCompacted))
 		return nil

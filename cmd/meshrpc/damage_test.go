@@ -113,7 +113,6 @@ func TestServeRefusesADamagedDataFile(t *testing.T) {
 // kv.* answer -32005 (unavailable) with the reason, everything else
 // keeps serving, and sys.info and `meshrpc status` say why.
 func TestServeKeepsServingWithADamagedStore(t *testing.T) {
-	dn := meshtest.Net(t, devnet.Config{})
 	for _, tc := range []struct {
 		name   string
 		change func(b []byte, page int)
@@ -122,6 +121,8 @@ func TestServeKeepsServingWithADamagedStore(t *testing.T) {
 		{"page body", func(b []byte, page int) { copy(b[page+16:page+272], bytes.Repeat([]byte{0xFF}, 256)) }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			// A devnet each: two nodes named home on one would be ambiguous.
+			dn := meshtest.Net(t, devnet.Config{})
 			dir := t.TempDir()
 			data, state := filepath.Join(dir, "kv.db"), filepath.Join(dir, "home")
 			damagedStore(t, data, tc.change)

@@ -103,6 +103,7 @@ func runServe(ctx context.Context, opts *serveOptions, portSet bool) error {
 	if !portSet && file.port != 0 {
 		cfg.Port = file.port
 	}
+	cfg.PersonalBytes, cfg.PersonalKeys = file.quota.Bytes, file.quota.Keys
 	n, err := node.New(ctx, cfg)
 	if errors.Is(err, store.ErrDamaged) {
 		return err // the data file, not the tailnet: exit status 1
@@ -155,6 +156,7 @@ type serveFile struct {
 	data     string
 	port     int
 	commands []command.Spec
+	quota    configfile.Quota
 }
 
 // loadConfig reads --config, if any, and merges the flags: --allow replaces
@@ -166,7 +168,7 @@ func (opts *serveOptions) loadConfig() (serveFile, error) {
 		if err != nil {
 			return sf, err
 		}
-		sf = serveFile{allow: f.Allow, data: f.Data, port: f.Port, commands: f.Procedures}
+		sf = serveFile{allow: f.Allow, data: f.Data, port: f.Port, commands: f.Procedures, quota: f.PersonalQuota}
 	}
 	if len(opts.allow) > 0 {
 		sf.allow = opts.allow

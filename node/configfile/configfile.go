@@ -32,14 +32,24 @@ type File struct {
 	Data       string   // the store's file, absolute
 	Port       int
 	Procedures []command.Spec
+	// PersonalQuota limits each login's personal space (~/); zero fields
+	// keep the node's defaults.
+	PersonalQuota Quota
+}
+
+// Quota is a personal space's limit: bytes of keys and values, and keys.
+type Quota struct {
+	Bytes int64 `json:"bytes"`
+	Keys  int64 `json:"keys"`
 }
 
 // fileJSON is the file's shape; unknown fields are errors.
 type fileJSON struct {
-	Allow      []string        `json:"allow"`
-	Data       string          `json:"data"`
-	Port       int             `json:"port"`
-	Procedures []procedureJSON `json:"procedures"`
+	Allow         []string        `json:"allow"`
+	Data          string          `json:"data"`
+	Port          int             `json:"port"`
+	Procedures    []procedureJSON `json:"procedures"`
+	PersonalQuota Quota           `json:"personal_quota"`
 }
 
 type procedureJSON struct {
@@ -96,7 +106,10 @@ func Parse(path string, b []byte) (*File, error) {
 	}
 
 	dir := filepath.Dir(path)
-	f := &File{Path: path, Allow: raw.Allow, Port: raw.Port}
+	f := &File{Path: path, Allow: raw.Allow, Port: raw.Port, PersonalQuota: raw.PersonalQuota}
+	if raw.PersonalQuota.Bytes < 0 || raw.PersonalQuota.Keys < 0 {
+		return nil, errAt("personal_quota", "a quota is a number of bytes and of keys, 0 for the default")
+	}
 	for i, rule := range raw.Allow {
 		if _, err := authz.ParseRule(rule); err != nil {
 			return nil, errAt(fmt.Sprintf("allow[%d]", i), "%v", err)
