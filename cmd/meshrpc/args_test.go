@@ -1,6 +1,9 @@
 package main
 
-import "testing"
+import (
+	"strings"
+	"testing"
+)
 
 func TestParseParams(t *testing.T) {
 	for _, tc := range []struct {
@@ -33,5 +36,22 @@ func TestParseParams(t *testing.T) {
 		if _, err := parseParams(bad.args, bad.raw); exitCode(err) != exitUsage {
 			t.Errorf("parseParams(%q, %q): err %v, want a usage error", bad.args, bad.raw, err)
 		}
+	}
+}
+
+func TestVersion(t *testing.T) {
+	for _, args := range [][]string{{"version"}, {"--version"}} {
+		r := run(t, "", args...)
+		if r.code != 0 || !strings.HasPrefix(r.stdout, "meshrpc ") {
+			t.Errorf("meshrpc %v: %+v", args, r)
+		}
+	}
+}
+
+// A wrong number of arguments names the whole command and its form.
+func TestWrongArgumentCountNamesTheCommand(t *testing.T) {
+	r := run(t, "", "kv", "inc", "home")
+	if r.code != 2 || !strings.Contains(r.stderr, "meshrpc kv inc PEER KEY [DELTA] takes 2 to 3 argument(s), got 1; see meshrpc kv inc --help") {
+		t.Fatalf("kv inc home: %+v", r)
 	}
 }

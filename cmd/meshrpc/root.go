@@ -6,6 +6,7 @@ import (
 	"io"
 	"log"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -46,6 +47,7 @@ Serve on the home server, call from anywhere on the tailnet:
 		Example: `  meshrpc demo
   meshrpc peers
   meshrpc call home sys.whoami`,
+		Version:       version(),
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		Args: func(cmd *cobra.Command, args []string) error {
@@ -69,7 +71,9 @@ Serve on the home server, call from anywhere on the tailnet:
 	root.SetOut(g.stdout)
 	root.SetErr(g.stderr)
 
+	root.SetVersionTemplate("meshrpc {{.Version}}\n")
 	root.AddCommand(
+		newCmdVersion(g),
 		newCmdServe(g),
 		newCmdPeers(g),
 		newCmdCall(g),
@@ -156,10 +160,20 @@ func envOr(name, def string) string {
 }
 
 // exactArgs and friends make cobra's argument checks usage errors (exit 2).
+// argsError says how a command is called when it got the wrong number of
+// arguments: "meshrpc kv inc PEER KEY [DELTA] takes 2 to 3 arguments, got 1".
+func argsError(cmd *cobra.Command, want string, got int) error {
+	form := cmd.CommandPath()
+	if _, rest, ok := strings.Cut(cmd.Use, " "); ok {
+		form += " " + rest
+	}
+	return usagef("%s takes %s argument(s), got %d; see %s --help", form, want, got, cmd.CommandPath())
+}
+
 func exactArgs(n int) cobra.PositionalArgs {
 	return func(cmd *cobra.Command, args []string) error {
 		if len(args) != n {
-			return usagef("%s takes %d argument(s), got %d; see meshrpc %s --help", cmd.Name(), n, len(args), cmd.Name())
+			return argsError(cmd, fmt.Sprint(n), len(args))
 		}
 		return nil
 	}
@@ -168,7 +182,7 @@ func exactArgs(n int) cobra.PositionalArgs {
 func minArgs(n int) cobra.PositionalArgs {
 	return func(cmd *cobra.Command, args []string) error {
 		if len(args) < n {
-			return usagef("%s takes at least %d argument(s), got %d; see meshrpc %s --help", cmd.Name(), n, len(args), cmd.Name())
+			return argsError(cmd, fmt.Sprintf("at least %d", n), len(args))
 		}
 		return nil
 	}
@@ -177,7 +191,7 @@ func minArgs(n int) cobra.PositionalArgs {
 func rangeArgs(lo, hi int) cobra.PositionalArgs {
 	return func(cmd *cobra.Command, args []string) error {
 		if len(args) < lo || len(args) > hi {
-			return usagef("%s takes %d to %d argument(s), got %d; see meshrpc %s --help", cmd.Name(), lo, hi, len(args), cmd.Name())
+			return argsError(cmd, fmt.Sprintf("%d to %d", lo, hi), len(args))
 		}
 		return nil
 	}
