@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/meshrpc/meshrpc/mesh"
+	"tailscale.com/tailcfg"
 )
 
 // Empty fields come from the CLI's environment variables; set ones win.
@@ -50,5 +51,19 @@ func TestFindPeer(t *testing.T) {
 	if _, err := mesh.FindPeer(self, twins, "home"); !errors.Is(err, mesh.ErrAmbiguousName) ||
 		!strings.Contains(err.Error(), "home.ts.net (100.64.0.1) and home-1.ts.net (100.64.0.5)") {
 		t.Errorf("two online nodes named home: %v", err)
+	}
+}
+
+// Tailscale's own capabilities are not grants for applications.
+func TestIdentityLeavesOutTailscalesOwnCapabilities(t *testing.T) {
+	caps := mesh.AppCaps(tailcfg.PeerCapMap{
+		"https://tailscale.com/cap/ingress":  nil,
+		"github.com/meshrpc/meshrpc/cap/rpc": {`{"methods":["kv.*"]}`},
+	})
+	if len(caps) != 1 || string(caps["github.com/meshrpc/meshrpc/cap/rpc"][0]) != `{"methods":["kv.*"]}` {
+		t.Fatalf("app caps: %v", caps)
+	}
+	if mesh.AppCaps(tailcfg.PeerCapMap{"https://tailscale.com/cap/ingress": nil}) != nil {
+		t.Fatal("only Tailscale's caps: none")
 	}
 }

@@ -116,17 +116,32 @@ func (n *Node) WhoIs(ctx context.Context, remoteAddr string) (Identity, error) {
 	if res.UserProfile != nil {
 		id.Login = res.UserProfile.LoginName
 	}
-	if len(res.CapMap) > 0 {
-		id.Caps = make(map[string][]json.RawMessage, len(res.CapMap))
-		for name, vals := range res.CapMap {
-			raw := make([]json.RawMessage, len(vals))
-			for i, v := range vals {
-				raw[i] = json.RawMessage(v)
-			}
-			id.Caps[string(name)] = raw
-		}
-	}
+	id.Caps = appCaps(res.CapMap)
 	return id, nil
+}
+
+// tailscaleCaps prefixes the capabilities Tailscale grants for its own
+// features (ingress, funnel, drive...): not grants a tailnet's admin wrote
+// for applications, so they are left out of an Identity.
+const tailscaleCaps = "https://tailscale.com/cap/"
+
+// appCaps is the application capabilities of a WhoIs answer's CapMap.
+func appCaps(capMap tailcfg.PeerCapMap) map[string][]json.RawMessage {
+	var caps map[string][]json.RawMessage
+	for name, vals := range capMap {
+		if strings.HasPrefix(string(name), tailscaleCaps) {
+			continue
+		}
+		raw := make([]json.RawMessage, len(vals))
+		for i, v := range vals {
+			raw[i] = json.RawMessage(v)
+		}
+		if caps == nil {
+			caps = map[string][]json.RawMessage{}
+		}
+		caps[string(name)] = raw
+	}
+	return caps
 }
 
 func peerFromStatus(ps *ipnstate.PeerStatus, users map[tailcfg.UserID]tailcfg.UserProfile) Peer {
