@@ -226,7 +226,11 @@ func (s *Server) admit(ctx context.Context, caller Caller, req *request, rec *ca
 		return nil, nil, Grant{}, err
 	}
 	if !found {
-		return nil, nil, Grant{}, &Error{Code: CodeMethodNotFound, Message: fmt.Sprintf("method not found: %s has no procedure %q; rpc.discover lists them", s.nodeName(), req.Method)}
+		lister := "rpc.discover lists them"
+		if s.cfg.NodeName != "" {
+			lister = fmt.Sprintf("meshrpc ls %s lists the ones you may call", s.cfg.NodeName)
+		}
+		return nil, nil, Grant{}, &Error{Code: CodeMethodNotFound, Message: fmt.Sprintf("method not found: %s has no procedure %q; %s", s.nodeName(), req.Method, lister)}
 	}
 	bound, err := proc.start(req.Params)
 	if err != nil {

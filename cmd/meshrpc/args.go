@@ -2,6 +2,8 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
+	"fmt"
 	"strings"
 )
 
@@ -15,7 +17,7 @@ func parseParams(args []string, raw string) (json.RawMessage, error) {
 			return nil, usagef("give params either as arguments or with --params, not both")
 		}
 		if !json.Valid([]byte(raw)) {
-			return nil, usagef("--params is not valid JSON: %s", raw)
+			return nil, usagef("--params is not valid JSON: %s", jsonProblem(raw))
 		}
 		t := strings.TrimSpace(raw)
 		if t == "" || (t[0] != '{' && t[0] != '[') {
@@ -67,4 +69,28 @@ func isParamName(k string) bool {
 		}
 	}
 	return true
+}
+
+// jsonProblem says where raw stops being JSON and why: encoding/json's
+// error, at its byte offset, after the text that was still fine.
+func jsonProblem(raw string) string {
+	var v any
+	err := json.Unmarshal([]byte(raw), &v)
+	var se *json.SyntaxError
+	if !errors.As(err, &se) {
+		return fmt.Sprintf("%v in %s", err, raw)
+	}
+	at := min(int(se.Offset), len(raw))
+	if strings.HasPrefix(se.Error(), "unexpected end") {
+		return fmt.Sprintf("%v: the text ends too early, after '%s'", se, tail(raw))
+	}
+	return fmt.Sprintf("%v at byte %d, after '%s'", se, at, tail(raw[:max(at-1, 0)]))
+}
+
+// tail is the last 30 bytes of s, the part a reader needs to find a spot.
+func tail(s string) string {
+	if len(s) > 30 {
+		return "..." + s[len(s)-30:]
+	}
+	return s
 }

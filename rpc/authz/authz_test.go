@@ -370,3 +370,13 @@ func TestPersonalKey(t *testing.T) {
 		t.Fatalf("tagged device: %v", err)
 	}
 }
+
+// A denial of a keyed call suggests the rule for that key and the one for
+// the whole family, which is what a person usually wants.
+func TestDenialOfAKeyedCallSuggestsTheFamilyToo(t *testing.T) {
+	p := authz.New(authz.Config{SelfLogin: "me@example.com", NodeName: "home"})
+	_, err := p.Authorize(context.Background(), laptop, rpc.Access{Method: "kv.put", Keys: rpc.OneKey, Key: "greeting", KeyKnown: true})
+	if err == nil || !strings.Contains(err.Error(), "--allow 'node:laptop=kv.put@greeting'") || !strings.Contains(err.Error(), "for every key and kv procedure: --allow 'node:laptop=kv.*'") {
+		t.Fatalf("denial: %v", err)
+	}
+}

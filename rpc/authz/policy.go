@@ -335,6 +335,12 @@ func (p *Policy) hint(c rpc.Caller, method, key string) string {
 	if len(principals) > 1 {
 		allow += fmt.Sprintf(" (or --allow '%s=%s')", principals[1], method)
 	}
+	if key != "" {
+		// A rule for one key is rarely what is wanted: say what the whole
+		// family of procedures on every key looks like too.
+		family, _, _ := strings.Cut(method, ".")
+		allow += fmt.Sprintf("; for every key and %s procedure: --allow '%s=%s.*'", family, principals[0], family)
+	}
 	return fmt.Sprintf("to allow it, run meshrpc serve on %s with %s, or %s", p.nodeName, allow, grant)
 }
 
