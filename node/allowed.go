@@ -2,7 +2,6 @@ package node
 
 import (
 	"context"
-	"strings"
 
 	"github.com/meshrpc/meshrpc/node/api"
 	"github.com/meshrpc/meshrpc/rpc"
@@ -22,9 +21,6 @@ func registerAllowed(r *rpc.Registry, n *Node) {
 				if !d.Allowed && !p.Why {
 					continue
 				}
-				if d.Allowed && d.Keys != nil {
-					d.By += " (keys: " + strings.Join(d.Keys, ", ") + ")"
-				}
 				params := proc.Params
 				if params == nil {
 					params = []rpc.Param{}
@@ -34,7 +30,7 @@ func registerAllowed(r *rpc.Registry, n *Node) {
 					summary = "" // a command's may show its argv: only to who may run it
 				}
 				out = append(out, api.Allowed{Name: proc.Name, Summary: summary, Params: params, ReadOnly: proc.ReadOnly,
-					Allowed: d.Allowed, By: d.By, Hint: d.Hint})
+					Allowed: d.Allowed, By: d.By, Hint: d.Hint, Keys: d.Keys})
 			}
 			return out, nil
 		}).ReadOnly = true

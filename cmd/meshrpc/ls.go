@@ -62,6 +62,9 @@ func runLs(ctx context.Context, opts *lsOptions) error {
 		fmt.Fprintln(tw, "NAME\tPARAMS\tMAY CALL\tWHY")
 		for _, p := range procs {
 			may, why := "yes", p.By
+			if len(p.Keys) > 0 {
+				may = "keys " + strings.Join(p.Keys, ", ")
+			}
 			if !p.Allowed {
 				may, why = "no", p.Hint
 			}
@@ -70,7 +73,11 @@ func runLs(ctx context.Context, opts *lsOptions) error {
 	} else {
 		fmt.Fprintln(tw, "NAME\tPARAMS\tSUMMARY")
 		for _, p := range procs {
-			fmt.Fprintf(tw, "%s\t%s\t%s\n", escape(p.Name), paramList(p.Params), escape(p.Summary))
+			summary := p.Summary
+			if len(p.Keys) > 0 { // what a call will find: only these keys
+				summary = "[only keys " + strings.Join(p.Keys, ", ") + "] " + summary
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\n", escape(p.Name), paramList(p.Params), escape(summary))
 		}
 	}
 	return tw.Flush()

@@ -33,6 +33,10 @@ func TestLsShowsWhatTheCallerMayCallAndWhy(t *testing.T) {
 	if _, ok := names["sys.uname"]; ok {
 		t.Fatalf("ls lists sys.uname, which cafe may not call: %+v", r)
 	}
+	// What ls says is what a call finds: kv.put only in cafe's own space.
+	if !strings.Contains(names["kv.put"], "[only keys ~/*]") || strings.Contains(names["kv.get"], "only keys") {
+		t.Fatalf("ls home does not say kv.put is for cafe's personal space only: %+v", r)
+	}
 
 	r = run(t, dn.ControlURL(), append(cafe, "ls", "home", "--why", "--json")...)
 	var procs []api.Allowed
@@ -46,7 +50,7 @@ func TestLsShowsWhatTheCallerMayCallAndWhy(t *testing.T) {
 	if p := byName["sys.ping"]; !p.Allowed || p.By != "rule node:cafe=sys.ping,kv.get" {
 		t.Errorf("sys.ping: %+v", p)
 	}
-	if p := byName["kv.put"]; !p.Allowed || !strings.Contains(p.By, "personal space") {
+	if p := byName["kv.put"]; !p.Allowed || !strings.Contains(p.By, "personal space") || len(p.Keys) != 1 || p.Keys[0] != "~/*" {
 		t.Errorf("kv.put: %+v", p)
 	}
 	if p := byName["sys.uname"]; p.Allowed || !strings.Contains(p.Hint, "--allow 'node:cafe=sys.uname'") {

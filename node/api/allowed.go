@@ -20,4 +20,7 @@ type Allowed struct {
 	// one, says what would allow it.
 	By   string `json:"by,omitempty"`
 	Hint string `json:"hint,omitempty"`
+	// Keys, when set, are the only keys an allowed store procedure may be
+	// called on (globs; "~/*" is the caller's personal space).
+	Keys []string `json:"keys,omitempty"`
 }

@@ -244,7 +244,7 @@ func (p *Policy) Decide(c rpc.Caller, a rpc.Access) Decision {
 	case !a.KeyKnown:
 		d := p.Explain(c, a.Method)
 		if !d.Allowed && HasPersonalSpace(c) {
-			return Decision{Allowed: true, By: "your personal space only: keys beginning with ~/"}
+			return Decision{Allowed: true, By: "your personal space", Keys: []string{"~/*"}}
 		}
 		return d
 	case a.Keys == rpc.KeyPrefix:
