@@ -88,13 +88,9 @@ func Dial(ctx context.Context, cfg ClientConfig) (*Client, error) {
 	if c.port == 0 {
 		c.port = DefaultPort
 	}
-	via := cfg.Via
-	switch via {
-	case "":
-		via = ViaAuto
-	case ViaAuto, ViaTailscale, ViaTsnet:
-	default:
-		return nil, fmt.Errorf("node: via %q: want auto, tailscale or tsnet", cfg.Via)
+	via, err := checkVia(cfg.Via)
+	if err != nil {
+		return nil, err
 	}
 
 	if via != ViaTailscale && !cfg.NoSocket {
@@ -138,6 +134,17 @@ func Dial(ctx context.Context, cfg ClientConfig) (*Client, error) {
 	rememberHostname(stateDir, hostname)
 	c.net, c.via, c.route = ownNode{m}, ViaTsnet, fmt.Sprintf("a tsnet node of its own, %s (state dir %s)", m.Self().Name, stateDir)
 	return c, nil
+}
+
+// checkVia is ClientConfig.Via, ViaAuto when empty.
+func checkVia(via string) (string, error) {
+	switch via {
+	case "":
+		return ViaAuto, nil
+	case ViaAuto, ViaTailscale, ViaTsnet:
+		return via, nil
+	}
+	return "", fmt.Errorf("node: via %q: want auto, tailscale or tsnet", via)
 }
 
 // Via says which way the client reaches the tailnet: ViaSocket,
