@@ -29,7 +29,7 @@ func registerAllowed(r *rpc.Registry, n *Node) {
 				if !d.Allowed {
 					summary = "" // a command's may show its argv: only to who may run it
 				}
-				out = append(out, api.Allowed{Name: proc.Name, Summary: summary, Params: params, ReadOnly: proc.ReadOnly,
+				out = append(out, api.Allowed{Name: proc.Name, Summary: summary, Params: params, ReadOnly: proc.ReadOnly, Provider: proc.Provider,
 					Allowed: d.Allowed, By: d.By, Hint: d.Hint, Keys: d.Keys})
 			}
 			return out, nil

@@ -1,6 +1,7 @@
 package node
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
@@ -55,54 +56,110 @@ func (l *sameUserListener) Accept() (net.Conn, error) {
 		if err != nil {
 			return nil, err
 		}
-		if uc, ok := c.(*net.UnixConn); ok && peerUID(uc) == l.uid {
-			return c, nil
+		if uc, ok := c.(*net.UnixConn); ok {
+			if uid, pid := peerCred(uc); uid == l.uid {
+				return &credConn{Conn: c, pid: pid}, nil
+			}
 		}
 		c.Close()
 	}
 }
 
-func peerUID(c *net.UnixConn) int {
+// peerCred is the user and process at the other end of c.
+func peerCred(c *net.UnixConn) (uid, pid int) {
+	uid, pid = -1, 0
 	raw, err := c.SyscallConn()
 	if err != nil {
-		return -1
+		return uid, pid
 	}
-	uid := -1
 	raw.Control(func(fd uintptr) {
 		if cred, err := unix.GetsockoptUcred(int(fd), unix.SOL_SOCKET, unix.SO_PEERCRED); err == nil {
-			uid = int(cred.Uid)
+			uid, pid = int(cred.Uid), int(cred.Pid)
 		}
 	})
-	return uid
+	return uid, pid
+}
+
+// credConn is a local connection with the process that made it.
+type credConn struct {
+	net.Conn
+	pid int
 }
 
 type socketServer struct {
-	node *Node
-	http *http.Server
-	self *pipeListener
+	node     *Node
+	http     *http.Server
+	httpIn   *pipeListener // the CLI's connections, for http
+	self     *pipeListener // connections to the node's own rpc server
+	programs *programs
 }
 
 // newSocketServer makes the whole server before serve runs on its own
 // goroutine, so that close, from another, finds it made.
 func newSocketServer(n *Node) *socketServer {
 	s := &socketServer{node: n, self: newPipeListener(n.mesh.Addr().String())}
+	s.httpIn = newPipeListener("127.0.0.1")
 	s.http = &http.Server{Handler: s, ReadHeaderTimeout: 5 * time.Second}
+	s.programs = newPrograms(n, servingTailnet{ownNode: ownNode{n.mesh}, isSelf: n.isSelf, dialSelf: s.self.dial})
 	return s
 }
 
 func (s *socketServer) serve(ln net.Listener) error {
 	go s.node.server.Serve(s.self)
-	err := s.http.Serve(ln)
-	if errors.Is(err, http.ErrServerClosed) {
+	go s.sort(ln)
+	err := s.http.Serve(s.httpIn)
+	if errors.Is(err, http.ErrServerClosed) || errors.Is(err, net.ErrClosed) {
 		return nil
 	}
 	return err
 }
 
+// sort hands each connection to the CLI's HTTP server or, when its first
+// byte opens a JSON object, to the programs.
+func (s *socketServer) sort(ln net.Listener) {
+	defer s.httpIn.Close()
+	for {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		go func() {
+			r := bufio.NewReaderSize(c, 64<<10)
+			c.SetReadDeadline(time.Now().Add(programHelloTimeout))
+			first, err := r.Peek(1)
+			c.SetReadDeadline(time.Time{})
+			switch {
+			case err != nil:
+				c.Close()
+			case first[0] == '{':
+				pid := 0
+				if cc, ok := c.(*credConn); ok {
+					pid = cc.pid
+				}
+				s.programs.serve(newLineConn(c, r), pid)
+			default:
+				if s.httpIn.deliver(&readConn{Conn: c, r: r}) != nil {
+					c.Close()
+				}
+			}
+		}()
+	}
+}
+
 func (s *socketServer) close() {
+	s.programs.close()
 	s.http.Close()
+	s.httpIn.Close()
 	s.self.Close()
 }
+
+// readConn is a connection whose first bytes were read ahead into r.
+type readConn struct {
+	net.Conn
+	r *bufio.Reader
+}
+
+func (c *readConn) Read(p []byte) (int, error) { return c.r.Read(p) }
 
 // socketPeers is the answer of GET /peers on the local socket (a wire
 // type between this package's server and client only).
@@ -213,11 +270,19 @@ func newPipeListener(selfIP string) *pipeListener {
 
 func (l *pipeListener) dial() (net.Conn, error) {
 	server, client := net.Pipe()
+	if err := l.deliver(&addrConn{Conn: server, remote: l.addr}); err != nil {
+		return nil, err
+	}
+	return client, nil
+}
+
+// deliver hands c to Accept.
+func (l *pipeListener) deliver(c net.Conn) error {
 	select {
-	case l.conns <- &addrConn{Conn: server, remote: l.addr}:
-		return client, nil
+	case l.conns <- c:
+		return nil
 	case <-l.done:
-		return nil, net.ErrClosed
+		return net.ErrClosed
 	}
 }
 

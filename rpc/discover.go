@@ -39,6 +39,7 @@ type Method struct {
 	Params   []Param       `json:"params"`
 	Result   ContentDesc   `json:"result"`
 	ReadOnly bool          `json:"x-read-only,omitempty"`
+	Provider string        `json:"x-provider,omitempty"`
 	Errors   []ErrorObject `json:"errors,omitempty"`
 }
 
@@ -68,6 +69,7 @@ func Discover(r *Registry, title string) Document {
 			Params:   params,
 			Result:   ContentDesc{Name: "result", Schema: p.Result},
 			ReadOnly: p.ReadOnly,
+			Provider: p.Provider,
 		})
 	}
 	return doc

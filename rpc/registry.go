@@ -51,7 +51,11 @@ type Procedure struct {
 	// Timeout bounds a call when the caller sets no shorter deadline; zero
 	// means the server's DefaultTimeout. A backup script may need minutes.
 	Timeout time.Duration
-	Handler Handler
+	// Provider names who serves the procedure when it is not the node's
+	// own code: a program on the node's machine ("program seed (pid
+	// 4242)"). rpc.discover publishes it as x-provider.
+	Provider string
+	Handler  Handler
 
 	bind func(json.RawMessage) (boundCall, error) // set by Register
 }

@@ -15,7 +15,10 @@ type Allowed struct {
 	Summary  string      `json:"summary,omitempty"`
 	Params   []rpc.Param `json:"params"`
 	ReadOnly bool        `json:"read_only,omitempty"`
-	Allowed  bool        `json:"allowed"`
+	// Provider names the program on the node's machine that serves the
+	// procedure, when one does ("program seed (pid 4242)").
+	Provider string `json:"provider,omitempty"`
+	Allowed  bool   `json:"allowed"`
 	// By names the rule or grant that allows the call; Hint, for a denied
 	// one, says what would allow it.
 	By   string `json:"by,omitempty"`

@@ -1,0 +1,323 @@
+package node_test
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/meshrpc/meshrpc/internal/poll"
+	"github.com/meshrpc/meshrpc/mesh/devnet"
+	"github.com/meshrpc/meshrpc/mesh/meshtest"
+	"github.com/meshrpc/meshrpc/node"
+	"github.com/meshrpc/meshrpc/node/api"
+	"github.com/meshrpc/meshrpc/rpc"
+)
+
+type greetParams struct {
+	Name string `json:"name"`
+}
+
+// TestGoProgramProvides: a Go program with no tailnet node of its own
+// offers a procedure through the serving node; a peer calls it as any
+// other, the program learns who called, ls names the program, and the
+// procedure goes when the program does.
+func TestGoProgramProvides(t *testing.T) {
+	dn := meshtest.Net(t, devnet.Config{})
+	dir := filepath.Join(t.TempDir(), "home")
+	home := startNode(t, dn, node.Config{Hostname: "home", StateDir: dir, InMemory: true})
+	cafe := dialAs(t, dn, "cafe")
+
+	reg := rpc.NewRegistry()
+	rpc.Register(reg, "greet", "Greets name.", func(ctx context.Context, p greetParams) (string, error) {
+		c, _ := rpc.CallerFrom(ctx)
+		return fmt.Sprintf("hello %s, from %s", p.Name, c.Node), nil
+	})
+	ctx, stop := context.WithCancel(context.Background())
+	provided := make(chan error, 1)
+	go func() { provided <- node.Provide(ctx, node.ProviderConfig{Name: "greeter", StateDir: dir}, reg) }()
+	waitProvided(t, home, "greet", true)
+
+	var got string
+	if err := cafe.Call(context.Background(), "home", "greet", []any{"ann"}, &got); err != nil || got != "hello ann, from cafe" {
+		t.Fatalf("greet: %q, %v", got, err)
+	}
+	var allowed []api.Allowed
+	if err := cafe.Call(context.Background(), "home", rpc.AllowedMethod, nil, &allowed); err != nil {
+		t.Fatal(err)
+	}
+	if p := findAllowed(allowed, "greet"); p == nil || !strings.HasPrefix(p.Provider, "program greeter (pid ") {
+		t.Fatalf("rpc.allowed's greet: %+v", p)
+	}
+
+	stop()
+	if err := <-provided; err != nil {
+		t.Fatalf("Provide after its context ended: %v", err)
+	}
+	waitProvided(t, home, "greet", false)
+	err := cafe.Call(context.Background(), "home", "greet", []any{"ann"}, &got)
+	if rpc.CodeOf(err) != rpc.CodeMethodNotFound {
+		t.Fatalf("greet after the program left: %v", err)
+	}
+}
+
+func findAllowed(list []api.Allowed, name string) *api.Allowed {
+	for i := range list {
+		if list[i].Name == name {
+			return &list[i]
+		}
+	}
+	return nil
+}
+
+func waitProvided(t *testing.T, n *node.Node, name string, want bool) {
+	t.Helper()
+	poll.Until(t, 10*time.Second, func() error {
+		if _, ok := n.Registry().Lookup(name); ok != want {
+			return fmt.Errorf("%s registered: %v, want %v", name, ok, want)
+		}
+		return nil
+	})
+}
+
+// rawProgram is a program speaking the protocol by hand, as a program in
+// any language would.
+type rawProgram struct {
+	t    *testing.T
+	conn net.Conn
+	r    *bufio.Reader
+}
+
+func connectProgram(t *testing.T, dir, hello string) (*rawProgram, api.Welcome) {
+	t.Helper()
+	conn, err := net.Dial("unix", filepath.Join(dir, node.SocketName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	p := &rawProgram{t: t, conn: conn, r: bufio.NewReader(conn)}
+	p.send(hello)
+	var w api.Welcome
+	p.read(&w)
+	return p, w
+}
+
+func (p *rawProgram) send(line string) {
+	p.t.Helper()
+	if _, err := p.conn.Write([]byte(line + "\n")); err != nil {
+		p.t.Fatal(err)
+	}
+}
+
+func (p *rawProgram) read(v any) {
+	p.t.Helper()
+	p.conn.SetReadDeadline(time.Now().Add(20 * time.Second))
+	line, err := p.r.ReadBytes('\n')
+	if err != nil {
+		p.t.Fatalf("reading the node's line: %v", err)
+	}
+	if err := json.Unmarshal(line, v); err != nil {
+		p.t.Fatalf("the node's line %s: %v", line, err)
+	}
+}
+
+// request reads the next call the node sends.
+func (p *rawProgram) request() api.ProgramRequest {
+	p.t.Helper()
+	var req api.ProgramRequest
+	p.read(&req)
+	if req.Method == "" {
+		p.t.Fatalf("expected a call, got %+v", req)
+	}
+	return req
+}
+
+// notice reads the next error line the node sends about our lines.
+func (p *rawProgram) notice() *rpc.Error {
+	p.t.Helper()
+	var res api.ProgramResponse
+	p.read(&res)
+	if res.Error == nil || string(res.ID) != "null" {
+		p.t.Fatalf("expected an error line with id null, got %+v", res)
+	}
+	return res.Error
+}
+
+// slowProgram connects a program providing slow.echo, and ends it (and
+// waits until its procedure is gone) when the test ends.
+func slowProgram(t *testing.T, dir string, home *node.Node) *rawProgram {
+	t.Helper()
+	p, w := connectProgram(t, dir, slowHello)
+	if w.Error != nil || len(w.Provided) != 1 {
+		t.Fatalf("welcome: %+v", w)
+	}
+	t.Cleanup(func() {
+		p.conn.Close()
+		waitProvided(t, home, "slow.echo", false)
+	})
+	return p
+}
+
+const slowHello = `{"meshrpc":"program/1","name":"slow","provide":[{"name":"slow.echo","params":[{"name":"text","required":true,"schema":{"type":"string"}}]}]}`
+
+// TestProgramProtocolHoldsAgainstBadPrograms plays each kind of bad or
+// unlucky program against a serving node, over the real socket, with a
+// real tailnet peer calling.
+func TestProgramProtocolHoldsAgainstBadPrograms(t *testing.T) {
+	dn := meshtest.Net(t, devnet.Config{})
+	dir := filepath.Join(t.TempDir(), "home")
+	home := startNode(t, dn, node.Config{Hostname: "home", StateDir: dir, InMemory: true})
+	cafe := dialAs(t, dn, "cafe")
+	ctx := context.Background()
+
+	t.Run("refused hellos", func(t *testing.T) {
+		many := make([]string, 10_000)
+		for i := range many {
+			many[i] = fmt.Sprintf(`{"name":"p%d"}`, i)
+		}
+		for hello, want := range map[string]string{
+			`{"meshrpc":"program/9","name":"x"}`: `must say "meshrpc":"program/1"`,
+			`{"meshrpc":"program/1","name":""}`:  "program name",
+			`{"meshrpc":"program/1","name":"x","provide":[{"name":"sys.ping"}]}`:              `"sys.ping" is taken: a procedure of this node`,
+			`{"meshrpc":"program/1","name":"x","provide":[{"name":"rpc.mine"}]}`:              "reserved",
+			`{"meshrpc":"program/1","name":"x","provide":[{"name":"a","params":[{"name":"k"},{"name":"k"}]}]}`: "its own name",
+			`{"meshrpc":"program/1","name":"x","provide":[` + strings.Join(many, ",") + `]}`: "declares 10000 procedures; one program may provide at most 256",
+			`{"meshrpc":`: "not a JSON object",
+		} {
+			_, w := connectProgram(t, dir, hello)
+			if w.Error == nil || !strings.Contains(w.Error.Message, want) {
+				t.Errorf("hello %.60s: %+v, want an error saying %q", hello, w.Error, want)
+			}
+		}
+		first, w := connectProgram(t, dir, slowHello)
+		if w.Error != nil {
+			t.Fatal(w.Error)
+		}
+		_, w = connectProgram(t, dir, slowHello)
+		if w.Error == nil || !strings.Contains(w.Error.Message, `"slow.echo" is taken: provided by program slow (pid `) {
+			t.Errorf("a second program taking slow.echo: %+v", w.Error)
+		}
+		first.conn.Close()
+		waitProvided(t, home, "slow.echo", false)
+	})
+
+	t.Run("calls carry the caller, answers go back by id", func(t *testing.T) {
+		p := slowProgram(t, dir, home)
+		errc := make(chan error, 1)
+		var got string
+		go func() { errc <- cafe.Call(ctx, "home", "slow.echo", []any{"hi"}, &got) }()
+		req := p.request()
+		if string(req.Params) != `{"text":"hi"}` || req.Caller == nil || req.Caller.Node != "cafe" || req.TimeoutMs <= 0 || req.CallID == "" {
+			t.Fatalf("the call as the program sees it: %+v caller %+v", req, req.Caller)
+		}
+		p.send(fmt.Sprintf(`{"jsonrpc":"2.0","id":%s,"result":"hi back"}`, req.ID))
+		if err := <-errc; err != nil || got != "hi back" {
+			t.Fatalf("call: %q, %v", got, err)
+		}
+		p.send(fmt.Sprintf(`{"jsonrpc":"2.0","id":%s,"result":"twice"}`, req.ID)) // answered twice
+		if e := p.notice(); !strings.Contains(e.Message, "which no call waits for") {
+			t.Errorf("second answer: %v", e)
+		}
+		p.send(`{"jsonrpc":"2.0","id":999,"result":1}`)
+		if e := p.notice(); !strings.Contains(e.Message, "which no call waits for") {
+			t.Errorf("answer to an unknown id: %v", e)
+		}
+		p.send(`not json at all`)
+		if e := p.notice(); e.Code != rpc.CodeParseError {
+			t.Errorf("garbage: %v", e)
+		}
+		// Bad params never reach the program.
+		err := cafe.Call(ctx, "home", "slow.echo", map[string]any{"txt": "hi"}, nil)
+		if rpc.CodeOf(err) != rpc.CodeInvalidParams || !strings.Contains(err.Error(), `no param named "txt"; it takes text`) {
+			t.Errorf("misnamed param: %v", err)
+		}
+		// Errors travel back with their code.
+		go func() { errc <- cafe.Call(ctx, "home", "slow.echo", map[string]any{"text": "x"}, nil) }()
+		req = p.request()
+		p.send(fmt.Sprintf(`{"jsonrpc":"2.0","id":%s,"error":{"code":-32002,"message":"no such text"}}`, req.ID))
+		if err := <-errc; rpc.CodeOf(err) != rpc.CodeNotFound || !strings.Contains(err.Error(), "no such text") {
+			t.Errorf("the program's error: %v", err)
+		}
+	})
+
+	t.Run("a program that never answers costs the caller its deadline", func(t *testing.T) {
+		p := slowProgram(t, dir, home)
+		callCtx, cancel := context.WithTimeout(ctx, time.Second)
+		defer cancel()
+		err := cafe.Call(callCtx, "home", "slow.echo", []any{"hi"}, nil)
+		if code := rpc.CodeOf(err); code != rpc.CodeDeadlineExceeded {
+			t.Fatalf("unanswered call: %v", err)
+		}
+		req := p.request()
+		if req.TimeoutMs > 1000 {
+			t.Errorf("timeout_ms %d, want the caller's second or less", req.TimeoutMs)
+		}
+		p.send(fmt.Sprintf(`{"jsonrpc":"2.0","id":%s,"result":"late"}`, req.ID))
+		if e := p.notice(); !strings.Contains(e.Message, "which no call waits for") {
+			t.Errorf("late answer: %v", e)
+		}
+	})
+
+	t.Run("a program that leaves mid-call", func(t *testing.T) {
+		p := slowProgram(t, dir, home)
+		errc := make(chan error, 1)
+		go func() { errc <- cafe.Call(ctx, "home", "slow.echo", []any{"hi"}, nil) }()
+		p.request()
+		p.conn.Close()
+		err := <-errc
+		if rpc.CodeOf(err) != rpc.CodeUnavailable || !strings.Contains(err.Error(), "went away before answering") {
+			t.Fatalf("call in flight when the program left: %v", err)
+		}
+		waitProvided(t, home, "slow.echo", false)
+		// It comes back, and takes its name back.
+		p = slowProgram(t, dir, home)
+		go func() { errc <- cafe.Call(ctx, "home", "slow.echo", []any{"again"}, nil) }()
+		req := p.request()
+		p.send(fmt.Sprintf(`{"jsonrpc":"2.0","id":%s,"result":null}`, req.ID))
+		if err := <-errc; err != nil {
+			t.Fatal(err)
+		}
+	})
+
+	t.Run("a line past the limit ends the connection", func(t *testing.T) {
+		p := slowProgram(t, dir, home)
+		chunk := strings.Repeat("x", 1<<20)
+		for range node.MaxProgramLine>>20 + 2 {
+			if _, err := p.conn.Write([]byte(chunk)); err != nil {
+				break // the node closed it
+			}
+		}
+		waitProvided(t, home, "slow.echo", false)
+		var pong string
+		if err := cafe.Call(ctx, "home", "sys.ping", nil, &pong); err != nil {
+			t.Fatal(err)
+		}
+	})
+
+	t.Run("a program calls nodes as the node", func(t *testing.T) {
+		p, w := connectProgram(t, dir, `{"meshrpc":"program/1","name":"caller"}`)
+		if w.Node != "home" {
+			t.Fatalf("welcome: %+v", w)
+		}
+		p.send(`{"jsonrpc":"2.0","id":"a","method":"sys.whoami"}`)
+		var res struct {
+			ID     string
+			Result rpc.Caller
+			Error  *rpc.Error
+		}
+		p.read(&res)
+		if res.ID != "a" || res.Error != nil || res.Result.Node != "home" {
+			t.Fatalf("sys.whoami of this node: %+v", res)
+		}
+		p.send(`{"jsonrpc":"2.0","id":"b","method":"sys.ping","node":"nas"}`)
+		p.read(&res)
+		if res.ID != "b" || res.Error == nil || res.Error.Code != rpc.CodeNotFound {
+			t.Fatalf("a call to a node that is not there: %+v", res)
+		}
+	})
+}
