@@ -95,10 +95,11 @@ type rawProgram struct {
 
 func connectProgram(t *testing.T, dir, hello string) (*rawProgram, api.Welcome) {
 	t.Helper()
-	conn, err := net.Dial("unix", filepath.Join(dir, node.SocketName))
-	if err != nil {
-		t.Fatal(err)
-	}
+	var conn net.Conn
+	poll.Until(t, 10*time.Second, func() (err error) { // Serve makes the socket on its way up
+		conn, err = net.Dial("unix", filepath.Join(dir, node.SocketName))
+		return err
+	})
 	t.Cleanup(func() { conn.Close() })
 	p := &rawProgram{t: t, conn: conn, r: bufio.NewReader(conn)}
 	p.send(hello)
@@ -320,4 +321,51 @@ func TestProgramProtocolHoldsAgainstBadPrograms(t *testing.T) {
 			t.Fatalf("a call to a node that is not there: %+v", res)
 		}
 	})
+}
+
+// TestProvidedProceduresObeyTheRules: the node decides a provided
+// procedure's calls as its own, before the program hears of them.
+func TestProvidedProceduresObeyTheRules(t *testing.T) {
+	dn := meshtest.Net(t, devnet.Config{})
+	dir := filepath.Join(t.TempDir(), "home")
+	home := startNode(t, dn, node.Config{Hostname: "home", StateDir: dir, InMemory: true, Allow: []string{"node:cafe=sys.ping,slow.*"}})
+	cafe := dialAs(t, dn, "cafe")
+	phone := dialAs(t, dn, "phone")
+	p := slowProgram(t, dir, home)
+
+	err := phone.Call(context.Background(), "home", "slow.echo", []any{"hi"}, nil)
+	if rpc.CodeOf(err) != rpc.CodePermissionDenied {
+		t.Fatalf("phone, allowed nothing: %v", err)
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- cafe.Call(context.Background(), "home", "slow.echo", []any{"from cafe"}, nil) }()
+	req := p.request() // the first call the program hears of is cafe's
+	if req.Caller.Node != "cafe" {
+		t.Fatalf("the program heard of %s's call first", req.Caller.Node)
+	}
+	p.send(fmt.Sprintf(`{"jsonrpc":"2.0","id":%s,"result":true}`, req.ID))
+	if err := <-errc; err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestProgramsAreBounded: a flood of program connections is refused past
+// MaxPrograms, with a reason, and the node keeps serving.
+func TestProgramsAreBounded(t *testing.T) {
+	dn := meshtest.Net(t, devnet.Config{})
+	dir := filepath.Join(t.TempDir(), "home")
+	startNode(t, dn, node.Config{Hostname: "home", StateDir: dir, InMemory: true})
+	for i := range node.MaxPrograms {
+		if _, w := connectProgram(t, dir, `{"meshrpc":"program/1","name":"idle"}`); w.Error != nil {
+			t.Fatalf("program %d: %v", i, w.Error)
+		}
+	}
+	_, w := connectProgram(t, dir, `{"meshrpc":"program/1","name":"one-more"}`)
+	if w.Error == nil || w.Error.Code != rpc.CodeTooManyRequests {
+		t.Fatalf("program %d: %+v", node.MaxPrograms+1, w)
+	}
+	cafe := dialAs(t, dn, "cafe")
+	if err := cafe.Call(context.Background(), "home", "sys.ping", nil, nil); err != nil {
+		t.Fatal(err)
+	}
 }
