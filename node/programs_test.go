@@ -182,12 +182,12 @@ func TestProgramProtocolHoldsAgainstBadPrograms(t *testing.T) {
 			many[i] = fmt.Sprintf(`{"name":"p%d"}`, i)
 		}
 		for hello, want := range map[string]string{
-			`{"meshrpc":"program/9","name":"x"}`: `must say "meshrpc":"program/1"`,
-			`{"meshrpc":"program/1","name":""}`:  "program name",
-			`{"meshrpc":"program/1","name":"x","provide":[{"name":"sys.ping"}]}`:              `"sys.ping" is taken: a procedure of this node`,
-			`{"meshrpc":"program/1","name":"x","provide":[{"name":"rpc.mine"}]}`:              "reserved",
+			`{"meshrpc":"program/9","name":"x"}`:                                                               `must say "meshrpc":"program/1"`,
+			`{"meshrpc":"program/1","name":""}`:                                                                "program name",
+			`{"meshrpc":"program/1","name":"x","provide":[{"name":"sys.ping"}]}`:                               `"sys.ping" is taken: a procedure of this node`,
+			`{"meshrpc":"program/1","name":"x","provide":[{"name":"rpc.mine"}]}`:                               "reserved",
 			`{"meshrpc":"program/1","name":"x","provide":[{"name":"a","params":[{"name":"k"},{"name":"k"}]}]}`: "its own name",
-			`{"meshrpc":"program/1","name":"x","provide":[` + strings.Join(many, ",") + `]}`: "declares 10000 procedures; one program may provide at most 256",
+			`{"meshrpc":"program/1","name":"x","provide":[` + strings.Join(many, ",") + `]}`:                   "declares 10000 procedures; one program may provide at most 256",
 			`{"meshrpc":`: "not a JSON object",
 		} {
 			_, w := connectProgram(t, dir, hello)
