@@ -74,6 +74,9 @@ func runLs(ctx context.Context, opts *lsOptions) error {
 		fmt.Fprintln(tw, "NAME\tPARAMS\tSUMMARY")
 		for _, p := range procs {
 			summary := p.Summary
+			if p.Provider != "" { // a program on the node's machine serves it
+				summary = strings.TrimSpace("[" + p.Provider + "] " + summary)
+			}
 			if len(p.Keys) > 0 { // what a call will find: only these keys
 				summary = "[only keys " + strings.Join(p.Keys, ", ") + "] " + summary
 			}
