@@ -111,3 +111,36 @@ func TestRetryAfterARestartCountsOnce(t *testing.T) {
 		t.Fatalf("a new call: %d, %v; want 2", n, err)
 	}
 }
+
+// A provided procedure's reply is lost and the call retried: the node
+// answers the retry from its memory, and the program runs the call once.
+func TestRetriedCallOfAProgramRunsOnce(t *testing.T) {
+	dn := meshtest.Net(t, devnet.Config{})
+	dir := filepath.Join(t.TempDir(), "home")
+	home := startNode(t, dn, node.Config{Hostname: "home", StateDir: dir, InMemory: true})
+	cafe := meshtest.Join(t, dn, mesh.Config{Hostname: "cafe"})
+
+	var runs atomic.Int64
+	reg := rpc.NewRegistry()
+	rpc.Register(reg, "counter.inc", "Counts.", func(ctx context.Context, _ struct{}) (int64, error) {
+		return runs.Add(1), nil
+	})
+	ctx, stop := context.WithCancel(context.Background())
+	defer stop()
+	go node.Provide(ctx, node.ProviderConfig{Name: "counter", StateDir: dir}, reg)
+	waitProvided(t, home, "counter.inc", true)
+
+	d := &replyDropper{dial: cafe.Dial}
+	c := rpc.NewClient(rpc.ClientConfig{Addr: "home:4343", Dial: d.Dial, Retries: 3})
+	defer c.Close()
+	var n int64
+	if err := c.Call(context.Background(), "counter.inc", nil, &n); err != nil {
+		t.Fatal(err)
+	}
+	if !d.dropped.Load() {
+		t.Fatal("no reply was dropped: the test proves nothing")
+	}
+	if n != 1 || runs.Load() != 1 {
+		t.Fatalf("the retry answered %d; the program ran %d times; want 1 and 1", n, runs.Load())
+	}
+}
