@@ -12,6 +12,7 @@ import (
 	"github.com/meshrpc/meshrpc/mesh/meshtest"
 	"github.com/meshrpc/meshrpc/node"
 	"github.com/meshrpc/meshrpc/node/api"
+	"github.com/meshrpc/meshrpc/rpc"
 )
 
 // BenchmarkKVInc measures kv.inc over the tailnet at 1, 8 and 64 concurrent
@@ -185,5 +186,42 @@ func BenchmarkKVLarge(b *testing.B) {
 				return c.Call(ctx, "home", "kv.get", api.KeyParams{Key: put.Key}, &got)
 			})
 		})
+	}
+}
+
+// BenchmarkProvided compares a procedure a program provides through the
+// node's socket (node.Provide) with the same procedure registered in the
+// node's own process, called over the tailnet at 1 and 64 concurrent
+// callers, in one run. Report calls/s; the ratios are in docs/benchmarks.md.
+func BenchmarkProvided(b *testing.B) {
+	dn := meshtest.Net(b, devnet.Config{})
+	dir := b.TempDir()
+	home := startNode(b, dn, node.Config{Hostname: "home", StateDir: dir, InMemory: true})
+	echo := func(ctx context.Context, p struct {
+		Text string `json:"text"`
+	}) (string, error) {
+		return p.Text, nil
+	}
+	rpc.Register(home.Registry(), "own.echo", "Echoes text.", echo).ReadOnly = true
+	reg := rpc.NewRegistry()
+	rpc.Register(reg, "program.echo", "Echoes text.", echo).ReadOnly = true
+	ctx, stop := context.WithCancel(context.Background())
+	b.Cleanup(stop)
+	go node.Provide(ctx, node.ProviderConfig{Name: "bench", StateDir: dir}, reg)
+	c := dialAs(b, dn, "cafe")
+	for {
+		if c.Call(ctx, "home", "program.echo", []any{"warm"}, nil) == nil {
+			break
+		}
+	}
+	for _, callers := range []int{1, 64} {
+		for _, method := range []string{"own.echo", "program.echo"} {
+			b.Run(fmt.Sprintf("callers=%d/%s", callers, method), func(b *testing.B) {
+				runConcurrently(b, callers, func() error {
+					return c.Call(context.Background(), "home", method, []any{"hello"}, nil)
+				})
+				b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "calls/s")
+			})
+		}
 	}
 }

@@ -5,13 +5,16 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/meshrpc/meshrpc/internal/jsonfast"
 	"github.com/meshrpc/meshrpc/mesh"
 	"github.com/meshrpc/meshrpc/node/api"
 	"github.com/meshrpc/meshrpc/rpc"
@@ -113,7 +116,7 @@ func (ps *programs) serve(lc *lineConn, pid int) {
 	defer cancel()
 	p.ctx = ctx
 	defer ps.withdraw(p)
-	lc.send(api.Welcome{Meshrpc: api.ProgramProtocol, Node: ps.node.Name(), Provided: p.names}, nil)
+	lc.send(api.Welcome{Meshrpc: api.ProgramProtocol, Node: ps.node.Name(), Provided: p.names})
 	p.readLoop()
 }
 
@@ -290,12 +293,12 @@ func (h provided) ServeRPC(ctx context.Context, raw json.RawMessage) (any, error
 	if dl, ok := ctx.Deadline(); ok {
 		req.TimeoutMs = max(1, time.Until(dl).Milliseconds())
 	}
-	return h.p.call(ctx, req)
+	return h.p.ask(ctx, req)
 }
 
-// call sends req to the program and waits for its answer, the caller's
+// ask sends req to the program and waits for its answer, the caller's
 // deadline or the program's leaving.
-func (p *program) call(ctx context.Context, req api.ProgramRequest) (any, error) {
+func (p *program) ask(ctx context.Context, req api.ProgramRequest) (any, error) {
 	p.mu.Lock()
 	if len(p.waiting) >= MaxProgramCalls {
 		p.mu.Unlock()
@@ -313,12 +316,11 @@ func (p *program) call(ctx context.Context, req api.ProgramRequest) (any, error)
 	}()
 
 	req.ID = strconv.AppendInt(nil, id, 10)
-	gone := rpc.Errorf(rpc.CodeUnavailable, "%s, which provides %s, went away before answering", p, req.Method)
-	if !p.lc.send(req, ctx.Done()) {
-		if ctx.Err() != nil {
-			return nil, ctx.Err()
-		}
-		return nil, gone
+	gone := func() error {
+		return rpc.Errorf(rpc.CodeUnavailable, "%s, which provides %s, went away before answering", p, req.Method)
+	}
+	if !p.lc.send(req) {
+		return nil, gone()
 	}
 	select {
 	case res := <-answer:
@@ -329,7 +331,7 @@ func (p *program) call(ctx context.Context, req api.ProgramRequest) (any, error)
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	case <-p.lc.done:
-		return nil, gone
+		return nil, gone()
 	}
 }
 
@@ -350,41 +352,59 @@ func (p *program) readLoop() {
 	}
 }
 
-// programMessage is either kind of line a program sends.
-type programMessage struct {
-	api.ProgramRequest
-	Result json.RawMessage `json:"result"`
-	Error  *rpc.Error      `json:"error"`
-}
-
 func (p *program) handle(line []byte) {
-	var m programMessage
-	if err := json.Unmarshal(line, &m); err != nil {
-		p.lc.sendNow(protocolError(rpc.CodeParseError, "a line that is not a JSON object: "+err.Error()))
+	if !jsonfast.Valid(line) {
+		p.lc.send(protocolError(rpc.CodeParseError, "a line that is not JSON: "+rpc.Quote(string(line), 64)))
 		return
 	}
+	// An answer is read without reflection: it is every call's way back.
+	var id, result, errObj []byte
+	isCall := false
+	plain := jsonfast.EachMember(line, func(key, val []byte) bool {
+		switch string(key) {
+		case "id":
+			id = val
+		case "result":
+			result = val
+		case "error":
+			errObj = val
+		case "method":
+			isCall = true
+		}
+		return true
+	})
 	switch {
-	case m.Method != "":
-		if len(m.ID) == 0 || string(m.ID) == "null" {
-			p.lc.sendNow(protocolError(rpc.CodeInvalidRequest, "a call needs an id, to answer it by"))
-			return
-		}
-		select {
-		case p.calls <- struct{}{}:
-			go p.serveCall(m.ProgramRequest)
-		default:
-			p.lc.sendNow(api.ProgramResponse{JSONRPC: "2.0", ID: m.ID, Error: rpc.Errorf(rpc.CodeTooManyRequests, "%d of your calls are in flight (the limit)", MaxProgramCalls)})
-		}
-	case len(m.ID) > 0:
-		p.answer(m)
+	case isCall || !plain:
+		p.call(line)
+	case id != nil:
+		p.answer(id, result, errObj)
 	default:
-		p.lc.sendNow(protocolError(rpc.CodeInvalidRequest, "a line that is neither a call (method) nor an answer (id)"))
+		p.lc.send(protocolError(rpc.CodeInvalidRequest, "a line that is neither a call (method) nor an answer (id)"))
+	}
+}
+
+// call starts a call the program makes.
+func (p *program) call(line []byte) {
+	var req api.ProgramRequest
+	if err := json.Unmarshal(line, &req); err != nil || req.Method == "" {
+		p.lc.send(protocolError(rpc.CodeInvalidRequest, "a line that is neither a call (method) nor an answer (id)"))
+		return
+	}
+	if len(req.ID) == 0 || string(req.ID) == "null" {
+		p.lc.send(protocolError(rpc.CodeInvalidRequest, "a call needs an id, to answer it by"))
+		return
+	}
+	select {
+	case p.calls <- struct{}{}:
+		go p.serveCall(req)
+	default:
+		p.lc.send(api.ProgramResponse{JSONRPC: "2.0", ID: req.ID, Error: rpc.Errorf(rpc.CodeTooManyRequests, "%d of your calls are in flight (the limit)", MaxProgramCalls)})
 	}
 }
 
 // answer hands the program's answer to the call waiting for it.
-func (p *program) answer(m programMessage) {
-	id, err := strconv.ParseInt(string(m.ID), 10, 64)
+func (p *program) answer(rawID, result, errObj []byte) {
+	id, err := strconv.ParseInt(string(rawID), 10, 64)
 	p.mu.Lock()
 	waiting, ok := p.waiting[id]
 	if ok {
@@ -392,15 +412,19 @@ func (p *program) answer(m programMessage) {
 	}
 	p.mu.Unlock()
 	if err != nil || !ok {
-		p.lc.sendNow(protocolError(rpc.CodeInvalidRequest, fmt.Sprintf("an answer for id %s, which no call waits for (answered already, or its caller gave up)", rpc.Quote(string(m.ID), 32))))
+		p.lc.send(protocolError(rpc.CodeInvalidRequest, fmt.Sprintf("an answer for id %s, which no call waits for (answered already, or its caller gave up)", rpc.Quote(string(rawID), 32))))
 		return
 	}
-	res := api.ProgramResponse{Result: m.Result, Error: m.Error}
+	var res api.ProgramResponse
 	switch {
-	case m.Error != nil && m.Error.Code == 0:
-		res.Error = rpc.Errorf(rpc.CodeInternalError, "%s answered with an error without a code: %s", p, rpc.Quote(m.Error.Message, 256))
-	case m.Error == nil && len(m.Result) == 0:
+	case errObj != nil:
+		if json.Unmarshal(errObj, &res.Error) != nil || res.Error == nil || res.Error.Code == 0 {
+			res.Error = rpc.Errorf(rpc.CodeInternalError, "%s answered with an error object without a code: %s", p, rpc.Quote(string(errObj), 256))
+		}
+	case result == nil:
 		res.Error = rpc.Errorf(rpc.CodeInternalError, "%s answered with neither result nor error", p)
+	default:
+		res.Result = result
 	}
 	waiting <- res
 }
@@ -433,7 +457,7 @@ func (p *program) serveCall(req api.ProgramRequest) {
 		}
 		res.Result = result
 	}
-	p.lc.send(res, nil)
+	p.lc.send(res)
 }
 
 // callError is the error object a program gets for a call that failed.
@@ -466,9 +490,9 @@ func paramsByName(method string, decl []rpc.Param, raw json.RawMessage) (json.Ra
 	case len(raw) == 0 || string(raw) == "null":
 		raw = json.RawMessage("{}")
 	case raw[0] == '[':
-		var items []json.RawMessage
-		if err := json.Unmarshal(raw, &items); err != nil {
-			return nil, invalid("%v", err)
+		items, ok := jsonfast.SplitArray(raw)
+		if !ok && json.Unmarshal(raw, &items) != nil {
+			return nil, invalid("params are not a JSON array")
 		}
 		if len(items) > len(decl) {
 			return nil, invalid("%d params given; it takes %d (%s)", len(items), len(decl), declaredNames(decl))
@@ -484,11 +508,15 @@ func paramsByName(method string, decl []rpc.Param, raw json.RawMessage) (json.Ra
 		}
 		raw = append(obj, '}')
 	case raw[0] == '{':
-		var members map[string]json.RawMessage
-		if err := json.Unmarshal(raw, &members); err != nil {
-			return nil, invalid("%v", err)
+		names, _, ok := jsonfast.SplitObject(raw)
+		if !ok {
+			var members map[string]json.RawMessage
+			if json.Unmarshal(raw, &members) != nil {
+				return nil, invalid("params are not a JSON object")
+			}
+			names = slices.Collect(maps.Keys(members))
 		}
-		for name := range members {
+		for _, name := range names {
 			if !declared(decl, name) {
 				return nil, invalid("no param named %s; it takes %s", rpc.Quote(name, 64), declaredNames(decl))
 			}

@@ -8,6 +8,7 @@ import (
 	"net"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -47,6 +48,21 @@ func TestGoProgramProvides(t *testing.T) {
 	if err := cafe.Call(context.Background(), "home", "greet", []any{"ann"}, &got); err != nil || got != "hello ann, from cafe" {
 		t.Fatalf("greet: %q, %v", got, err)
 	}
+	// Many calls in flight on the one connection, answered out of order.
+	var wg sync.WaitGroup
+	for i := range 32 {
+		wg.Go(func() {
+			for j := range 20 {
+				name := fmt.Sprintf("n%d-%d", i, j)
+				var got string
+				if err := cafe.Call(context.Background(), "home", "greet", map[string]string{"name": name}, &got); err != nil || got != "hello "+name+", from cafe" {
+					t.Errorf("greet %s: %q, %v", name, got, err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
 	var allowed []api.Allowed
 	if err := cafe.Call(context.Background(), "home", rpc.AllowedMethod, nil, &allowed); err != nil {
 		t.Fatal(err)
@@ -258,6 +274,9 @@ func TestProgramProtocolHoldsAgainstBadPrograms(t *testing.T) {
 		if req.TimeoutMs > 1000 {
 			t.Errorf("timeout_ms %d, want the caller's second or less", req.TimeoutMs)
 		}
+		// The program answers after the deadline it was given (and the
+		// node's moment to notice it) has passed.
+		time.Sleep(time.Duration(req.TimeoutMs)*time.Millisecond + 200*time.Millisecond)
 		p.send(fmt.Sprintf(`{"jsonrpc":"2.0","id":%s,"result":"late"}`, req.ID))
 		if e := p.notice(); !strings.Contains(e.Message, "which no call waits for") {
 			t.Errorf("late answer: %v", e)

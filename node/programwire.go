@@ -15,8 +15,7 @@ import (
 // A program's connection carries one JSON value per line both ways
 // (docs/protocol.md, "Programs on the node's machine"). lineConn is that
 // framing, for the node's side and for Provide's alike: lines read up to a
-// limit, and lines written by a goroutine of their own that flushes when
-// nothing more waits, so that many answers share a write.
+// limit, and lines written by the senders themselves (see send).
 
 // Limits of a program's connection.
 const (
@@ -25,7 +24,8 @@ const (
 	MaxProgramLine = 8 << 20
 	// programWriteTimeout bounds a write to a program that stopped reading.
 	programWriteTimeout = 10 * time.Second
-	programQueue        = 256 // lines waiting to be written
+	// maxPending bounds the lines waiting while a write is under way.
+	maxPending = 4 * MaxProgramLine
 )
 
 var errLineTooLong = fmt.Errorf("a line longer than %d bytes (the limit of a program's connection)", MaxProgramLine)
@@ -33,21 +33,22 @@ var errLineTooLong = fmt.Errorf("a line longer than %d bytes (the limit of a pro
 type lineConn struct {
 	conn net.Conn
 	r    *bufio.Reader
-	out  chan []byte
+
+	wmu     sync.Mutex
+	pending []byte // lines waiting for the write under way
+	spare   []byte
+	writing bool // a sender is writing
+
 	done chan struct{} // closed by close
 	once sync.Once
 	err  error // why the connection ended; set before done closes
-
-	lastWord error // finish's why
 }
 
 func newLineConn(c net.Conn, r *bufio.Reader) *lineConn {
 	if r == nil {
 		r = bufio.NewReaderSize(c, 64<<10)
 	}
-	lc := &lineConn{conn: c, r: r, out: make(chan []byte, programQueue), done: make(chan struct{})}
-	go lc.writeLoop()
-	return lc
+	return &lineConn{conn: c, r: r, done: make(chan struct{})}
 }
 
 // readLine returns the next line without its newline. The slice is the
@@ -78,73 +79,68 @@ func (lc *lineConn) readLine() ([]byte, error) {
 	}
 }
 
-// send queues v, as one line, and reports false when the connection has
-// ended or stop closes first.
-func (lc *lineConn) send(v any, stop <-chan struct{}) bool {
+// send writes v as one line and reports false when the connection has
+// ended. Lines sent while another sender's write is under way wait in
+// pending, and that sender writes them too, in one write: a lone line goes
+// out at once, and lines sent together share a syscall. A write that
+// cannot finish within programWriteTimeout (the other side stopped
+// reading), or more than maxPending waiting, ends the connection.
+func (lc *lineConn) send(v any) bool {
 	line, err := json.Marshal(v)
 	if err != nil {
 		line, _ = json.Marshal(map[string]any{"jsonrpc": "2.0", "id": nil, "error": map[string]any{"code": -32603, "message": "cannot encode: " + err.Error()}})
 	}
-	select {
-	case lc.out <- append(line, '\n'):
-		return true
-	case <-lc.done:
-	case <-stop:
+	lc.wmu.Lock()
+	if lc.closed() {
+		lc.wmu.Unlock()
+		return false
 	}
-	return false
-}
-
-// sendNow queues v if there is room, and drops it otherwise: for notices
-// to a program that may not be reading.
-func (lc *lineConn) sendNow(v any) {
-	line, err := json.Marshal(v)
+	lc.pending = append(append(lc.pending, line...), '\n')
+	if lc.writing {
+		over := len(lc.pending) > maxPending
+		lc.wmu.Unlock()
+		if over {
+			lc.close(fmt.Errorf("more than %d bytes waiting to be written: the other side is not reading", maxPending))
+			return false
+		}
+		return true // the write under way takes it
+	}
+	lc.writing = true
+	for len(lc.pending) > 0 && err == nil {
+		buf := lc.pending
+		lc.pending = lc.spare[:0]
+		lc.wmu.Unlock()
+		lc.conn.SetWriteDeadline(time.Now().Add(programWriteTimeout))
+		_, err = lc.conn.Write(buf)
+		lc.wmu.Lock()
+		if cap(buf) <= 64<<10 { // keep a small buffer for next time, not a large one
+			lc.spare = buf[:0]
+		} else {
+			lc.spare = nil
+		}
+	}
+	lc.writing = false
+	lc.wmu.Unlock()
 	if err != nil {
-		return
+		lc.close(err)
+		return false
 	}
+	return true
+}
+
+func (lc *lineConn) closed() bool {
 	select {
-	case lc.out <- append(line, '\n'):
+	case <-lc.done:
+		return true
 	default:
+		return false
 	}
 }
 
-func (lc *lineConn) writeLoop() {
-	w := bufio.NewWriterSize(lc.conn, 64<<10)
-	for {
-		select {
-		case line := <-lc.out:
-			if line == nil {
-				w.Flush()
-				lc.close(lc.lastWord)
-				return
-			}
-			lc.conn.SetWriteDeadline(time.Now().Add(programWriteTimeout))
-			if _, err := w.Write(line); err != nil {
-				lc.close(err)
-				return
-			}
-			if len(lc.out) == 0 {
-				if err := w.Flush(); err != nil {
-					lc.close(err)
-					return
-				}
-			}
-		case <-lc.done:
-			return
-		}
-	}
-}
-
-// finish sends v as the last line, then closes the connection with why
-// once it is written (or the write fails or times out).
+// finish sends v as the last line and closes the connection with why.
 func (lc *lineConn) finish(v any, why error) {
-	lc.lastWord = why // read by the writer after it receives the nil below
-	if lc.send(v, nil) {
-		select {
-		case lc.out <- nil: // the writer closes on nil
-		case <-lc.done:
-		}
-	}
-	<-lc.done
+	lc.send(v)
+	lc.close(why)
 }
 
 // close ends the connection, once, remembering why.

@@ -90,13 +90,13 @@ func Provide(ctx context.Context, cfg ProviderConfig, reg *rpc.Registry) error {
 		if json.Unmarshal(line, &req) != nil || req.Method == "" {
 			continue // a notice from the node about one of our lines
 		}
-		wg.Go(func() { lc.send(serveProvided(ctx, procs[req.Method], req), nil) })
+		wg.Go(func() { lc.send(serveProvided(ctx, procs[req.Method], req)) })
 	}
 }
 
 // welcome sends the hello and reads the node's answer.
 func welcome(lc *lineConn, hello api.Hello) error {
-	if !lc.send(hello, nil) {
+	if !lc.send(hello) {
 		return fmt.Errorf("node: Provide: %w", lc.err)
 	}
 	lc.conn.SetReadDeadline(time.Now().Add(programHelloTimeout))

@@ -313,8 +313,15 @@ func (s *Server) invoke(ctx context.Context, method string, bound boundCall) (re
 	if err != nil {
 		return result{err: toError(err)}
 	}
-	if s, ok := v.(string); ok && jsonfast.Verbatim(s) {
-		return result{str: s, isStr: true}
+	switch v := v.(type) {
+	case string:
+		if jsonfast.Verbatim(v) {
+			return result{str: v, isStr: true}
+		}
+	case json.RawMessage: // as a program answered: kept as it is when it is already what Marshal would make
+		if valid, compact := jsonfast.Check(v); valid && compact {
+			return result{json: v}
+		}
 	}
 	b, err := json.Marshal(v)
 	if err != nil {
