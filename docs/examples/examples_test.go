@@ -6,7 +6,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -19,7 +18,6 @@ import (
 	"github.com/meshrpc/meshrpc/internal/poll"
 	"github.com/meshrpc/meshrpc/mesh/devnet"
 	"github.com/meshrpc/meshrpc/mesh/meshtest"
-	"github.com/meshrpc/meshrpc/node"
 )
 
 func build(t *testing.T, dir, pkg string) string {
@@ -91,9 +89,10 @@ func (b *lockedBuffer) String() string {
 }
 
 // TestSeedProgramsInPython runs the seed's two programs written with the
-// stdlib-only Python module: home.py provides get, put, inc and get_uname
-// through one serving node, cafe.py calls them through another, with five
-// processes of 1000 get + inc each.
+// stdlib-only Python module, as deployed: two `meshrpc serve` processes on
+// a devnet, home.py providing get, put, inc and get_uname through one,
+// cafe.py calling them through the other with five processes of 1000
+// get + inc each.
 func TestSeedProgramsInPython(t *testing.T) {
 	python, err := exec.LookPath("python3")
 	if err != nil {
@@ -103,9 +102,10 @@ func TestSeedProgramsInPython(t *testing.T) {
 		t.Skip("no python3")
 	}
 	dir := t.TempDir()
+	meshrpc := build(t, dir, "github.com/meshrpc/meshrpc/cmd/meshrpc")
 	dn := meshtest.Net(t, devnet.Config{})
-	home := serveNode(t, dn, "home", filepath.Join(dir, "home"))
-	serveNode(t, dn, "laptop", filepath.Join(dir, "laptop"))
+	serve(t, meshrpc, dn, "home", filepath.Join(dir, "home"))
+	serve(t, meshrpc, dn, "laptop", filepath.Join(dir, "laptop"))
 
 	server := exec.Command(python, "python/home.py")
 	server.Env = append(os.Environ(), "MESHRPC_STATE_DIR="+filepath.Join(dir, "home"))
@@ -119,7 +119,7 @@ func TestSeedProgramsInPython(t *testing.T) {
 		server.Wait()
 	}()
 	poll.Until(t, 30*time.Second, func() error {
-		if _, ok := home.Registry().Lookup("get_uname"); !ok {
+		if !strings.Contains(serverLog.String(), "home provides get, put, inc, get_uname") {
 			return fmt.Errorf("home.py provides nothing yet:\n%s", serverLog.String())
 		}
 		return nil
@@ -143,26 +143,24 @@ func TestSeedProgramsInPython(t *testing.T) {
 	t.Logf("cafe.py: 10,005 calls in %v (%.0f calls/s, with Python's start)", elapsed, 10005/elapsed.Seconds())
 }
 
-// serveNode starts a serving node in this process, stopped when the test
-// ends.
-func serveNode(t *testing.T, dn *devnet.Net, hostname, stateDir string) *node.Node {
+// serve runs `meshrpc serve` as hostname until the test ends.
+func serve(t *testing.T, meshrpc string, dn *devnet.Net, hostname, stateDir string) {
 	t.Helper()
-	n, err := node.New(context.Background(), node.Config{Hostname: hostname, StateDir: stateDir, ControlURL: dn.ControlURL(), InMemory: true, Progress: io.Discard})
-	if err != nil {
+	cmd := exec.Command(meshrpc, "--hostname", hostname, "--state-dir", stateDir, "serve")
+	cmd.Env = append(os.Environ(), "MESHRPC_CONTROL_URL="+dn.ControlURL())
+	log := new(lockedBuffer)
+	cmd.Stderr = log
+	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- n.Serve(ctx) }()
 	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("%s: Serve: %v", hostname, err)
+		cmd.Process.Signal(syscall.SIGTERM)
+		cmd.Wait()
+	})
+	poll.Until(t, 60*time.Second, func() error {
+		if !strings.Contains(log.String(), "procedures on") {
+			return fmt.Errorf("%s did not start:\n%s", hostname, log.String())
 		}
+		return nil
 	})
-	poll.Until(t, 10*time.Second, func() error {
-		_, err := os.Stat(filepath.Join(stateDir, node.SocketName))
-		return err
-	})
-	return n
 }
