@@ -108,7 +108,7 @@ func TestSeedProgramsInPython(t *testing.T) {
 	serve(t, meshrpc, dn, "laptop", filepath.Join(dir, "laptop"))
 
 	server := exec.Command(python, "python/home.py")
-	server.Env = append(os.Environ(), "MESHRPC_STATE_DIR="+filepath.Join(dir, "home"))
+	server.Env = append(os.Environ(), "MESHRPC_STATE_DIR="+filepath.Join(dir, "home"), "PYTHONDONTWRITEBYTECODE=1")
 	serverLog := new(lockedBuffer)
 	server.Stderr = serverLog
 	if err := server.Start(); err != nil {
@@ -128,7 +128,7 @@ func TestSeedProgramsInPython(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	client := exec.CommandContext(ctx, python, "python/cafe.py", "home")
-	client.Env = append(os.Environ(), "MESHRPC_STATE_DIR="+filepath.Join(dir, "laptop"))
+	client.Env = append(os.Environ(), "MESHRPC_STATE_DIR="+filepath.Join(dir, "laptop"), "PYTHONDONTWRITEBYTECODE=1")
 	start := time.Now()
 	out, err := client.CombinedOutput()
 	elapsed := time.Since(start)
@@ -163,4 +163,31 @@ func serve(t *testing.T, meshrpc string, dn *devnet.Net, hostname, stateDir stri
 		}
 		return nil
 	})
+}
+
+// TestPythonModule runs meshrpc.py's own tests (test_meshrpc.py) against a
+// `meshrpc serve` on a devnet.
+func TestPythonModule(t *testing.T) {
+	python, err := exec.LookPath("python3")
+	if err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatal("python3 is not installed; .ci/run installs it")
+		}
+		t.Skip("no python3")
+	}
+	dir := t.TempDir()
+	meshrpc := build(t, dir, "github.com/meshrpc/meshrpc/cmd/meshrpc")
+	dn := meshtest.Net(t, devnet.Config{})
+	serve(t, meshrpc, dn, "home", filepath.Join(dir, "home"))
+
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, python, "-m", "unittest", "-v", "test_meshrpc")
+	cmd.Dir = "python"
+	cmd.Env = append(os.Environ(), "MESHRPC_STATE_DIR="+filepath.Join(dir, "home"), "PYTHONDONTWRITEBYTECODE=1")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("python3 -m unittest test_meshrpc: %v\n%s", err, out)
+	}
+	t.Logf("%s", out)
 }

@@ -178,8 +178,9 @@ class connect:
                 print("meshrpc:", reply.get("error"), file=sys.stderr)  # a notice, id null
 
     def _by_http(self, request):
+        host = self._node if ":" in self._node else self._node + ":4343"
         http = urllib.request.Request(
-            f"http://{self._node}:4343/rpc", json.dumps(request).encode(),
+            f"http://{host}/rpc", json.dumps(request).encode(),
             {"Content-Type": "application/json", "Meshrpc-Timeout-Ms": str(int(self._timeout * 1000))})
         with urllib.request.urlopen(http, timeout=self._timeout) as response:
             return json.load(response)
