@@ -52,6 +52,11 @@ type Config struct {
 	// error that names the control URL. Default 30 s. Once a login URL is
 	// shown, Join waits for the person until its context ends.
 	ControlTimeout time.Duration
+	// Serves marks a node that others call (meshrpc serve): once joined, it
+	// opens WireGuard sessions to its peers itself, so that a peer whose
+	// calls wait for it after a restart does not wait 5 s for a handshake
+	// (see reopen.go). A node that only calls leaves it false.
+	Serves bool
 }
 
 // The environment variables that empty Config fields are taken from; the

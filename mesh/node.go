@@ -14,6 +14,8 @@ import (
 
 	"tailscale.com/client/local"
 	"tailscale.com/tsnet"
+
+	"github.com/meshrpc/meshrpc/mesh/internal/tsdebug"
 )
 
 // Node is this process's presence on a tailnet: one tsnet server. Close it to
@@ -27,6 +29,8 @@ type Node struct {
 	localTransport *http.Transport
 	logs           *logFile
 	self           Peer
+
+	stopReopen context.CancelFunc // ends reopenSessions, for Config.Serves
 
 	closeOnce sync.Once
 	closeErr  error
@@ -73,6 +77,11 @@ func Join(ctx context.Context, cfg Config) (_ *Node, err error) {
 		return nil, err
 	}
 	savePort(cfg.StateDir, n.wireGuardPort())
+	if cfg.Serves {
+		var reopenCtx context.Context
+		reopenCtx, n.stopReopen = context.WithCancel(context.Background())
+		go n.reopenSessions(reopenCtx)
+	}
 	if loggedIn { // after a login URL, say that the wait is over
 		fmt.Fprintf(cfg.Progress, "meshrpc: %s joined the tailnet as %s (%s)\n", cfg.Hostname, n.self.DNSName, n.self.Addrs[0])
 	}
@@ -196,9 +205,9 @@ func (n *Node) wireGuardPort() uint16 {
 	return 0
 }
 
-// LocalClient is the node's tailscale LocalAPI client, for what this package
-// does not wrap.
-func (n *Node) LocalClient() *local.Client { return n.lc }
+func init() {
+	tsdebug.LocalClient = func(node any) *local.Client { return node.(*Node).lc }
+}
 
 // Close leaves the tailnet and releases the node's sockets, goroutines and
 // files. It is idempotent.
@@ -209,6 +218,9 @@ func (n *Node) LocalClient() *local.Client { return n.lc }
 // and the rest is left to the process's exit).
 func (n *Node) Close() error {
 	n.closeOnce.Do(func() {
+		if n.stopReopen != nil {
+			n.stopReopen()
+		}
 		n.localTransport.CloseIdleConnections()
 		closed := make(chan error, 1)
 		go func() { closed <- n.ts.Close() }()

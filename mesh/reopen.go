@@ -12,7 +12,7 @@ import (
 // WireGuard sessions itself.
 const reopenDelay = 250 * time.Millisecond
 
-// ReopenSessions opens WireGuard sessions, after a short wait, to the
+// reopenSessions opens WireGuard sessions, after a short wait, to the
 // online peers that have not handshaken with this node since it started.
 //
 // Why: when a node restarts, control tells its peers of the new process
@@ -24,7 +24,7 @@ const reopenDelay = 250 * time.Millisecond
 // starts a handshake the peer answers. It waits reopenDelay first and skips
 // peers that handshook already, so that it does not cross a handshake the
 // peer is sending itself (two crossing handshakes both fail).
-func (n *Node) ReopenSessions(ctx context.Context) {
+func (n *Node) reopenSessions(ctx context.Context) {
 	select {
 	case <-ctx.Done():
 		return

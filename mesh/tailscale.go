@@ -146,6 +146,3 @@ func (t *Tailscale) Dial(ctx context.Context, network, addr string) (net.Conn, e
 func (t *Tailscale) Ping(ctx context.Context, addr netip.Addr) (Ping, error) {
 	return ping(ctx, t.lc, addr)
 }
-
-// LocalClient is tailscaled's LocalAPI client.
-func (t *Tailscale) LocalClient() *local.Client { return t.lc }

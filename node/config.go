@@ -133,5 +133,6 @@ func (c Config) meshConfig(hostname, stateDir string) mesh.Config {
 		Progress:       c.Progress,
 		Logf:           c.TailscaleLogf,
 		ControlTimeout: c.ControlTimeout,
+		Serves:         true,
 	}
 }

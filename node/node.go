@@ -224,9 +224,6 @@ func (n *Node) Serve(ctx context.Context) error {
 	local := newSocketServer(n)
 	errc := make(chan error, 2)
 	go func() { errc <- n.server.Serve(ln) }()
-	reopenCtx, stopReopen := context.WithCancel(ctx)
-	defer stopReopen()
-	go n.mesh.ReopenSessions(reopenCtx)
 	go func() { errc <- local.serve(sock) }()
 
 	select {

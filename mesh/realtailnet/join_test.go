@@ -13,6 +13,7 @@ import (
 	"tailscale.com/envknob"
 
 	"github.com/meshrpc/meshrpc/mesh"
+	"github.com/meshrpc/meshrpc/mesh/internal/tsdebug"
 	"github.com/meshrpc/meshrpc/mesh/meshtest"
 	"github.com/meshrpc/meshrpc/mesh/realtailnet"
 )
@@ -116,7 +117,7 @@ func TestATaggedKeyMakesATaggedNodeOnHeadscale(t *testing.T) {
 // is on 127.0.0.1: nothing may leave the machine.
 func checkDERPMapIsLoopback(t *testing.T, n *mesh.Node) {
 	t.Helper()
-	dm, err := n.LocalClient().CurrentDERPMap(context.Background())
+	dm, err := tsdebug.LocalClient(n).CurrentDERPMap(context.Background())
 	if err != nil {
 		t.Fatalf("DERP map: %v", err)
 	}
