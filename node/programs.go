@@ -5,10 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"maps"
 	"net"
 	"regexp"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -479,78 +477,25 @@ func protocolError(code int, msg string) api.ProgramResponse {
 }
 
 // paramsByName checks a call's params against a provided procedure's
-// declaration and gives them by name, so a program always gets an object.
+// declaration (as Register's procedures are checked: rpc.BindParams) and
+// gives them by name, so that a program always gets an object.
 func paramsByName(method string, decl []rpc.Param, raw json.RawMessage) (json.RawMessage, error) {
-	invalid := func(format string, args ...any) error {
-		return &rpc.Error{Code: rpc.CodeInvalidParams, Message: "invalid params for " + method + ": " + fmt.Sprintf(format, args...)}
+	values, err := rpc.BindParams(method, decl, raw)
+	if err != nil {
+		return nil, err
 	}
-	raw = json.RawMessage(strings.TrimSpace(string(raw)))
-	given := map[string]bool{}
-	switch {
-	case len(raw) == 0 || string(raw) == "null":
-		raw = json.RawMessage("{}")
-	case raw[0] == '[':
-		items, ok := jsonfast.SplitArray(raw)
-		if !ok && json.Unmarshal(raw, &items) != nil {
-			return nil, invalid("params are not a JSON array")
+	obj := []byte{'{'}
+	for i, v := range values {
+		if v == nil {
+			continue
 		}
-		if len(items) > len(decl) {
-			return nil, invalid("%d params given; it takes %d (%s)", len(items), len(decl), declaredNames(decl))
+		if len(obj) > 1 {
+			obj = append(obj, ',')
 		}
-		obj := []byte{'{'}
-		for i, item := range items {
-			if i > 0 {
-				obj = append(obj, ',')
-			}
-			obj = strconv.AppendQuote(obj, decl[i].Name)
-			obj = append(append(obj, ':'), item...)
-			given[decl[i].Name] = true
-		}
-		raw = append(obj, '}')
-	case raw[0] == '{':
-		names, _, ok := jsonfast.SplitObject(raw)
-		if !ok {
-			var members map[string]json.RawMessage
-			if json.Unmarshal(raw, &members) != nil {
-				return nil, invalid("params are not a JSON object")
-			}
-			names = slices.Collect(maps.Keys(members))
-		}
-		for _, name := range names {
-			if !declared(decl, name) {
-				return nil, invalid("no param named %s; it takes %s", rpc.Quote(name, 64), declaredNames(decl))
-			}
-			given[name] = true
-		}
-	default:
-		return nil, invalid("params must be an object (by name) or an array (by position)")
+		obj = strconv.AppendQuote(obj, decl[i].Name) // names are plain: paramNameRE
+		obj = append(append(obj, ':'), v...)
 	}
-	for _, prm := range decl {
-		if prm.Required && !given[prm.Name] {
-			return nil, invalid("missing required param %q", prm.Name)
-		}
-	}
-	return raw, nil
-}
-
-func declared(decl []rpc.Param, name string) bool {
-	for _, prm := range decl {
-		if prm.Name == name {
-			return true
-		}
-	}
-	return false
-}
-
-func declaredNames(decl []rpc.Param) string {
-	if len(decl) == 0 {
-		return "none"
-	}
-	names := make([]string, len(decl))
-	for i, prm := range decl {
-		names[i] = prm.Name
-	}
-	return strings.Join(names, ", ")
+	return append(obj, '}'), nil
 }
 
 // servingTailnet is how a serving node's programs reach the tailnet: as

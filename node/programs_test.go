@@ -250,7 +250,7 @@ func TestProgramProtocolHoldsAgainstBadPrograms(t *testing.T) {
 		}
 		// Bad params never reach the program.
 		err := cafe.Call(ctx, "home", "slow.echo", map[string]any{"txt": "hi"}, nil)
-		if rpc.CodeOf(err) != rpc.CodeInvalidParams || !strings.Contains(err.Error(), `no param named "txt"; it takes text`) {
+		if rpc.CodeOf(err) != rpc.CodeInvalidParams || !strings.Contains(err.Error(), `unknown param "txt"; slow.echo takes: text`) {
 			t.Errorf("misnamed param: %v", err)
 		}
 		// Errors travel back with their code.

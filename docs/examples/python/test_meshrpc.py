@@ -56,7 +56,7 @@ class ProvideAndCall(unittest.TestCase):
         for call, code, text in [
             (lambda: self.node.fail(), -32603, "ValueError: no"),
             (lambda: self.node.refuse(), -32002, "nothing here"),
-            (lambda: self.node.add(c=1), -32602, 'no param named "c"'),
+            (lambda: self.node.add(c=1), -32602, 'unknown param "c"'),
             (lambda: self.node.add(), -32602, 'missing required param "a"'),
             (lambda: self.node.call("no.such"), -32601, "no procedure"),
             (lambda: meshrpc.connect("nas").call("sys.ping"), -32002, "nas"),
