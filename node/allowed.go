@@ -5,13 +5,14 @@ import (
 
 	"github.com/meshrpc/meshrpc/node/api"
 	"github.com/meshrpc/meshrpc/rpc"
+	"github.com/meshrpc/meshrpc/rpc/authz"
 )
 
 // registerAllowed registers rpc.allowed: the decision the server makes for
 // every call (authz.Policy.Decide), applied to the caller for every
 // procedure, so `meshrpc ls` never guesses.
 func registerAllowed(r *rpc.Registry, n *Node) {
-	rpc.Register(r, rpc.AllowedMethod, "Lists the procedures you may call here (with why: all, with the rule that allows each or what would).",
+	rpc.Register(r, authz.AllowedMethod, "Lists the procedures you may call here (with why: all, with the rule that allows each or what would).",
 		func(ctx context.Context, p api.AllowedParams) ([]api.Allowed, error) {
 			caller, _ := rpc.CallerFrom(ctx)
 			policy := n.Policy()

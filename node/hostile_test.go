@@ -18,6 +18,7 @@ import (
 	"github.com/meshrpc/meshrpc/node/command"
 	"github.com/meshrpc/meshrpc/node/stats"
 	"github.com/meshrpc/meshrpc/rpc"
+	"github.com/meshrpc/meshrpc/rpc/authz"
 )
 
 // A peer with no rule floods the node with denied calls of large names
@@ -140,7 +141,7 @@ func TestListLimitAndAllowedHideWhatOthersMayNotSee(t *testing.T) {
 	}
 
 	var procs []api.Allowed
-	if err := stranger.Call(ctx, "home", rpc.AllowedMethod, api.AllowedParams{Why: true}, &procs); err != nil {
+	if err := stranger.Call(ctx, "home", authz.AllowedMethod, api.AllowedParams{Why: true}, &procs); err != nil {
 		t.Fatal(err)
 	}
 	for _, p := range procs {
@@ -148,7 +149,7 @@ func TestListLimitAndAllowedHideWhatOthersMayNotSee(t *testing.T) {
 			t.Fatalf("rpc.allowed shows the stranger a command's argv: %+v", p)
 		}
 	}
-	if err := owner.Call(ctx, "home", rpc.AllowedMethod, api.AllowedParams{Why: true}, &procs); err != nil {
+	if err := owner.Call(ctx, "home", authz.AllowedMethod, api.AllowedParams{Why: true}, &procs); err != nil {
 		t.Fatal(err)
 	}
 	if !slices.ContainsFunc(procs, func(p api.Allowed) bool { return p.Name == "backup" && strings.Contains(p.Summary, "s3cret") }) {

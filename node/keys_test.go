@@ -80,7 +80,7 @@ func TestPersonalSpacesAndKeyScopedRules(t *testing.T) {
 
 	// rpc.allowed says so.
 	var allowed []api.Allowed
-	if err := call(laptop, rpc.AllowedMethod, nil, &allowed); err != nil {
+	if err := call(laptop, authz.AllowedMethod, nil, &allowed); err != nil {
 		t.Fatal(err)
 	}
 	for _, a := range allowed {
@@ -88,7 +88,7 @@ func TestPersonalSpacesAndKeyScopedRules(t *testing.T) {
 			t.Errorf("laptop's kv.put: %+v", a)
 		}
 	}
-	if err := call(phone, rpc.AllowedMethod, nil, &allowed); err != nil {
+	if err := call(phone, authz.AllowedMethod, nil, &allowed); err != nil {
 		t.Fatal(err)
 	}
 	for _, a := range allowed {
@@ -131,11 +131,11 @@ func TestKeyScopeAllowsNoProcedureWithoutKeys(t *testing.T) {
 			t.Errorf("%s reading outside its corner: %v", name, err)
 		}
 		var allowed []api.Allowed
-		if err := c.Call(ctx, "home", rpc.AllowedMethod, nil, &allowed); err != nil {
+		if err := c.Call(ctx, "home", authz.AllowedMethod, nil, &allowed); err != nil {
 			t.Fatal(err)
 		}
 		for _, a := range allowed {
-			if !strings.HasPrefix(a.Name, "kv.") && a.Name != rpc.AllowedMethod {
+			if !strings.HasPrefix(a.Name, "kv.") && a.Name != authz.AllowedMethod {
 				t.Errorf("rpc.allowed lists %s for the %s: %+v", a.Name, name, a)
 			}
 		}

@@ -19,6 +19,7 @@ import (
 	"github.com/meshrpc/meshrpc/node/stats"
 	"github.com/meshrpc/meshrpc/rpc"
 	"github.com/meshrpc/meshrpc/rpc/authz"
+	"github.com/meshrpc/meshrpc/rpc/openrpc"
 	"github.com/meshrpc/meshrpc/store"
 )
 
@@ -79,6 +80,7 @@ func New(ctx context.Context, cfg Config) (_ *Node, err error) {
 		return nil, err
 	}
 	n.reg = rpc.NewRegistry()
+	openrpc.Register(n.reg, "meshrpc on "+n.mesh.Self().Name)
 	registerSys(n.reg, n)
 	registerKV(n.reg, n.store)
 	registerAllowed(n.reg, n)

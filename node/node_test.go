@@ -16,6 +16,7 @@ import (
 	"github.com/meshrpc/meshrpc/node"
 	"github.com/meshrpc/meshrpc/node/api"
 	"github.com/meshrpc/meshrpc/rpc"
+	"github.com/meshrpc/meshrpc/rpc/openrpc"
 )
 
 // startNode starts a serving node on dn and stops it when the test ends.
@@ -111,7 +112,7 @@ func TestBuiltins(t *testing.T) {
 	if err := cafe.Call(ctx, "home", "sys.whoami", nil, &who); err != nil || who.Node != "cafe" || who.Login == "" {
 		t.Fatalf("sys.whoami: %+v %v", who, err)
 	}
-	var doc rpc.Document
+	var doc openrpc.Document
 	if err := cafe.Call(ctx, "home", "rpc.discover", nil, &doc); err != nil || len(doc.Methods) < 12 {
 		t.Fatalf("rpc.discover: %d methods, %v", len(doc.Methods), err)
 	}

@@ -18,6 +18,7 @@ import (
 	"github.com/meshrpc/meshrpc/node"
 	"github.com/meshrpc/meshrpc/node/api"
 	"github.com/meshrpc/meshrpc/rpc"
+	"github.com/meshrpc/meshrpc/rpc/authz"
 )
 
 type greetParams struct {
@@ -64,7 +65,7 @@ func TestGoProgramProvides(t *testing.T) {
 	}
 	wg.Wait()
 	var allowed []api.Allowed
-	if err := cafe.Call(context.Background(), "home", rpc.AllowedMethod, nil, &allowed); err != nil {
+	if err := cafe.Call(context.Background(), "home", authz.AllowedMethod, nil, &allowed); err != nil {
 		t.Fatal(err)
 	}
 	if p := findAllowed(allowed, "greet"); p == nil || !strings.HasPrefix(p.Provider, "program greeter (pid ") {

@@ -152,9 +152,6 @@ func (s *Server) run(in incoming, caller Caller, idErr error, req *request) (res
 	}
 	ctx := WithCaller(in.ctx, caller)
 	ctx = context.WithValue(ctx, callIDKey{}, in.callID)
-	if s.cfg.NodeName != "" {
-		ctx = context.WithValue(ctx, nodeNameKey{}, s.cfg.NodeName)
-	}
 	proc, bound, grant, err := s.admit(ctx, caller, req, &rec)
 	if err != nil {
 		return result{err: err}

@@ -53,7 +53,7 @@ type Procedure struct {
 	Timeout time.Duration
 	// Provider names who serves the procedure when it is not the node's
 	// own code: a program on the node's machine ("program seed (pid
-	// 4242)"). rpc.discover publishes it as x-provider.
+	// 4242)"). rpc.discover publishes it (package openrpc).
 	Provider string
 	Handler  Handler
 
@@ -65,8 +65,6 @@ func (p *Procedure) check() error {
 	switch {
 	case p.Name == "" || p.Handler == nil:
 		return fmt.Errorf("rpc: a procedure without name or handler")
-	case strings.HasPrefix(p.Name, "rpc.") && p.Name != discoverMethod && p.Name != AllowedMethod:
-		return fmt.Errorf("procedure %q: names beginning with rpc. are reserved", p.Name)
 	case p.Keys != NoKey && p.bind == nil:
 		return fmt.Errorf("procedure %q: only procedures made by Register declare keys", p.Name)
 	}
@@ -88,16 +86,17 @@ type Registry struct {
 	procs map[string]*Procedure
 }
 
-// NewRegistry returns a registry holding only the built-in rpc.discover.
+// NewRegistry returns an empty registry.
 func NewRegistry() *Registry {
-	r := &Registry{procs: map[string]*Procedure{}}
-	registerDiscover(r)
-	return r
+	return &Registry{procs: map[string]*Procedure{}}
 }
 
 // Handle registers p. It panics when p has no name or handler, when its
-// name is not a method name (CheckMethodName) or is reserved, or when the
-// name is taken: two procedures of one name are a programming error.
+// name is not a method name (CheckMethodName), or when the name is taken:
+// two procedures of one name are a programming error. Names beginning with
+// "rpc." are for introspection (rpc.discover, rpc.allowed, which package
+// node registers); Swap, which takes procedures from outside the program,
+// refuses them.
 func (r *Registry) Handle(p *Procedure) {
 	if err := p.check(); err != nil {
 		panic("rpc: Handle: " + err.Error())

@@ -32,7 +32,7 @@ type Config struct {
 	// procedure that declares a key the key to use. nil allows everything.
 	Authorize func(ctx context.Context, c Caller, a Access) (Grant, error)
 
-	// NodeName names this node in messages and in rpc.discover.
+	// NodeName names this node in messages.
 	NodeName string
 
 	// Hosts are the Host header values this node answers to (its names and
@@ -282,9 +282,3 @@ func (s *Server) closeStreams(code websocket.StatusCode, reason string) {
 	}
 }
 
-type nodeNameKey struct{}
-
-func nodeNameFrom(ctx context.Context) string {
-	name, _ := ctx.Value(nodeNameKey{}).(string)
-	return name
-}

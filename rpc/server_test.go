@@ -489,30 +489,6 @@ func TestUnreachablePeerIsUnavailable(t *testing.T) {
 	}
 }
 
-func TestDiscover(t *testing.T) {
-	c := client(t, serve(t, rpc.Config{NodeName: "home"}))
-	var doc rpc.Document
-	if err := c.Call(context.Background(), "rpc.discover", nil, &doc); err != nil {
-		t.Fatal(err)
-	}
-	if doc.OpenRPC != rpc.OpenRPCVersion || doc.Info.Title != "meshrpc on home" {
-		t.Fatalf("doc header: %+v", doc)
-	}
-	for _, m := range doc.Methods {
-		if m.Name != "inc" {
-			continue
-		}
-		if len(m.Params) != 2 || m.Params[0].Name != "key" || !m.Params[0].Required || m.Params[1].Name != "delta" || m.Params[1].Required {
-			t.Fatalf("inc params: %+v", m.Params)
-		}
-		if m.Result.Schema["type"] != "integer" {
-			t.Fatalf("inc result: %+v", m.Result)
-		}
-		return
-	}
-	t.Fatal("inc missing from rpc.discover")
-}
-
 // Pages (a web console) sit behind the same Host check as /rpc, so a
 // rebound DNS name cannot read them either.
 func TestPagesAreBehindTheHostCheck(t *testing.T) {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/meshrpc/meshrpc/node/api"
 	"github.com/meshrpc/meshrpc/rpc"
+	"github.com/meshrpc/meshrpc/rpc/authz"
 )
 
 type lsOptions struct {
@@ -48,7 +49,7 @@ it, for a denied one what would allow it. Params marked ? are optional.`,
 
 func runLs(ctx context.Context, opts *lsOptions) error {
 	var procs []api.Allowed
-	if err := opts.callPeer(ctx, opts.peer, rpc.AllowedMethod, api.AllowedParams{Why: opts.why}, &procs, opts.timeout); err != nil {
+	if err := opts.callPeer(ctx, opts.peer, authz.AllowedMethod, api.AllowedParams{Why: opts.why}, &procs, opts.timeout); err != nil {
 		return err
 	}
 	if procs == nil {

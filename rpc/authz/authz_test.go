@@ -119,7 +119,7 @@ func TestKeyScopeAllowsOnlyProceduresWithKeys(t *testing.T) {
 		{"rule, method without keys", scopedRule, tagged, rpc.Access{Method: "sys.stats"}, false},
 		{"rule, exposed command", scopedRule, tagged, rpc.Access{Method: "backup"}, false},
 		{"rule, rpc.discover", scopedRule, tagged, rpc.Access{Method: "rpc.discover"}, false},
-		{"rule, rpc.allowed is for everyone", scopedRule, tagged, rpc.Access{Method: rpc.AllowedMethod}, true},
+		{"rule, rpc.allowed is for everyone", scopedRule, tagged, rpc.Access{Method: authz.AllowedMethod}, true},
 		{"rule, key method before its key", scopedRule, tagged, rpc.Access{Method: "kv.get", Keys: rpc.OneKey}, true},
 		{"rule, key in scope", scopedRule, tagged, rpc.Access{Method: "kv.get", Keys: rpc.OneKey, Key: "shared/a", KeyKnown: true}, true},
 		{"rule, key out of scope", scopedRule, tagged, rpc.Access{Method: "kv.get", Keys: rpc.OneKey, Key: "private/a", KeyKnown: true}, false},

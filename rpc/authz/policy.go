@@ -222,6 +222,11 @@ func (p *Policy) FilterKey(c rpc.Caller, method, key string) bool {
 // the caller only.
 const EveryoneMayAsk = "every caller may ask what it may call"
 
+// AllowedMethod is the procedure that says which procedures the caller may
+// call, and why: Decide applied to every procedure (package node serves
+// it). Every caller may call it.
+const AllowedMethod = "rpc.allowed"
+
 // Decide is the one decision of a call: the server's Authorize and
 // rpc.allowed's answers both come from it. For a procedure that declares
 // no key, only an unscoped rule or grant allows it: a key-scoped one
@@ -232,7 +237,7 @@ const EveryoneMayAsk = "every caller may ask what it may call"
 // PersonalKey), it is ExplainKey or ExplainPrefix.
 func (p *Policy) Decide(c rpc.Caller, a rpc.Access) Decision {
 	switch {
-	case a.Method == rpc.AllowedMethod:
+	case a.Method == AllowedMethod:
 		return Decision{Allowed: true, By: EveryoneMayAsk}
 	case a.Keys == rpc.NoKey:
 		d := p.Explain(c, a.Method)
