@@ -1,57 +1,28 @@
-// Command cafe is the original "simplest RPC" client in Go: it calls the
-// home server over the tailnet, then has 5 concurrent callers do 1000 x
-// (get + inc) on one counter, which ends at exactly 5000.
+// Command cafe is the original "simplest RPC" client in Go: 5 concurrent
+// workers do 1000 x (get + inc) on one counter of the home server, over the
+// tailnet, and the count ends at exactly 5000.
 //
-//	go run ./docs/examples/cafe -server home
+//	MESHRPC_CONTROL_URL=... go run ./docs/examples/cafe
 package main
 
 import (
-	"context"
-	"flag"
 	"fmt"
-	"log"
 	"sync"
 
 	"github.com/meshrpc/meshrpc/node"
 )
 
 func main() {
-	server := flag.String("server", "home", "the home server's tailnet name")
-	hostname := flag.String("hostname", "cafe", "this node's name on the tailnet")
-	flag.Parse()
-	ctx := context.Background()
-
-	c, err := node.Dial(ctx, node.ClientConfig{Hostname: *hostname})
-	if err != nil {
-		log.Fatal(err)
-	}
-	defer c.Close()
-	call := func(method string, params, result any) {
-		if err := c.Call(ctx, *server, method, params, result); err != nil {
-			log.Fatalf("%s: %v", method, err)
-		}
-	}
-
-	var v, uname any
-	call("get", []any{"a"}, &v)
-	fmt.Println("get", v)
-	call("put", []any{"a", 10}, nil)
-	call("get", []any{"a"}, &v)
-	fmt.Println("get", v) // a number, no .conjugate() needed
-	call("get_uname", nil, &uname)
-	fmt.Println("get_uname", uname)
-
+	home := node.MustConnect("home")
 	var wg sync.WaitGroup
 	for range 5 {
 		wg.Go(func() {
 			for range 1000 {
-				call("get", []any{"hikakin"}, nil)
-				call("inc", []any{"hikakin"}, nil)
+				home.MustCall("get", "hikakin")
+				home.MustCall("inc", "hikakin")
 			}
 		})
 	}
 	wg.Wait()
-	var count int
-	call("get", []any{"hikakin"}, &count)
-	fmt.Println("hikakin", count)
+	fmt.Println("hikakin", home.MustCall("get", "hikakin"))
 }
