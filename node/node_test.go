@@ -171,3 +171,24 @@ func TestCallToAnUnknownNodeIsATypedError(t *testing.T) {
 		t.Fatalf("calling hmoe: %v", err)
 	}
 }
+
+// A Peer calls by position and decodes into the type asked for.
+func TestPeerCallsByPosition(t *testing.T) {
+	dn := meshtest.Net(t, devnet.Config{})
+	startNode(t, dn, node.Config{Hostname: "home", InMemory: true})
+	home := dialAs(t, dn, "cafe").Peer("home")
+	ctx := context.Background()
+	if n, err := node.CallAs[int](ctx, home, "kv.inc", "visits", 41); err != nil || n != 41 {
+		t.Fatalf("kv.inc visits 41 = %d, %v", n, err)
+	}
+	if v, err := home.Call(ctx, "kv.get", "visits"); err != nil || v != float64(41) {
+		t.Fatalf("kv.get visits = %v (%T), %v", v, v, err)
+	}
+	if v := home.MustCall("sys.ping"); v != "pong" {
+		t.Fatalf("sys.ping = %v", v)
+	}
+	_, err := home.Call(ctx, "kv.inc")
+	if rpc.CodeOf(err) != rpc.CodeInvalidParams {
+		t.Fatalf("kv.inc without a key: %v", err)
+	}
+}
