@@ -252,6 +252,15 @@ func (p *program) procedure(decl api.Provided) (*rpc.Procedure, error) {
 		}
 		seen[prm.Name] = true
 	}
+	keys := rpc.NoKey
+	switch {
+	case decl.KeyParam != "" && !seen[decl.KeyParam]:
+		return nil, fmt.Errorf("procedure %q: key_param %s is not one of its params", decl.Name, rpc.Quote(decl.KeyParam, 64))
+	case decl.KeyParam != "" && decl.KeyPrefix:
+		keys = rpc.KeyPrefix
+	case decl.KeyParam != "":
+		keys = rpc.OneKey
+	}
 	if decl.TimeoutMs < 0 || decl.TimeoutMs > int64(time.Hour/time.Millisecond) {
 		return nil, fmt.Errorf("procedure %q: timeout_ms %d: between 0 and an hour", decl.Name, decl.TimeoutMs)
 	}
@@ -265,6 +274,8 @@ func (p *program) procedure(decl api.Provided) (*rpc.Procedure, error) {
 		Params:   params,
 		Result:   decl.Result,
 		ReadOnly: decl.ReadOnly,
+		Keys:     keys,
+		KeyParam: decl.KeyParam,
 		Timeout:  time.Duration(decl.TimeoutMs) * time.Millisecond,
 		Provider: p.String(),
 		Handler:  provided{p: p, name: decl.Name, params: params},

@@ -389,3 +389,55 @@ func TestProgramsAreBounded(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestProvidedKeysObeyKeyScopes: a program's procedure that declares its
+// key param is authorized on the key, as kv.* are; one that declares none is
+// never allowed by a key-scoped rule.
+func TestProvidedKeysObeyKeyScopes(t *testing.T) {
+	dn := meshtest.Net(t, devnet.Config{SeparateUsers: true})
+	dir := filepath.Join(t.TempDir(), "home")
+	home := startNode(t, dn, node.Config{Hostname: "home", StateDir: dir, InMemory: true, Allow: []string{"node:cafe=notes.*@shared/*", "node:laptop=notes.*"}})
+	cafe := dialAs(t, dn, "cafe")
+	p, w := connectProgram(t, dir, `{"meshrpc":"program/1","name":"notes","provide":[`+
+		`{"name":"notes.read","params":[{"name":"key","required":true,"schema":{"type":"string"}}],"key_param":"key"},`+
+		`{"name":"notes.count"}]}`)
+	if w.Error != nil {
+		t.Fatal(w.Error)
+	}
+	defer func() { p.conn.Close(); waitProvided(t, home, "notes.read", false) }()
+	ctx := context.Background()
+
+	errc := make(chan error, 1)
+	go func() { errc <- cafe.Call(ctx, "home", "notes.read", []any{"shared/a"}, nil) }()
+	req := p.request()
+	if string(req.Params) != `{"key":"shared/a"}` {
+		t.Fatalf("the program got params %s", req.Params)
+	}
+	p.send(fmt.Sprintf(`{"jsonrpc":"2.0","id":%s,"result":"a note"}`, req.ID))
+	if err := <-errc; err != nil {
+		t.Fatal(err)
+	}
+	for _, call := range []struct {
+		method string
+		params any
+	}{
+		{"notes.read", []any{"private/b"}}, // outside the scope
+		{"notes.count", nil},               // declares no key: a scoped rule never allows it
+	} {
+		err := cafe.Call(ctx, "home", call.method, call.params, nil)
+		if rpc.CodeOf(err) != rpc.CodePermissionDenied {
+			t.Errorf("%s %v: %v; want permission denied", call.method, call.params, err)
+		}
+	}
+	// Nothing of the denied calls reached the program: the next line it
+	// gets is this call from laptop, which an unscoped rule allows.
+	go func() { errc <- dialAs(t, dn, "laptop").Call(ctx, "home", "notes.count", nil, nil) }()
+	if req := p.request(); req.Method != "notes.count" || req.Caller.Node != "laptop" {
+		t.Fatalf("the program got %+v", req)
+	} else {
+		p.send(fmt.Sprintf(`{"jsonrpc":"2.0","id":%s,"result":1}`, req.ID))
+	}
+	if err := <-errc; err != nil {
+		t.Fatal(err)
+	}
+}

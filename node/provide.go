@@ -33,9 +33,9 @@ type ProviderConfig struct {
 // that node's own, until ctx ends or the node goes away. The program needs
 // no tailnet node of its own: the node authorizes, limits and audits each
 // call as it does its built-ins, and the handler finds the caller with
-// rpc.CallerFrom and its call id with rpc.CallIDFrom. Procedures that
-// declare keys (rpc:"key") are offered without them: no key-scoped rule
-// allows them.
+// rpc.CallerFrom and its call id with rpc.CallIDFrom. A procedure that
+// declares a key (rpc:"key") is authorized on it by the node's key-scoped
+// rules and grants, and gets it as granted.
 //
 // Provide returns nil when ctx ends, and an error when the node refuses
 // the procedures (a name taken, say) or the connection ends.
@@ -71,7 +71,7 @@ func Provide(ctx context.Context, cfg ProviderConfig, reg *rpc.Registry) error {
 		}
 		procs[p.Name] = p
 		hello.Provide = append(hello.Provide, api.Provided{Name: p.Name, Summary: p.Summary, Params: p.Params, Result: p.Result,
-			ReadOnly: p.ReadOnly, TimeoutMs: p.Timeout.Milliseconds()})
+			ReadOnly: p.ReadOnly, KeyParam: p.KeyParam, KeyPrefix: p.Keys == rpc.KeyPrefix, TimeoutMs: p.Timeout.Milliseconds()})
 	}
 	if err := welcome(lc, hello); err != nil {
 		return err

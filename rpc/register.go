@@ -40,7 +40,8 @@ func Register[P, R any](r *Registry, name, summary string, fn func(ctx context.C
 		Summary: summary,
 		Params:  b.params(),
 		Result:  schemaOf(reflect.TypeFor[R]()),
-		Keys:    b.keys,
+		Keys:     b.keys,
+		KeyParam: b.keyParam,
 		Handler: HandlerFunc(func(ctx context.Context, raw json.RawMessage) (any, error) {
 			var params P
 			if err := checkJSON(name, raw); err != nil {
@@ -99,6 +100,52 @@ func (rawCall) key() string                            { return "" }
 func (rawCall) setKey(string)                          {}
 func (c rawCall) run(ctx context.Context) (any, error) { return c.h.ServeRPC(ctx, c.params) }
 
+// keyCall runs a plain Handler that declares its key in KeyParam: its
+// params are bound to the declared names, so that the key can be read
+// before the handler runs and replaced with the granted one.
+type keyCall struct {
+	p      *Procedure
+	values []json.RawMessage // one per declared param, nil where absent
+	at     int               // KeyParam's index
+	keyValue   string
+}
+
+func bindKeyParam(p *Procedure, raw json.RawMessage) (boundCall, error) {
+	values, err := bindParams(p.Name, p.Params, raw)
+	if err != nil {
+		return nil, err
+	}
+	c := &keyCall{p: p, values: values, at: slices.IndexFunc(p.Params, func(prm Param) bool { return prm.Name == p.KeyParam })}
+	if v := values[c.at]; v != nil {
+		if json.Unmarshal(v, &c.keyValue) != nil {
+			return nil, invalidParams(p.Name, "%s must be a string (a key)", p.KeyParam)
+		}
+	}
+	return c, nil
+}
+
+func (c *keyCall) key() string { return c.keyValue }
+
+func (c *keyCall) setKey(k string) {
+	c.keyValue = k
+	c.values[c.at], _ = json.Marshal(k)
+}
+
+func (c *keyCall) run(ctx context.Context) (any, error) {
+	obj := []byte{'{'}
+	for i, v := range c.values {
+		if v == nil {
+			continue
+		}
+		if len(obj) > 1 {
+			obj = append(obj, ',')
+		}
+		obj = jsonfast.AppendString(obj, c.p.Params[i].Name)
+		obj = append(append(obj, ':'), v...)
+	}
+	return c.p.Handler.ServeRPC(ctx, append(obj, '}'))
+}
+
 // binder binds JSON params, named or positional, to a params struct. It is
 // built once per procedure, so a call does no reflection beyond decoding.
 type binder struct {
@@ -107,6 +154,7 @@ type binder struct {
 	declared []Param
 	keys     KeyUse // what the field tagged rpc:"key" or rpc:"prefix" names
 	keyField int    // that field's index in the struct, -1 if none
+	keyParam string // that field's param name
 }
 
 type field struct {
@@ -136,6 +184,9 @@ func newBinder(t reflect.Type, method string) *binder {
 	b.declared = make([]Param, len(b.fields))
 	for i, f := range b.fields {
 		b.declared[i] = Param{Name: f.name, Required: f.required, Schema: schemaOf(f.typ)}
+		if len(f.index) == 1 && f.index[0] == b.keyField {
+			b.keyParam = f.name
+		}
 	}
 	return b
 }

@@ -48,6 +48,11 @@ type Procedure struct {
 	// Keys says what the procedure's key param names, if any; Register
 	// sets it from the params' rpc:"key" or rpc:"prefix" tag.
 	Keys KeyUse
+	// KeyParam names the param that holds the key, for a procedure with a
+	// plain Handler that declares Keys (a program's, say): the server
+	// authorizes the call on it before the handler runs, and the handler
+	// gets its params by name with the granted key in that param.
+	KeyParam string
 	// Timeout bounds a call when the caller sets no shorter deadline; zero
 	// means the server's DefaultTimeout. A backup script may need minutes.
 	Timeout time.Duration
@@ -65,16 +70,19 @@ func (p *Procedure) check() error {
 	switch {
 	case p.Name == "" || p.Handler == nil:
 		return fmt.Errorf("rpc: a procedure without name or handler")
-	case p.Keys != NoKey && p.bind == nil:
-		return fmt.Errorf("procedure %q: only procedures made by Register declare keys", p.Name)
+	case p.Keys != NoKey && p.bind == nil && !slices.ContainsFunc(p.Params, func(prm Param) bool { return prm.Name == p.KeyParam }):
+		return fmt.Errorf("procedure %q: declares keys but names no param of its own as KeyParam", p.Name)
 	}
 	return CheckMethodName(p.Name)
 }
 
 // start binds a call's params to p.
 func (p *Procedure) start(params json.RawMessage) (boundCall, error) {
-	if p.bind != nil {
+	switch {
+	case p.bind != nil:
 		return p.bind(params)
+	case p.Keys != NoKey:
+		return bindKeyParam(p, params)
 	}
 	return rawCall{p.Handler, params}, nil
 }

@@ -30,6 +30,13 @@ type Provided struct {
 	Params   []rpc.Param `json:"params,omitempty"`
 	Result   rpc.Schema  `json:"result,omitempty"`
 	ReadOnly bool        `json:"read_only,omitempty"`
+	// KeyParam names the param that holds the key the call touches (a
+	// string, as the store's keys are): the node's key-scoped rules and
+	// grants ("kv.*@shared/*") then apply to the procedure, and the
+	// program gets the key as granted ("~/x" as "~LOGIN/x"). KeyPrefix says
+	// the param names every key under a prefix.
+	KeyParam  string `json:"key_param,omitempty"`
+	KeyPrefix bool   `json:"key_prefix,omitempty"`
 	// TimeoutMs bounds a call when its caller sets no shorter deadline;
 	// zero means the node's default.
 	TimeoutMs int64 `json:"timeout_ms,omitempty"`

@@ -88,13 +88,17 @@ _SCHEMAS = {str: {"type": "string"}, int: {"type": "integer"}, float: {"type": "
             bool: {"type": "boolean"}, list: {"type": "array"}, dict: {"type": "object"}}
 
 
-def _declare(function):
+def _declare(function, key=None):
     """A function as a procedure: its name, the first line of its
-    docstring, and its parameters (those with defaults are optional)."""
+    docstring, its parameters (those with defaults are optional), and the
+    one that names a key, if any."""
     params = [{"name": p.name, "required": p.default is p.empty, "schema": _SCHEMAS.get(p.annotation, {})}
               for p in inspect.signature(function).parameters.values() if p.name != "caller"]
     summary = (inspect.getdoc(function) or "").split("\n")[0]
-    return {"name": function.__name__, "summary": summary, "params": params}
+    declared = {"name": function.__name__, "summary": summary, "params": params}
+    if key:
+        declared["key_param"] = key
+    return declared
 
 
 def _answer(function, call):
@@ -120,14 +124,16 @@ def _answer(function, call):
     return reply
 
 
-def provide(*functions, name=None):
+def provide(*functions, name=None, keys=None):
     """Serves functions as procedures of the node on this machine, under
     their own names, until the node goes away. Calls run one at a time, in
     the order they come (as with BaseManager), so a function needs no lock.
     A function with a parameter named caller receives the caller's
-    identity in it."""
+    identity in it. keys maps a function's name to its parameter that names
+    a key, so that the node's key-scoped rules ("notes.*@shared/*") apply."""
     table = {f.__name__: f for f in functions}
-    conn = _Connection(name or _program_name(), [_declare(f) for f in functions])
+    keys = keys or {}
+    conn = _Connection(name or _program_name(), [_declare(f, keys.get(f.__name__)) for f in functions])
     print(f"meshrpc: {conn.node} provides {', '.join(table)}", file=sys.stderr)
     while True:
         message = conn.receive()

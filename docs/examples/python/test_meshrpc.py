@@ -80,6 +80,7 @@ class ProvideAndCall(unittest.TestCase):
     def test_declarations(self):
         self.assertEqual(meshrpc._declare(greet), {"name": "greet", "summary": "Greets name, saying who asked.",
                                                    "params": [{"name": "name", "required": True, "schema": {}}]})
+        self.assertEqual(meshrpc._declare(greet, key="name")["key_param"], "name")
         self.assertEqual(meshrpc._declare(add)["params"], [{"name": "a", "required": True, "schema": {"type": "integer"}},
                                                             {"name": "b", "required": False, "schema": {"type": "integer"}}])
 
