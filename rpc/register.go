@@ -36,10 +36,10 @@ import (
 func Register[P, R any](r *Registry, name, summary string, fn func(ctx context.Context, params P) (R, error)) *Procedure {
 	b := newBinder(reflect.TypeFor[P](), name)
 	p := &Procedure{
-		Name:    name,
-		Summary: summary,
-		Params:  b.params(),
-		Result:  schemaOf(reflect.TypeFor[R]()),
+		Name:     name,
+		Summary:  summary,
+		Params:   b.params(),
+		Result:   schemaOf(reflect.TypeFor[R]()),
 		Keys:     b.keys,
 		KeyParam: b.keyParam,
 		Handler: HandlerFunc(func(ctx context.Context, raw json.RawMessage) (any, error) {
@@ -104,10 +104,10 @@ func (c rawCall) run(ctx context.Context) (any, error) { return c.h.ServeRPC(ctx
 // params are bound to the declared names, so that the key can be read
 // before the handler runs and replaced with the granted one.
 type keyCall struct {
-	p      *Procedure
-	values []json.RawMessage // one per declared param, nil where absent
-	at     int               // KeyParam's index
-	keyValue   string
+	p        *Procedure
+	values   []json.RawMessage // one per declared param, nil where absent
+	at       int               // KeyParam's index
+	keyValue string
 }
 
 func bindKeyParam(p *Procedure, raw json.RawMessage) (boundCall, error) {

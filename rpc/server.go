@@ -281,4 +281,3 @@ func (s *Server) closeStreams(code websocket.StatusCode, reason string) {
 		}
 	}
 }
-
