@@ -20,6 +20,7 @@ be running here):
 The protocol is in docs/protocol.md, "Programs on the node's machine".
 """
 
+import concurrent.futures
 import inspect
 import itertools
 import json
@@ -65,12 +66,16 @@ class _Connection:
 
     def __init__(self, name, provide=()):
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.sock.connect(socket_path())
-        self.file = self.sock.makefile("rwb")
-        self.send({"meshrpc": PROTOCOL, "name": name, "provide": list(provide)})
-        welcome = self.receive()
-        if "error" in welcome:
-            raise Error(**welcome["error"])
+        try:
+            self.sock.connect(socket_path())
+            self.file = self.sock.makefile("rwb")
+            self.send({"meshrpc": PROTOCOL, "name": name, "provide": list(provide)})
+            welcome = self.receive()
+            if "error" in welcome:
+                raise Error(**welcome["error"])
+        except BaseException:
+            self.sock.close()
+            raise
         self.node = welcome["node"]
 
     def send(self, message):
@@ -124,10 +129,11 @@ def _answer(function, call):
     return reply
 
 
-def provide(*functions, name=None, keys=None):
+def provide(*functions, name=None, keys=None, threads=1):
     """Serves functions as procedures of the node on this machine, under
     their own names, until the node goes away. Calls run one at a time, in
-    the order they come (as with BaseManager), so a function needs no lock.
+    the order they come (as with BaseManager), so a function needs no lock;
+    with threads > 1, that many at once, answered as they finish.
     A function with a parameter named caller receives the caller's
     identity in it. keys maps a function's name to its parameter that names
     a key, so that the node's key-scoped rules ("notes.*@shared/*") apply."""
@@ -135,14 +141,24 @@ def provide(*functions, name=None, keys=None):
     keys = keys or {}
     conn = _Connection(name or _program_name(), [_declare(f, keys.get(f.__name__)) for f in functions])
     print(f"meshrpc: {conn.node} provides {', '.join(table)}", file=sys.stderr)
+    pool = concurrent.futures.ThreadPoolExecutor(threads) if threads > 1 else None
+    lock = threading.Lock()  # one line at a time on the connection
+
+    def serve(message):
+        function = table.get(message["method"])
+        reply = _answer(function, message) if function else {"jsonrpc": "2.0", "id": message["id"],
+                                                             "error": {"code": -32601, "message": f"no function {message['method']} here"}}
+        with lock:
+            conn.send(reply)
+
     while True:
         message = conn.receive()
         if "method" not in message:  # the node telling us about a line of ours
             print("meshrpc:", message.get("error"), file=sys.stderr)
-            continue
-        function = table.get(message["method"])
-        conn.send(_answer(function, message) if function else {"jsonrpc": "2.0", "id": message["id"],
-                  "error": {"code": -32601, "message": f"no function {message['method']} here"}})
+        elif pool:
+            pool.submit(serve, message)
+        else:
+            serve(message)
 
 
 class connect:
@@ -190,6 +206,10 @@ class connect:
             {"Content-Type": "application/json", "Meshrpc-Timeout-Ms": str(int(self._timeout * 1000))})
         with urllib.request.urlopen(http, timeout=self._timeout) as response:
             return json.load(response)
+
+    def close(self):
+        if self._conn:
+            self._conn.sock.close()
 
     def __getattr__(self, name):
         if name.startswith("_"):

@@ -85,6 +85,39 @@ class ProvideAndCall(unittest.TestCase):
                                                             {"name": "b", "required": False, "schema": {"type": "integer"}}])
 
 
+class Concurrent(unittest.TestCase):
+    """With threads, calls run at once and are answered as they finish."""
+
+    def test_answers_out_of_order(self):
+        gate = threading.Event()
+
+        def wait_for_gate():
+            gate.wait(10)
+            return "through"
+
+        def open_gate():
+            gate.set()
+            return "opened"
+
+        threading.Thread(target=meshrpc.provide, args=(wait_for_gate, open_gate), kwargs={"name": "gates", "threads": 4}, daemon=True).start()
+        node = meshrpc.connect()
+        for _ in range(200):
+            try:
+                node.open_gate()
+                break
+            except meshrpc.Error as e:
+                if e.code != -32601:
+                    raise
+                time.sleep(0.05)
+        gate.clear()
+        results = {}
+        waiter = threading.Thread(target=lambda: results.setdefault("wait", meshrpc.connect().wait_for_gate()))
+        waiter.start()
+        self.assertEqual(node.open_gate(), "opened")  # answered while wait_for_gate still runs
+        waiter.join(10)
+        self.assertEqual(results.get("wait"), "through")
+
+
 class PlainHTTP(unittest.TestCase):
     """With no meshrpc serve on the machine, calls go by plain HTTP POST (as
     through the Tailscale app): here to a stand-in server on loopback."""
