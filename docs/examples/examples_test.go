@@ -199,6 +199,9 @@ func TestPythonModule(t *testing.T) {
 	meshrpc := build(t, dir, "github.com/meshrpc/meshrpc/cmd/meshrpc")
 	dn := meshtest.Net(t, devnet.Config{})
 	serve(t, meshrpc, dn, "home", filepath.Join(dir, "home"))
+	// A second node: on a tailnet of one, a name no node has is left to
+	// the dial, which waits for the node to appear.
+	serve(t, meshrpc, dn, "laptop", filepath.Join(dir, "laptop"))
 
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()

@@ -149,6 +149,7 @@ class PlainHTTP(unittest.TestCase):
         finally:
             os.environ["MESHRPC_STATE_DIR"] = saved
             server.shutdown()
+            server.server_close()
         self.assertEqual(seen["type"], "application/json")
         self.assertEqual(seen["body"]["method"], "sys.ping")
 
