@@ -115,6 +115,7 @@ func (ps *programs) serve(lc *lineConn, pid int) {
 	p.ctx = ctx
 	defer ps.withdraw(p)
 	lc.send(api.Welcome{Meshrpc: api.ProgramProtocol, Node: ps.node.Name(), Provided: p.names})
+	close(p.welcomed)
 	p.readLoop()
 }
 
@@ -149,7 +150,8 @@ func (ps *programs) admit(lc *lineConn, line []byte, pid int) (*program, *rpc.Er
 	if len(hello.Provide) > MaxProvidedPerProgram {
 		return nil, rpc.Errorf(rpc.CodeInvalidRequest, "program %s declares %d procedures; one program may provide at most %d", hello.Name, len(hello.Provide), MaxProvidedPerProgram)
 	}
-	p := &program{ps: ps, lc: lc, name: hello.Name, pid: pid, waiting: map[int64]chan api.ProgramResponse{}, calls: make(chan struct{}, MaxProgramCalls)}
+	p := &program{ps: ps, lc: lc, name: hello.Name, pid: pid, welcomed: make(chan struct{}),
+		waiting: map[int64]chan api.ProgramResponse{}, calls: make(chan struct{}, MaxProgramCalls)}
 	procs := make([]*rpc.Procedure, 0, len(hello.Provide))
 	for _, decl := range hello.Provide {
 		proc, err := p.procedure(decl)
@@ -217,6 +219,10 @@ type program struct {
 	pid   int
 	names []string // what it provides
 	ctx   context.Context
+	// welcomed closes once the welcome is on its way: a call of a
+	// procedure registered a moment before waits for it, so that the
+	// program's first line from the node is always the welcome.
+	welcomed chan struct{}
 
 	mu      sync.Mutex
 	nextID  int64
@@ -325,6 +331,12 @@ func (p *program) ask(ctx context.Context, req api.ProgramRequest) (any, error) 
 	}()
 
 	req.ID = strconv.AppendInt(nil, id, 10)
+	select {
+	case <-p.welcomed:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	case <-p.lc.done:
+	}
 	gone := func() error {
 		return rpc.Errorf(rpc.CodeUnavailable, "%s, which provides %s, went away before answering", p, req.Method)
 	}
