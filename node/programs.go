@@ -340,7 +340,7 @@ func (p *program) ask(ctx context.Context, req api.ProgramRequest) (any, error) 
 	gone := func() error {
 		return rpc.Errorf(rpc.CodeUnavailable, "%s, which provides %s, went away before answering", p, req.Method)
 	}
-	if !p.lc.send(req) {
+	if !p.lc.sendLine(appendRequest(make([]byte, 0, 256+len(req.Params)), &req)) {
 		return nil, gone()
 	}
 	select {

@@ -9,7 +9,12 @@ import (
 	"io"
 	"net"
 	"sync"
+	"strconv"
 	"time"
+
+	"github.com/meshrpc/meshrpc/internal/jsonfast"
+	"github.com/meshrpc/meshrpc/node/api"
+	"github.com/meshrpc/meshrpc/rpc"
 )
 
 // A program's connection carries one JSON value per line both ways
@@ -90,6 +95,12 @@ func (lc *lineConn) send(v any) bool {
 	if err != nil {
 		line, _ = json.Marshal(map[string]any{"jsonrpc": "2.0", "id": nil, "error": map[string]any{"code": -32603, "message": "cannot encode: " + err.Error()}})
 	}
+	return lc.sendLine(line)
+}
+
+// sendLine is send for a line already encoded: compact JSON, no newline.
+func (lc *lineConn) sendLine(line []byte) bool {
+	var err error
 	lc.wmu.Lock()
 	if lc.closed() {
 		lc.wmu.Unlock()
@@ -150,4 +161,114 @@ func (lc *lineConn) close(why error) {
 		close(lc.done)
 		lc.conn.Close()
 	})
+}
+
+// The two lines of every call, written without reflection: a call is
+// small, and encoding/json would check its params and result, which are
+// known to be valid, once more.
+
+// appendRequest appends req as one line's JSON. req.Params, req.ID and
+// the caller's caps must be valid JSON.
+func appendRequest(b []byte, req *api.ProgramRequest) []byte {
+	b = append(b, `{"jsonrpc":"2.0","id":`...)
+	b = append(b, req.ID...)
+	b = append(b, `,"method":`...)
+	b = jsonfast.AppendString(b, req.Method)
+	if len(req.Params) > 0 {
+		b = append(append(b, `,"params":`...), req.Params...)
+	}
+	if req.Node != "" {
+		b = jsonfast.AppendString(append(b, `,"node":`...), req.Node)
+	}
+	if c := req.Caller; c != nil {
+		b = appendCaller(append(b, `,"caller":`...), c)
+	}
+	if req.TimeoutMs > 0 {
+		b = strconv.AppendInt(append(b, `,"timeout_ms":`...), req.TimeoutMs, 10)
+	}
+	if req.CallID != "" {
+		b = jsonfast.AppendString(append(b, `,"call_id":`...), req.CallID)
+	}
+	return append(b, '}')
+}
+
+// appendCaller appends c as json.Marshal would.
+func appendCaller(b []byte, c *rpc.Caller) []byte {
+	b = jsonfast.AppendString(append(b, `{"node":`...), c.Node)
+	if c.NodeFQDN != "" {
+		b = jsonfast.AppendString(append(b, `,"node_fqdn":`...), c.NodeFQDN)
+	}
+	b = jsonfast.AppendString(append(b, `,"login":`...), c.Login)
+	if len(c.Tags) > 0 {
+		b = append(b, `,"tags":[`...)
+		for i, t := range c.Tags {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = jsonfast.AppendString(b, t)
+		}
+		b = append(b, ']')
+	}
+	if c.Addr != "" {
+		b = jsonfast.AppendString(append(b, `,"addr":`...), c.Addr)
+	}
+	if len(c.Caps) > 0 {
+		caps, _ := json.Marshal(c.Caps)
+		b = append(append(b, `,"caps":`...), caps...)
+	}
+	return append(b, '}')
+}
+
+// appendResponse appends an answer of id: result (valid, compact JSON) or
+// e.
+func appendResponse(b []byte, id, result []byte, e *rpc.Error) []byte {
+	b = append(b, `{"jsonrpc":"2.0","id":`...)
+	b = append(b, id...)
+	if e != nil {
+		ej, _ := json.Marshal(e)
+		return append(append(append(b, `,"error":`...), ej...), '}')
+	}
+	if len(result) == 0 {
+		result = []byte("null")
+	}
+	return append(append(append(b, `,"result":`...), result...), '}')
+}
+
+// decodeRequest reads a call line, the common members without reflection;
+// it falls back to encoding/json for anything but the plain form.
+func decodeRequest(line []byte) (req api.ProgramRequest, err error) {
+	var caller []byte
+	plain := jsonfast.Valid(line) && jsonfast.EachMember(line, func(key, val []byte) bool {
+		ok := true
+		switch string(key) {
+		case "jsonrpc":
+			req.JSONRPC, ok = jsonfast.PlainString(val)
+		case "id":
+			req.ID = val
+		case "method":
+			req.Method, ok = jsonfast.PlainString(val)
+		case "params":
+			req.Params = val
+		case "node":
+			req.Node, ok = jsonfast.PlainString(val)
+		case "caller":
+			caller = val
+		case "timeout_ms":
+			req.TimeoutMs, ok = jsonfast.PlainInt(val)
+		case "call_id":
+			req.CallID, ok = jsonfast.PlainString(val)
+		}
+		return ok
+	})
+	if !plain {
+		req = api.ProgramRequest{}
+		return req, json.Unmarshal(line, &req)
+	}
+	if caller != nil && string(caller) != "null" {
+		req.Caller = new(rpc.Caller)
+		if err := json.Unmarshal(caller, req.Caller); err != nil {
+			return req, err
+		}
+	}
+	return req, nil
 }

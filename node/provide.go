@@ -86,11 +86,14 @@ func Provide(ctx context.Context, cfg ProviderConfig, reg *rpc.Registry) error {
 			}
 			return fmt.Errorf("node: Provide: the connection to the node ended: %w", err)
 		}
-		var req api.ProgramRequest
-		if json.Unmarshal(line, &req) != nil || req.Method == "" {
+		req, err := decodeRequest(line)
+		if err != nil || req.Method == "" {
 			continue // a notice from the node about one of our lines
 		}
-		wg.Go(func() { lc.send(serveProvided(ctx, procs[req.Method], req)) })
+		wg.Go(func() {
+			res := serveProvided(ctx, procs[req.Method], req)
+			lc.sendLine(appendResponse(nil, res.ID, res.Result, res.Error))
+		})
 	}
 }
 
