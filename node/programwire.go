@@ -8,8 +8,8 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"sync"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/meshrpc/meshrpc/internal/jsonfast"
