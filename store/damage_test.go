@@ -4,70 +4,19 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/meshrpc/meshrpc/store"
+	"github.com/meshrpc/meshrpc/store/storetest"
 )
 
-const marker = "MARKER-7f3a"
-
-// storeFile writes a closed store of a few hundred keys; key "k100" holds
-// marker, so the pages that hold it can be found in the file.
-func storeFile(t *testing.T) string {
+// storeFile writes a closed store of a few hundred keys.
+func storeFile(t *testing.T) *storetest.File {
 	t.Helper()
-	path := filepath.Join(t.TempDir(), "kv.db")
-	s, err := store.Open(path, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i := range 300 {
-		v := fmt.Sprintf("%q", strings.Repeat("v", 200))
-		if i == 100 {
-			v = fmt.Sprintf("%q", marker)
-		}
-		if _, err := s.Put(fmt.Sprintf("k%03d", i), json.RawMessage(v)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	s.Close()
-	return path
-}
-
-// damage rewrites the file at path with change applied to the page of the
-// kv bucket that holds the marker (its offset within the file given). The
-// change log's page is spared: Open reads the whole log.
-func damage(t *testing.T, path string, change func(b []byte, page int)) {
-	t.Helper()
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	size := os.Getpagesize()
-	found := 0
-	for off := 0; ; {
-		i := bytes.Index(b[off:], []byte(marker))
-		if i < 0 {
-			break
-		}
-		at := off + i
-		page := at / size * size
-		off = page + size
-		if string(b[at-5:at-1]) == "k100" {
-			continue // a change in the log: the key, then the value
-		}
-		change(b, page)
-		found++
-	}
-	if found == 0 {
-		t.Fatal("marker not found in the file")
-	}
-	if err := os.WriteFile(path, b, 0o600); err != nil {
-		t.Fatal(err)
-	}
+	return storetest.Write(t, filepath.Join(t.TempDir(), "kv.db"), 300, nil)
 }
 
 // Damage that only reading finds (a page's header or body) takes the store
@@ -76,20 +25,15 @@ func damage(t *testing.T, path string, change func(b []byte, page int)) {
 func TestDamagedPageTakesTheStoreOffline(t *testing.T) {
 	for _, tc := range []struct {
 		name   string
-		change func(b []byte, page int)
+		change func(page []byte)
 	}{
-		{"page header", func(b []byte, page int) {
-			copy(b[page:page+16], bytes.Repeat([]byte{0xA5}, 16))
-		}},
-		{"page body", func(b []byte, page int) {
-			// The elements after the header: positions and lengths that
-			// point far beyond the file.
-			copy(b[page+16:page+16+256], bytes.Repeat([]byte{0xFF}, 256))
-		}},
+		{"page header", damageHeader},
+		{"page body", damageBody},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			path := storeFile(t)
-			damage(t, path, tc.change)
+			f := storeFile(t)
+			path := f.Path
+			f.Damage(t, f.PageOf(t, "k100"), tc.change)
 			s, err := store.Open(path, nil)
 			if err != nil {
 				t.Fatalf("quick open: %v", err) // only a full check reads every page
@@ -132,13 +76,13 @@ func TestDamagedFilesAreRefusedAtOpen(t *testing.T) {
 			return path
 		}, "not a meshrpc data file"},
 		{"truncated", func(t *testing.T) string {
-			path := storeFile(t)
+			path := storeFile(t).Path
 			fi, _ := os.Stat(path)
 			os.Truncate(path, fi.Size()/2)
 			return path
 		}, "truncated"},
 		{"meta pages", func(t *testing.T) string {
-			path := storeFile(t)
+			path := storeFile(t).Path
 			b, _ := os.ReadFile(path)
 			size := os.Getpagesize()
 			for _, off := range []int{32, size + 32} { // after each magic and version
@@ -179,3 +123,10 @@ func TestInitEmptyMakesAStoreInAnEmptyFile(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// damageHeader overwrites a page's header (id, flags, count, overflow).
+func damageHeader(page []byte) { copy(page[:16], bytes.Repeat([]byte{0xA5}, 16)) }
+
+// damageBody overwrites the first 16 elements after a page's header:
+// positions and lengths that point far beyond the file.
+func damageBody(page []byte) { copy(page[16:16+256], bytes.Repeat([]byte{0xFF}, 256)) }
