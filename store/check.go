@@ -65,7 +65,7 @@ func openError(path string, err error) error {
 
 // damaged is the error for a data file Open refuses.
 func damaged(path, damage string) error {
-	return fmt.Errorf("%w: %s: %s; the node will not serve it: restore a backup (meshrpc store restore BACKUP %s), or move the file away to start an empty store (docs/reliability.md)", ErrDamaged, path, damage, path)
+	return fmt.Errorf("%w: %s: %s; the node will not serve it: restore a backup (meshrpc store restore BACKUP %s), or copy the keys it can still read into a new file (meshrpc store check --repair %s), or move the file away to start an empty store (docs/reliability.md)", ErrDamaged, path, damage, path, path)
 }
 
 // checkDB checks what bbolt opened: that the file holds every page its

@@ -20,7 +20,7 @@ func (s *Store) Fault() error {
 
 // goOffline takes the store offline for reason; the first reason stays.
 func (s *Store) goOffline(reason any) error {
-	err := fmt.Errorf("%w: %s is damaged or unreadable (%v); stop the node, then check the file with `meshrpc store check %s` and restore a backup (docs/reliability.md)", ErrOffline, s.path, reason, s.path)
+	err := fmt.Errorf("%w: %s is damaged or unreadable (%v); stop the node, then restore a backup, or copy the keys it can still read into a new file with `meshrpc store check --repair %s` (docs/reliability.md)", ErrOffline, s.path, reason, s.path)
 	s.fault.CompareAndSwap(nil, &err)
 	s.notifyWatchers() // watchers waiting for a change learn of the fault
 	return s.Fault()

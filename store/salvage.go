@@ -80,6 +80,9 @@ func Salvage(path, to string) (info SalvageInfo, err error) {
 	if err := s.run(path); err != nil {
 		return info, err
 	}
+	if info.Guessed && s.found == 0 && len(s.events) == 0 {
+		return info, fmt.Errorf("store: salvage: found no key in %s: it is not a meshrpc store, or nothing in it is readable; restore a backup", path)
+	}
 	if info.Rev, err = s.out.finish(s); err != nil {
 		return info, err
 	}
@@ -106,6 +109,7 @@ type salvager struct {
 	// read at all.
 	lostPages []keyRange
 	format    string
+	found     int // entries found on pages
 }
 
 // keyRange is the keys from lo up to hi (nil: no end) that a page holds, as
@@ -306,6 +310,7 @@ func (s *salvager) entry(bucket string, e leafElement, depth int) {
 		}
 	case "kv":
 		if !e.bucket && isRecord(e.key, e.value) {
+			s.found++
 			s.out.add(string(e.key), e.value)
 			delete(s.lostKeys, string(e.key))
 		} else if checkKey(string(e.key)) == nil {
@@ -375,6 +380,7 @@ func (s *salvager) scanUnvisited(free map[uint64]bool) {
 			found := 0
 			for _, e := range elems {
 				if isRecord(e.key, e.value) {
+					s.found++
 					s.out.add(string(e.key), e.value)
 					delete(s.lostKeys, string(e.key))
 					found++

@@ -88,7 +88,7 @@ func TestSalvageSavesEveryReadableKey(t *testing.T) {
 			got := info
 			got.Damage = nil
 			if tc.inexactLost {
-				want.Keys, want.Lost, want.UnreadablePages, want.Rev = got.Keys, got.Lost, got.UnreadablePages, got.Rev
+				want.Keys, want.FromLog, want.Lost, want.UnreadablePages, want.Rev = got.Keys, got.FromLog, got.Lost, got.UnreadablePages, got.Rev
 			}
 			if !reflect.DeepEqual(got, want) {
 				t.Fatalf("salvage:\n got %+v\nwant %+v", info, want)
@@ -135,6 +135,14 @@ func TestSalvageRefuses(t *testing.T) {
 	os.WriteFile(empty, nil, 0o600)
 	if _, err := store.Salvage(empty, ""); err == nil || !strings.Contains(err.Error(), "nothing to salvage") {
 		t.Fatalf("salvage of a 0-byte file: %v", err)
+	}
+	foreign := filepath.Join(dir, "notes.txt")
+	os.WriteFile(foreign, bytes.Repeat([]byte("my notes\n"), 2000), 0o600)
+	if _, err := store.Salvage(foreign, ""); err == nil || !strings.Contains(err.Error(), "found no key") {
+		t.Fatalf("salvage of a foreign file: %v", err)
+	}
+	if _, err := os.Stat(foreign + ".repaired"); err == nil {
+		t.Fatal("a failed salvage left a file")
 	}
 	f := storetest.Write(t, filepath.Join(dir, "kv.db"), 10, nil)
 	if _, err := store.Salvage(f.Path, ""); err != nil {

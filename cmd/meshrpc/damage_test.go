@@ -12,47 +12,24 @@ import (
 	"github.com/meshrpc/meshrpc/mesh/devnet"
 	"github.com/meshrpc/meshrpc/mesh/meshtest"
 	"github.com/meshrpc/meshrpc/store"
+	"github.com/meshrpc/meshrpc/store/storetest"
 )
 
-const damageMarker = "MARKER-7f3a"
-
-// damagedStore writes a store of a few hundred keys at path (k100 holds a
-// marker) and applies change to the kv bucket's page that holds k100.
-func damagedStore(t *testing.T, path string, change func(b []byte, page int)) {
+// damagedStore writes a store of a few hundred keys at path and applies
+// change (if any) to the page that holds k100.
+func damagedStore(t *testing.T, path string, change func(page []byte)) *storetest.File {
 	t.Helper()
-	s, err := store.Open(path, nil)
-	if err != nil {
-		t.Fatal(err)
+	f := storetest.Write(t, path, 300, nil)
+	if change != nil {
+		f.Damage(t, f.PageOf(t, "k100"), change)
 	}
-	for i := range 300 {
-		v := fmt.Sprintf("%q", strings.Repeat("v", 200))
-		if i == 100 {
-			v = fmt.Sprintf("%q", damageMarker)
-		}
-		if _, err := s.Put(fmt.Sprintf("k%03d", i), json.RawMessage(v)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	s.Close()
-	if change == nil {
-		return
-	}
-	b, _ := os.ReadFile(path)
-	size := os.Getpagesize()
-	for off := 0; ; {
-		i := bytes.Index(b[off:], []byte(damageMarker))
-		if i < 0 {
-			break
-		}
-		at := off + i
-		page := at / size * size
-		off = page + size
-		if string(b[at-5:at-1]) != "k100" { // not the change log's copy
-			change(b, page)
-		}
-	}
-	os.WriteFile(path, b, 0o600)
+	return f
 }
+
+// damageHeader overwrites a page's header; damageBody the first 16
+// elements after it: positions and lengths far beyond the file.
+func damageHeader(page []byte) { copy(page[:16], bytes.Repeat([]byte{0xA5}, 16)) }
+func damageBody(page []byte)   { copy(page[16:272], bytes.Repeat([]byte{0xFF}, 256)) }
 
 // A data file damaged in a way Open sees stops `meshrpc serve` before it
 // joins the tailnet, with exit status 1 and an error naming the file, the
@@ -80,10 +57,10 @@ func TestServeRefusesADamagedDataFile(t *testing.T) {
 			os.WriteFile(path, b, 0o600)
 		}, nil, "bbolt"},
 		{"page header, full check", func(path string) {
-			damagedStore(t, path, func(b []byte, page int) { copy(b[page:page+16], bytes.Repeat([]byte{0xA5}, 16)) })
+			damagedStore(t, path, damageHeader)
 		}, []string{"--check-store"}, "restore a backup"},
 		{"page body, full check", func(path string) {
-			damagedStore(t, path, func(b []byte, page int) { copy(b[page+16:page+272], bytes.Repeat([]byte{0xFF}, 256)) })
+			damagedStore(t, path, damageBody)
 		}, []string{"--check-store"}, "restore a backup"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -115,10 +92,10 @@ func TestServeRefusesADamagedDataFile(t *testing.T) {
 func TestServeKeepsServingWithADamagedStore(t *testing.T) {
 	for _, tc := range []struct {
 		name   string
-		change func(b []byte, page int)
+		change func(page []byte)
 	}{
-		{"page header", func(b []byte, page int) { copy(b[page:page+16], bytes.Repeat([]byte{0xA5}, 16)) }},
-		{"page body", func(b []byte, page int) { copy(b[page+16:page+272], bytes.Repeat([]byte{0xFF}, 256)) }},
+		{"page header", damageHeader},
+		{"page body", damageBody},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			// A devnet each: two nodes named home on one would be ambiguous.
@@ -153,5 +130,66 @@ func TestServeKeepsServingWithADamagedStore(t *testing.T) {
 				t.Fatalf("status: %+v", r)
 			}
 		})
+	}
+}
+
+// `meshrpc store check --repair` copies the readable keys of a file with a
+// destroyed page into FILE.repaired, leaves the file as it was, and says
+// what it saved and lost and how to put the new file in place; restored,
+// the node serves it.
+func TestStoreCheckRepairSalvagesADamagedFile(t *testing.T) {
+	dir := t.TempDir()
+	data, state := filepath.Join(dir, "kv.db"), filepath.Join(dir, "home")
+	// A short change log (k236 to k299 or so), so k100's page is lost.
+	f := storetest.Write(t, data, 300, &store.Options{MaxLog: 64})
+	page := f.PageOf(t, "k100")
+	lost := f.KeysOn(t, page)
+	f.Damage(t, page, storetest.Garbage)
+	damaged, _ := os.ReadFile(data)
+	cli := func(controlURL string, args ...string) result {
+		return run(t, controlURL, append([]string{"--state-dir", state}, args...)...)
+	}
+
+	if r := cli("http://127.0.0.1:1", "store", "check", data); r.code != 1 || !strings.Contains(r.stderr, "damaged") || !strings.Contains(r.stderr, "store check --repair "+data) {
+		t.Fatalf("check: %+v", r)
+	}
+	r := cli("http://127.0.0.1:1", "store", "check", "--repair", data)
+	saved := fmt.Sprintf("saved %d keys into %s.repaired\n", 300-len(lost), data)
+	if r.code != 0 || !strings.Contains(r.stdout, saved) || !strings.Contains(r.stdout, "lost 0 keys on damaged pages; 1 pages could not be read at all, and their keys are lost with them") ||
+		!strings.Contains(r.stdout, "meshrpc store restore "+data+".repaired "+data) {
+		t.Fatalf("check --repair: %+v\nwant %q", r, saved)
+	}
+	if after, _ := os.ReadFile(data); !bytes.Equal(after, damaged) {
+		t.Fatal("the damaged file was modified")
+	}
+	if r := cli("http://127.0.0.1:1", "store", "restore", data+".repaired", data); r.code != 0 {
+		t.Fatalf("restore: %+v", r)
+	}
+	if old, _ := os.ReadFile(data + ".old"); !bytes.Equal(old, damaged) {
+		t.Fatal("the damaged file was not kept as .old")
+	}
+	var check struct {
+		Sound    bool            `json:"sound"`
+		Repaired json.RawMessage `json:"repaired"`
+	}
+	if r := cli("http://127.0.0.1:1", "store", "check", "--repair", "--json", data); r.code != 0 || json.Unmarshal([]byte(r.stdout), &check) != nil || !check.Sound || check.Repaired != nil {
+		t.Fatalf("check --repair --json of the restored file: %+v", r)
+	}
+
+	dn := meshtest.Net(t, devnet.Config{})
+	serveHome(t, dn.ControlURL(), state, "--data", data, "--check-store")
+	logsOnFailure(t, state)
+	for _, key := range []string{"k000", lost[0], "k299"} {
+		r := cli(dn.ControlURL(), "kv", "get", "home", key, "--json")
+		want := string(f.Entries[key].Value)
+		if key == lost[0] {
+			want = "null"
+		}
+		if r.code != 0 || strings.TrimSpace(r.stdout) != want {
+			t.Fatalf("kv get %s from the repaired store: %+v, want %s", key, r, want)
+		}
+	}
+	if r := cli(dn.ControlURL(), "kv", "put", "home", lost[0], "1"); r.code != 0 {
+		t.Fatalf("kv put on the repaired store: %+v", r)
 	}
 }

@@ -13,7 +13,8 @@ import (
 
 type storeOptions struct {
 	*globalOptions
-	json bool
+	json   bool
+	repair bool
 }
 
 func newCmdStore(g *globalOptions) *cobra.Command {
@@ -25,10 +26,13 @@ func newCmdStore(g *globalOptions) *cobra.Command {
 
 backup asks the meshrpc serve of --state-dir, through its local socket, for a
 consistent copy of its live store; it keeps serving. check reads every page
-of a data file that no node holds. restore makes a data file a checked copy
-of a backup, keeping the file it replaces as FILE.old; stop the node first.`,
+of a data file that no node holds; with --repair, it copies every key it can
+read from a damaged one into FILE.repaired. restore makes a data file a
+checked copy of a backup (or of FILE.repaired), keeping the file it replaces
+as FILE.old; stop the node first.`,
 		Example: `  meshrpc store backup ~/backups/kv-$(date +%F).db
   meshrpc store check ~/backups/kv-2026-12-02.db
+  meshrpc store check --repair ~/.config/meshrpc/default/kv.db
   meshrpc store restore ~/backups/kv-2026-12-02.db ~/.config/meshrpc/default/kv.db`,
 		Args: exactArgs(0),
 	}
@@ -43,18 +47,27 @@ of a backup, keeping the file it replaces as FILE.old; stop the node first.`,
 	}
 	backup.Flags().BoolVar(&opts.json, "json", false, "print one JSON document")
 	check := &cobra.Command{
-		Use:     "check FILE",
-		Short:   "Check every page of a data file (not one a node is serving)",
-		Example: `  meshrpc store check /var/backups/meshrpc/kv.db`,
-		Args:    exactArgs(1),
+		Use:   "check FILE",
+		Short: "Check every page of a data file (not one a node is serving); --repair salvages a damaged one",
+		Long: `Check every page of a data file that no node holds: exit 0 when it is
+sound, 1 with the damage when not.
+
+With --repair, a damaged file's readable keys are copied into a new store,
+FILE.repaired (which must not exist), and FILE is left as it is. It reads
+the file page by page, so a damaged page costs only the keys on it; a key
+whose page is lost comes back from the change log when that still holds
+its latest change. It says how many keys were saved and lost; then put the
+new file in place with "meshrpc store restore FILE.repaired FILE" (the
+node stopped). Exit 0 when the new file is written.`,
+		Example: `  meshrpc store check /var/backups/meshrpc/kv.db
+  meshrpc store check --repair ~/.config/meshrpc/default/kv.db`,
+		Args: exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := store.Check(args[0]); err != nil {
-				return err
-			}
-			fmt.Fprintf(opts.stdout, "%s: sound\n", args[0])
-			return nil
+			return runStoreCheck(opts, args[0])
 		},
 	}
+	check.Flags().BoolVar(&opts.repair, "repair", false, "copy the readable keys of a damaged file into FILE.repaired")
+	check.Flags().BoolVar(&opts.json, "json", false, "print one JSON document")
 	restore := &cobra.Command{
 		Use:     "restore BACKUP FILE",
 		Short:   "Make the data file FILE a checked copy of BACKUP (the node stopped)",
