@@ -27,7 +27,8 @@
 // Damage: Open refuses a damaged, truncated, empty or foreign file
 // (ErrDamaged), and damage found while serving takes the store offline
 // (ErrOffline, Store.Fault), not the process. Backup copies a live store,
-// Check and Restore serve `meshrpc store`.
+// Check and Restore serve `meshrpc store`, and Salvage copies the keys a
+// damaged file still holds into a new one, reading its pages itself.
 //
 // It knows nothing of the network.
 package store

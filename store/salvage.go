@@ -80,8 +80,8 @@ func Salvage(path, to string) (info SalvageInfo, err error) {
 	if err := s.run(path); err != nil {
 		return info, err
 	}
-	if info.Guessed && s.found == 0 && len(s.events) == 0 {
-		return info, fmt.Errorf("store: salvage: found no key in %s: it is not a meshrpc store, or nothing in it is readable; restore a backup", path)
+	if s.found == 0 && len(s.events) == 0 {
+		return info, fmt.Errorf("store: salvage: found no key in %s: it is not a meshrpc store, or nothing in it is readable; restore a backup, or move the file away to start an empty store", path)
 	}
 	if info.Rev, err = s.out.finish(s); err != nil {
 		return info, err
