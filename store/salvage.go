@@ -2,7 +2,6 @@ package store
 
 import (
 	"encoding/binary"
-	"encoding/json"
 	"fmt"
 	"os"
 	"slices"
@@ -41,8 +40,9 @@ type SalvageInfo struct {
 // page points to but the freelist does not list as free (those under a
 // damaged page), recovers entries from a page whose header alone is
 // damaged, and takes the latest value of a key whose page is lost from the
-// change log when it still holds it. The new file is checked (Check)
-// before it is renamed into place. No process may hold path.
+// change log when it still holds it. The new file is written beside to,
+// fsynced and checked (Check) before it takes its name. No process may
+// hold path.
 func Salvage(path, to string) (info SalvageInfo, err error) {
 	if to == "" {
 		to = path + ".repaired"
@@ -130,17 +130,17 @@ func (s *salvager) run(path string) error {
 			s.note(fmt.Sprintf("truncated: %d bytes, its pages need %d", s.pf.size, need))
 		}
 		s.visitPage(meta.root, "", 0, keyRange{})
-		free, err := s.pf.freePages(meta.freelist)
-		switch {
-		case meta.freelist == noFreelist, err != nil:
+		free, err := map[uint64]bool(nil), fmt.Errorf("none on disk")
+		if meta.freelist != noFreelist {
+			free, err = s.pf.freePages(meta.freelist)
+		}
+		if err != nil {
 			// Without the freelist, a page no sound page leads to may be
 			// under a damaged one or a free page's stale copy.
 			s.note(fmt.Sprintf("freelist: %v", err))
 			s.info.Guessed = true
-			s.scanUnvisited(nil)
-		default:
-			s.scanUnvisited(free)
 		}
+		s.scanUnvisited(free)
 	}
 	if s.format != "" && s.format != string(formatV1) && s.format != string(formatV2) {
 		return fmt.Errorf("store: salvage: %s has format %q, not a meshrpc store's", path, s.format)
@@ -217,191 +217,6 @@ func bucketName(bucket string) string {
 		return "keys"
 	}
 	return bucket
-}
-
-// visitPage reads page id of bucket ("" is the root bucket) and what it
-// points to; a panic while reading it (there should be none) costs that
-// page only.
-func (s *salvager) visitPage(id uint64, bucket string, depth int, r keyRange) {
-	if depth > 64 || s.visited[id] || id < 2 || id >= s.pf.pages {
-		return
-	}
-	s.visited[id] = true
-	defer func() {
-		if p := recover(); p != nil {
-			s.unreadable(bucket, id, r, fmt.Sprint(p))
-		}
-	}()
-	p, err := s.pf.read(id)
-	if err != nil {
-		s.unreadable(bucket, id, r, err.Error())
-		return
-	}
-	s.parse(p, id, bucket, depth, r)
-}
-
-// parse reads the elements of page p (id) of bucket: a branch's children,
-// a leaf's entries. A page whose header is damaged is read by the count
-// its first element implies, if every element then checks.
-func (s *salvager) parse(p page, id uint64, bucket string, depth int, r keyRange) {
-	if p.id == id && (p.flags == leafPageFlag || p.flags == branchPageFlag) {
-		for i := range uint64(p.overflow) {
-			s.visited[id+1+i] = true
-		}
-	}
-	flags, count := p.flags, p.count
-	if p.id != id || (flags != leafPageFlag && flags != branchPageFlag) || pageHeaderSize+count*pageElementSize > len(p.b) {
-		var ok bool
-		if flags, count, ok = inferPage(p.b, s.pf.pages); !ok {
-			s.unreadable(bucket, id, r, "its header and elements are damaged")
-			return
-		}
-		s.note(fmt.Sprintf("page %d (%s): header damaged; its %d elements read", id, bucketName(bucket), count))
-	}
-	if flags == branchPageFlag {
-		children, bad := branchChildren(p.b, count, s.pf.pages)
-		if bad > 0 {
-			s.note(fmt.Sprintf("page %d (%s): %d of %d elements damaged", id, bucketName(bucket), bad, count))
-		}
-		for i, c := range children {
-			cr := keyRange{c.key, r.hi}
-			if i+1 < len(children) {
-				cr.hi = children[i+1].key
-			}
-			s.visitPage(c.id, bucket, depth+1, cr)
-		}
-		return
-	}
-	elems, bad := leafElements(p.b, count)
-	if bad > 0 {
-		s.note(fmt.Sprintf("page %d (%s): %d of %d entries damaged", id, bucketName(bucket), bad, count))
-		if bucket == "kv" {
-			s.lostUnknown += bad
-		}
-	}
-	for _, e := range elems {
-		s.entry(bucket, e, depth)
-	}
-}
-
-// inferPage finds a damaged header's flags and count from the elements.
-func inferPage(b []byte, pages uint64) (flags uint16, count int, ok bool) {
-	if n, ok := inferCount(b, 4); ok {
-		if _, bad := leafElements(b, n); bad == 0 {
-			return leafPageFlag, n, true
-		}
-	}
-	if n, ok := inferCount(b, 0); ok {
-		if _, bad := branchChildren(b, n, pages); bad == 0 {
-			return branchPageFlag, n, true
-		}
-	}
-	return 0, 0, false
-}
-
-// entry takes one leaf entry of bucket.
-func (s *salvager) entry(bucket string, e leafElement, depth int) {
-	switch bucket {
-	case "":
-		switch name := string(e.key); {
-		case !e.bucket:
-		case name == string(bucketKV), name == string(bucketLog), name == string(bucketMeta):
-			s.visitBucket(e.value, name, depth)
-		}
-	case "kv":
-		if !e.bucket && isRecord(e.key, e.value) {
-			s.found++
-			s.out.add(string(e.key), e.value)
-			delete(s.lostKeys, string(e.key))
-		} else if checkKey(string(e.key)) == nil {
-			s.lostKeys[string(e.key)] = true
-		} else {
-			s.lostUnknown++
-		}
-	case "log":
-		if len(e.key) == 8 {
-			if ev, ok := decodeEvent(revOf(e.key), e.value); ok {
-				s.events[ev.Rev] = ev
-			}
-		}
-	case "meta":
-		switch string(e.key) {
-		case string(keyRev):
-			if len(e.value) == 8 {
-				s.metaRev = int64(binary.BigEndian.Uint64(e.value))
-			}
-		case string(keyFormat):
-			s.format = string(e.value)
-		}
-	}
-}
-
-// visitBucket follows a bucket's value: its root page, or its inline page.
-func (s *salvager) visitBucket(v []byte, name string, depth int) {
-	if len(v) < 16 {
-		s.note(fmt.Sprintf("the %s bucket's header is damaged", bucketName(name)))
-		return
-	}
-	if root := binary.LittleEndian.Uint64(v); root != 0 {
-		s.visitPage(root, name, depth+1, keyRange{})
-		return
-	}
-	if len(v) < 16+pageHeaderSize {
-		s.note(fmt.Sprintf("the %s bucket's inline page is damaged", bucketName(name)))
-		return
-	}
-	p := parseHeader(v[16:])
-	s.parse(p, p.id, name, depth, keyRange{})
-}
-
-// scanUnvisited reads every page the walk did not reach and free does not
-// list (nil: every page), for the store's entries and changes, which it
-// tells apart by their shape.
-func (s *salvager) scanUnvisited(free map[uint64]bool) {
-	for id := uint64(2); id < s.pf.pages; id++ {
-		if s.visited[id] || free[id] {
-			continue
-		}
-		func() {
-			defer func() { recover() }()
-			p, err := s.pf.read(id)
-			if err != nil {
-				return
-			}
-			flags, count := p.flags, p.count
-			if p.id == id && flags == leafPageFlag && pageHeaderSize+count*pageElementSize <= len(p.b) {
-				for i := range uint64(p.overflow) {
-					s.visited[id+1+i] = true
-				}
-			} else if flags, count, _ = inferPage(p.b, s.pf.pages); flags != leafPageFlag {
-				return
-			}
-			elems, _ := leafElements(p.b, count)
-			found := 0
-			for _, e := range elems {
-				if isRecord(e.key, e.value) {
-					s.found++
-					s.out.add(string(e.key), e.value)
-					delete(s.lostKeys, string(e.key))
-					found++
-				} else if len(e.key) == 8 {
-					s.entry("log", e, 0)
-				}
-			}
-			if found > 0 && free != nil {
-				s.note(fmt.Sprintf("page %d (keys): no sound page leads to it; its %d entries read", id, found))
-			}
-		}()
-	}
-}
-
-// isRecord says whether key and value are an entry of the kv bucket.
-func isRecord(key, v []byte) bool {
-	if checkKey(string(key)) != nil || len(v) < 16 {
-		return false
-	}
-	mod, create := binary.BigEndian.Uint64(v), binary.BigEndian.Uint64(v[8:])
-	return mod > 0 && mod < 1<<56 && create > 0 && create <= mod && json.Valid(v[16:])
 }
 
 // sortedEvents are the changes found in the log, oldest first.
