@@ -16,7 +16,7 @@ import (
 // storeFile writes a closed store of a few hundred keys.
 func storeFile(t *testing.T) *storetest.File {
 	t.Helper()
-	return storetest.Write(t, filepath.Join(t.TempDir(), "kv.db"), 300, nil)
+	return storetest.Write(t, filepath.Join(t.TempDir(), "kv.db"), storetest.Config{Keys: 300})
 }
 
 // Damage that only reading finds (a page's header or body) takes the store

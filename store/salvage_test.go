@@ -72,7 +72,7 @@ func TestSalvageSavesEveryReadableKey(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			// The change log keeps the last 64 changes or so: k236 to k299.
-			f := storetest.Write(t, filepath.Join(t.TempDir(), "kv.db"), 300, &store.Options{MaxLog: 64})
+			f := storetest.Write(t, filepath.Join(t.TempDir(), "kv.db"), storetest.Config{Keys: 300, Options: &store.Options{MaxLog: 64}})
 			lost, fromLog := tc.damage(t, f)
 			damaged, _ := os.ReadFile(f.Path)
 
@@ -147,7 +147,7 @@ func TestSalvageRefuses(t *testing.T) {
 	if _, err := os.Stat(foreign + ".repaired"); err == nil {
 		t.Fatal("a failed salvage left a file")
 	}
-	f := storetest.Write(t, filepath.Join(dir, "kv.db"), 10, nil)
+	f := storetest.Write(t, filepath.Join(dir, "kv.db"), storetest.Config{Keys: 10})
 	if _, err := store.Salvage(f.Path, ""); err != nil {
 		t.Fatal(err)
 	}
@@ -165,14 +165,18 @@ func TestSalvageRefuses(t *testing.T) {
 }
 
 // Whatever pages are destroyed (meta pages, the freelist, branches, leaves,
-// the change log's), Salvage neither panics nor saves a key other than as
+// overflow pages, the change log's), Salvage neither panics nor saves a key other than as
 // it was written (each key was written once, so even a free page's stale
 // copy holds its one value).
 func TestSalvageOfRandomDamageSavesOnlyExactKeys(t *testing.T) {
 	damages := []func([]byte){storetest.Garbage, damageHeader, damageBody, func(p []byte) { clear(p) }}
 	for seed := range 10 {
 		rnd := rand.New(rand.NewPCG(uint64(seed), 1))
-		f := storetest.Write(t, filepath.Join(t.TempDir(), "kv.db"), 300, &store.Options{MaxLog: 64})
+		c := storetest.Config{Keys: 300, Options: &store.Options{MaxLog: 64}}
+		if seed%2 == 1 { // values that span pages (bbolt's overflow pages)
+			c.Keys, c.ValueBytes = 60, 6000
+		}
+		f := storetest.Write(t, filepath.Join(t.TempDir(), "kv.db"), c)
 		fi, _ := os.Stat(f.Path)
 		pages := int(fi.Size()) / os.Getpagesize()
 		for range 1 + rnd.IntN(5) {

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"unicode/utf8"
 )
 
 // The walk of Salvage: the store's tree from the root bucket's page, the
@@ -109,10 +110,8 @@ func (s *salvager) entry(bucket string, e leafElement, depth int) {
 			s.lostUnknown++
 		}
 	case "log":
-		if len(e.key) == 8 {
-			if ev, ok := decodeEvent(revOf(e.key), e.value); ok {
-				s.events[ev.Rev] = ev
-			}
+		if ev, ok := eventOf(e); ok {
+			s.events[ev.Rev] = ev
 		}
 	case "meta":
 		switch string(e.key) {
@@ -168,14 +167,23 @@ func (s *salvager) scanUnvisited(free map[uint64]bool) {
 			}
 			elems, _ := leafElements(p.b, count)
 			found := 0
+			var events []Event
 			for _, e := range elems {
 				if isRecord(e.key, e.value) {
 					s.found++
 					s.out.add(string(e.key), e.value)
 					delete(s.lostKeys, string(e.key))
 					found++
-				} else if len(e.key) == 8 {
-					s.entry("log", e, 0)
+				} else if ev, ok := eventOf(e); ok {
+					events = append(events, ev)
+				}
+			}
+			// Changes are taken from a page that holds nothing else, as a
+			// page of the log does: noise seldom passes for a change, but
+			// a page of it all the more seldom.
+			if len(events) == len(elems) {
+				for _, ev := range events {
+					s.events[ev.Rev] = ev
 				}
 			}
 			if found > 0 && free != nil {
@@ -191,5 +199,22 @@ func isRecord(key, v []byte) bool {
 		return false
 	}
 	mod, create := binary.BigEndian.Uint64(v), binary.BigEndian.Uint64(v[8:])
-	return mod > 0 && mod < 1<<56 && create > 0 && create <= mod && json.Valid(v[16:])
+	return mod > 0 && mod < 1<<56 && create > 0 && create <= mod && validJSON(v[16:])
 }
+
+// eventOf is the change a leaf entry of the log holds, if it is one.
+func eventOf(e leafElement) (Event, bool) {
+	if len(e.key) != 8 || e.bucket {
+		return Event{}, false
+	}
+	ev, ok := decodeEvent(revOf(e.key), e.value)
+	if !ok || ev.Rev <= 0 || ev.Rev >= 1<<56 || checkKey(ev.Key) != nil || ev.Type == EventPut && !validJSON(ev.Value) {
+		return Event{}, false
+	}
+	return ev, true
+}
+
+// validJSON is a value as the store keeps them: JSON (which
+// encoding/json checks) and UTF-8 (which it does not). Bytes of a damaged
+// page inside a string are seldom UTF-8.
+func validJSON(v []byte) bool { return json.Valid(v) && utf8.Valid(v) }

@@ -25,19 +25,28 @@ type File struct {
 	Entries map[string]store.Entry // by key, as written
 }
 
-// Write writes a store of n keys at path, "k000", "k001" and on, each
-// written once with a value of about 200 bytes of its own, then closes it.
-// opts is passed to store.Open (nil: the defaults).
-func Write(t testing.TB, path string, n int, opts *store.Options) *File {
+// Config says what Write writes.
+type Config struct {
+	Keys       int            // "k000", "k001" and on
+	ValueBytes int            // each value's length, about; default 200
+	Options    *store.Options // for store.Open; nil: the defaults
+}
+
+// Write writes a store at path of c.Keys keys, each written once with a
+// value of its own, then closes it.
+func Write(t testing.TB, path string, c Config) *File {
 	t.Helper()
-	s, err := store.Open(path, opts)
+	if c.ValueBytes <= 0 {
+		c.ValueBytes = 200
+	}
+	s, err := store.Open(path, c.Options)
 	if err != nil {
 		t.Fatal(err)
 	}
 	f := &File{Path: path, Entries: map[string]store.Entry{}}
-	for i := range n {
+	for i := range c.Keys {
 		key := fmt.Sprintf("k%03d", i)
-		value := json.RawMessage(fmt.Sprintf("%q", fmt.Sprintf("%s-%03d", strings.Repeat("v", 200), i)))
+		value := json.RawMessage(fmt.Sprintf("%q", fmt.Sprintf("%s-%03d", strings.Repeat("v", c.ValueBytes), i)))
 		rev, err := s.Put(key, value)
 		if err != nil {
 			t.Fatal(err)
