@@ -19,7 +19,7 @@ import (
 // change (if any) to the page that holds k100.
 func damagedStore(t *testing.T, path string, change func(page []byte)) *storetest.File {
 	t.Helper()
-	f := storetest.Write(t, path, 300, nil)
+	f := storetest.Write(t, path, storetest.Config{Keys: 300})
 	if change != nil {
 		f.Damage(t, f.PageOf(t, "k100"), change)
 	}
@@ -141,7 +141,7 @@ func TestStoreCheckRepairSalvagesADamagedFile(t *testing.T) {
 	dir := t.TempDir()
 	data, state := filepath.Join(dir, "kv.db"), filepath.Join(dir, "home")
 	// A short change log (k236 to k299 or so), so k100's page is lost.
-	f := storetest.Write(t, data, 300, &store.Options{MaxLog: 64})
+	f := storetest.Write(t, data, storetest.Config{Keys: 300, Options: &store.Options{MaxLog: 64}})
 	page := f.PageOf(t, "k100")
 	lost := f.KeysOn(t, page)
 	f.Damage(t, page, storetest.Garbage)

@@ -105,9 +105,11 @@ func newCmdKVImport(kv *kvOptions) *cobra.Command {
 		Long: `Read JSON lines of {"key":...,"value":...} (as "meshrpc kv export" writes
 them; "rev" is ignored) from FILE or stdin and write each entry to PEER,
 overwriting what is there, or with --if-absent only where the key is absent.
-Each write is durable before it is counted, and running the same import
-again changes no value, so an import that stopped half way (a bad line, a
-lost connection) is finished by running it again. Lines are read as they
+Each entry is its own write, durable before it is counted, and running the
+same import again changes no value, so an import that stopped half way (a
+bad line, a lost connection) is finished by running it again: it leaves the
+entries of the lines read before it stopped but for the last 32 or fewer
+(which may or may not be written), each whole, and none after. Lines are read as they
 come: a file of any size imports in bounded memory.`,
 		Example: `  meshrpc kv import nas home.jsonl
   meshrpc kv export home shared/ | meshrpc kv import nas --if-absent`,
