@@ -129,41 +129,6 @@ func runConcurrently(b *testing.B, n int, fn func() error) {
 	wg.Wait()
 }
 
-// BenchmarkFanOut calls sys.uname on 1, 4 and 16 peers at once (warm
-// connections), as `meshrpc uname --all` does: how the cost grows with peers.
-func BenchmarkFanOut(b *testing.B) {
-	dn := meshtest.Net(b, devnet.Config{})
-	var names []string
-	for i := range 16 {
-		name := fmt.Sprintf("peer%02d", i)
-		startNode(b, dn, node.Config{Hostname: name, InMemory: true})
-		names = append(names, name)
-	}
-	c := dialAs(b, dn, "cafe")
-	ctx := context.Background()
-	for _, k := range []int{1, 4, 16} {
-		b.Run(fmt.Sprintf("peers=%d", k), func(b *testing.B) {
-			call := func() {
-				var wg sync.WaitGroup
-				for _, p := range names[:k] {
-					wg.Go(func() {
-						var u api.Uname
-						if err := c.Call(ctx, p, "sys.uname", nil, &u); err != nil {
-							b.Error(err)
-						}
-					})
-				}
-				wg.Wait()
-			}
-			call() // connect
-			b.ResetTimer()
-			for range b.N {
-				call()
-			}
-		})
-	}
-}
-
 // BenchmarkKVLarge puts and gets values of 64 KiB and 512 KiB, one at a
 // time, over the stream, in one process: for profiling the path a large
 // value takes (the deployed figures are cmd/meshrpc's BenchmarkDeployed).
