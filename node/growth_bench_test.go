@@ -354,15 +354,27 @@ func buildStore(b *testing.B, path string, keys int) {
 // BenchmarkWatchers measures kv.put latency (one at a time, over the
 // stream, durable) while 0, 1, 100 and 1000 kv.watch long-polls wait on
 // the prefix it writes under, each re-armed as soon as it is answered, so
-// every put wakes them all. The watchers call from a node of their own,
-// at most 100 to a stream (the server's cap is 256 in flight per stream).
+// every put wakes them all. The watchers call from nodes of their own, 50
+// to a node, one stream each: a node answers at most 64 calls in flight
+// from one caller (rpc.ServerConfig.MaxCallsPerCaller), so 1000 watchers
+// are 20 callers.
 // KiB/watcher is the live heap the armed watchers add, both ends (caller
 // and node) together, as they share this process.
 func BenchmarkWatchers(b *testing.B) {
 	dn := meshtest.Net(b, devnet.Config{})
 	startNode(b, dn, node.Config{Hostname: "home"})
 	c := dialAs(b, dn, "cafe")
-	watcher := meshtest.Join(b, dn, mesh.Config{Hostname: "watcher"})
+	watchers := make([]*mesh.Node, 1000/perWatcherNode)
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 8)
+	for i := range watchers {
+		wg.Go(func() {
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			watchers[i] = meshtest.Join(b, dn, mesh.Config{Hostname: fmt.Sprintf("watcher%02d", i)})
+		})
+	}
+	wg.Wait()
 	ctx := context.Background()
 	put := func() (int64, error) {
 		var r api.RevResult
@@ -378,18 +390,18 @@ func BenchmarkWatchers(b *testing.B) {
 			heap0 := heapInUse()
 			wctx, stop := context.WithCancel(ctx)
 			var clients []*rpc.Client
-			for i := 0; i < n; i += 100 {
-				clients = append(clients, rpc.NewClient(rpc.ClientConfig{Addr: "home:4343", Dial: watcher.Dial, Stream: true}))
+			for i := 0; i < n; i += perWatcherNode {
+				clients = append(clients, rpc.NewClient(rpc.ClientConfig{Addr: "home:4343", Dial: watchers[i/perWatcherNode].Dial, Stream: true}))
 			}
 			var notified atomic.Int64
 			var wg sync.WaitGroup
 			for i := range n {
-				rc := clients[i/100]
+				rc := clients[i/perWatcherNode]
 				wg.Go(func() {
 					rev := rev0
 					for wctx.Err() == nil {
 						var res api.WatchResult
-						err := rc.Call(wctx, "kv.watch", api.WatchParams{Prefix: "w/", AfterRev: rev, Wait: 60}, &res)
+						err := rc.Call(wctx, "kv.watch", api.WatchParams{Prefix: "w/", AfterRev: rev, Wait: 20}, &res)
 						if wctx.Err() != nil {
 							return
 						}
@@ -414,12 +426,13 @@ func BenchmarkWatchers(b *testing.B) {
 				}
 				return nil
 			})
-			if n > 0 {
-				b.ReportMetric(float64(heapInUse()-heap0)/float64(n)/1024, "KiB/watcher")
-			}
+			perWatcher := float64(heapInUse()-heap0) / float64(max(n, 1)) / 1024
 			notified.Store(0)
 			runConcurrently(b, 1, func() error { _, err := put(); return err })
 			b.StopTimer()
+			if n > 0 {
+				b.ReportMetric(perWatcher, "KiB/watcher") // after runConcurrently's ResetTimer, which drops metrics
+			}
 			b.ReportMetric(float64(notified.Load())/b.Elapsed().Seconds(), "notified/s")
 			stop()
 			wg.Wait()
@@ -429,6 +442,9 @@ func BenchmarkWatchers(b *testing.B) {
 		})
 	}
 }
+
+// perWatcherNode is how many watchers BenchmarkWatchers runs on one node.
+const perWatcherNode = 50
 
 // BenchmarkValueSize puts and gets one key's value, one call at a time,
 // over the stream and over POST, from 1 KiB to the store's limit
