@@ -52,9 +52,11 @@ func registerKV(r *rpc.Registry, s *store.Store) {
 		rev, err := s.For(rpc.RequestKeyFrom(ctx)).CAS(p.Key, p.Rev, p.Value)
 		return api.RevResult{Rev: rev}, kvError(err)
 	}).AnswersRetries = true
-	rpc.Register(r, "kv.watch", "Changes under prefix after after_rev (-1: from now); waits up to wait seconds (max 60) for one.", func(ctx context.Context, p api.WatchParams) (api.WatchResult, error) {
+	w := rpc.Register(r, "kv.watch", "Changes under prefix after after_rev (-1: from now); waits up to wait seconds (max 60) for one.", func(ctx context.Context, p api.WatchParams) (api.WatchResult, error) {
 		return watch(ctx, s, p)
-	}).ReadOnly = true
+	})
+	w.ReadOnly = true
+	w.Timeout = maxWatchWait + 5*time.Second // the server's default (30 s) would cut the longest wait short
 }
 
 // watch waits for changes under p.Prefix, showing only the keys the caller

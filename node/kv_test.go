@@ -242,3 +242,14 @@ func TestPersonalSpaceQuota(t *testing.T) {
 		t.Fatalf("outside the personal space: %v", err)
 	}
 }
+
+// kv.watch may wait its documented maximum: the server's default call
+// timeout (30 s) does not cut it short.
+func TestWatchMayWaitItsMaximum(t *testing.T) {
+	dn := meshtest.Net(t, devnet.Config{})
+	home := startNode(t, dn, node.Config{Hostname: "home", InMemory: true})
+	p, ok := home.Registry().Lookup("kv.watch")
+	if !ok || p.Timeout <= 60*time.Second {
+		t.Fatalf("kv.watch's timeout: %v; want more than its 60 s maximum wait", p.Timeout)
+	}
+}
