@@ -142,7 +142,7 @@ func BenchmarkKVLarge(b *testing.B) {
 		put := api.PutParams{Key: fmt.Sprintf("blob-%d", size), Value: value}
 		b.Run(fmt.Sprintf("put/%dKiB", size>>10), func(b *testing.B) {
 			b.SetBytes(int64(size))
-			runConcurrently(b, 1, func() error { return c.Call(ctx, "home", "kv.put", put, nil) })
+			runConcurrently(b, 1, func() error { return c.Call(ctx, "home", "kv.put", put.Encode(), nil) })
 		})
 		b.Run(fmt.Sprintf("get/%dKiB", size>>10), func(b *testing.B) {
 			b.SetBytes(int64(size))

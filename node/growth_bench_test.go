@@ -474,7 +474,7 @@ func BenchmarkValueSize(b *testing.B) {
 					b.SetBytes(int64(size))
 					runConcurrently(b, 1, func() error {
 						if op == "put" {
-							return t.call("kv.put", put, nil)
+							return t.call("kv.put", put.Encode(), nil)
 						}
 						var got json.RawMessage
 						return t.call("kv.get", api.KeyParams{Key: put.Key}, &got)

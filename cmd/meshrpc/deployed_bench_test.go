@@ -157,7 +157,7 @@ func blob(size int) api.PutParams {
 // benchPut writes a value of size bytes to one key, one at a time.
 func benchPut(b *testing.B, c *rpc.Client, size int) {
 	ctx := context.Background()
-	params := blob(size)
+	params := blob(size).Encode()
 	b.SetBytes(int64(size))
 	runCalls(b, 1, func() error { return c.Call(ctx, "kv.put", params, nil) })
 }

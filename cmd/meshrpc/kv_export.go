@@ -181,7 +181,7 @@ var errPresent = errors.New("present")
 
 func importEntry(ctx context.Context, c *node.Client, peer string, p api.PutParams, ifAbsent bool) error {
 	if !ifAbsent {
-		if err := c.Call(ctx, peer, "kv.put", p, nil); err != nil {
+		if err := c.Call(ctx, peer, "kv.put", p.Encode(), nil); err != nil {
 			return callError(peer, "kv.put", err)
 		}
 		return nil

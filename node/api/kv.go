@@ -3,6 +3,7 @@ package api
 import (
 	"encoding/json"
 
+	"github.com/meshrpc/meshrpc/internal/jsonfast"
 	"github.com/meshrpc/meshrpc/store"
 )
 
@@ -19,6 +20,20 @@ type KeyParams struct {
 type PutParams struct {
 	Key   string          `json:"key" rpc:"key"`
 	Value json.RawMessage `json:"value"`
+}
+
+// Encode returns p as params ready to send, without reading Value again
+// when it is valid, compact JSON: encoding/json would check and compact a
+// large value once more (2 ms for 512 KiB). Pass the result to Call.
+func (p PutParams) Encode() json.RawMessage {
+	if valid, compact := jsonfast.Check(p.Value); valid && !compact {
+		b, _ := json.Marshal(p)
+		return b
+	} // an invalid Value goes as it is, and the node says what is wrong
+	b := make([]byte, 0, len(p.Key)+len(p.Value)+24)
+	b = jsonfast.AppendString(append(b, `{"key":`...), p.Key)
+	b = append(append(b, `,"value":`...), p.Value...)
+	return append(b, '}')
 }
 
 // ListParams are kv.list's params: the entries under Prefix whose keys
