@@ -100,7 +100,7 @@ func Provide(ctx context.Context, cfg ProviderConfig, reg *rpc.Registry) error {
 // welcome sends the hello and reads the node's answer.
 func welcome(lc *lineConn, hello api.Hello) error {
 	if !lc.send(hello) {
-		return fmt.Errorf("node: Provide: %w", lc.err)
+		return fmt.Errorf("node: Provide: the node closed the connection before the hello: %v", lc.err)
 	}
 	lc.conn.SetReadDeadline(time.Now().Add(programHelloTimeout))
 	line, err := lc.readLine()

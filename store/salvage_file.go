@@ -105,39 +105,9 @@ func (o *salvageFile) finish(s *salvager) (rev int64, err error) {
 		return 0, err
 	}
 	err = o.db.Update(func(tx *bolt.Tx) error {
-		kv := tx.Bucket(bucketKV)
-		for _, ev := range s.sortedEvents() {
-			cur := kv.Get([]byte(ev.Key))
-			if cur != nil && int64(binary.BigEndian.Uint64(cur)) >= ev.Rev {
-				continue
-			}
-			o.maxRev = max(o.maxRev, ev.Rev)
-			if ev.Type == EventDelete {
-				delete(o.fromLog, ev.Key)
-				if err := kv.Delete([]byte(ev.Key)); err != nil {
-					return err
-				}
-				continue
-			}
-			create := ev.Rev
-			if cur != nil {
-				create = int64(binary.BigEndian.Uint64(cur[8:]))
-			}
-			if err := kv.Put([]byte(ev.Key), encodeRecord(ev.Rev, create, ev.Value)); err != nil {
-				return err
-			}
-			o.fromLog[ev.Key] = true
-			delete(s.lostKeys, ev.Key)
-		}
-		rev = max(o.maxRev, s.metaRev)
-		meta := tx.Bucket(bucketMeta)
-		if err := putInt(meta, keyRev, rev); err != nil {
-			return err
-		}
-		if err := putInt(meta, keyCompacted, rev); err != nil {
-			return err
-		}
-		return nil
+		var err error
+		rev, err = o.applyLog(tx, s)
+		return err
 	})
 	if err == nil {
 		err = o.db.View(func(tx *bolt.Tx) error {
@@ -171,6 +141,41 @@ func (o *salvageFile) finish(s *salvager) (rev int64, err error) {
 	o.finished = true
 	os.Remove(o.tmp)
 	return rev, syncDir(filepath.Dir(o.to))
+}
+
+// applyLog writes the change log's newer changes over what the pages gave,
+// and the store's revision, in tx.
+func (o *salvageFile) applyLog(tx *bolt.Tx, s *salvager) (rev int64, err error) {
+	kv := tx.Bucket(bucketKV)
+	for _, ev := range s.sortedEvents() {
+		cur := kv.Get([]byte(ev.Key))
+		if cur != nil && int64(binary.BigEndian.Uint64(cur)) >= ev.Rev {
+			continue
+		}
+		o.maxRev = max(o.maxRev, ev.Rev)
+		if ev.Type == EventDelete {
+			delete(o.fromLog, ev.Key)
+			if err := kv.Delete([]byte(ev.Key)); err != nil {
+				return 0, err
+			}
+			continue
+		}
+		create := ev.Rev
+		if cur != nil {
+			create = int64(binary.BigEndian.Uint64(cur[8:]))
+		}
+		if err := kv.Put([]byte(ev.Key), encodeRecord(ev.Rev, create, ev.Value)); err != nil {
+			return 0, err
+		}
+		o.fromLog[ev.Key] = true
+		delete(s.lostKeys, ev.Key)
+	}
+	rev = max(o.maxRev, s.metaRev)
+	meta := tx.Bucket(bucketMeta)
+	if err := putInt(meta, keyRev, rev); err != nil {
+		return 0, err
+	}
+	return rev, putInt(meta, keyCompacted, rev)
 }
 
 // holdsKeyFromAPage says whether the new store has a key in r that was

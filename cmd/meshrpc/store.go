@@ -46,6 +46,26 @@ as FILE.old; stop the node first.`,
 		},
 	}
 	backup.Flags().BoolVar(&opts.json, "json", false, "print one JSON document")
+	check := newCmdStoreCheck(opts)
+	restore := &cobra.Command{
+		Use:     "restore BACKUP FILE",
+		Short:   "Make the data file FILE a checked copy of BACKUP (the node stopped)",
+		Example: `  meshrpc store restore /var/backups/meshrpc/kv.db ~/.config/meshrpc/default/kv.db`,
+		Args:    exactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := store.Restore(args[0], args[1]); err != nil {
+				return err
+			}
+			fmt.Fprintf(opts.stdout, "restored %s from %s\n", args[1], args[0])
+			return nil
+		},
+	}
+	cmd.AddCommand(backup, check, restore)
+	return cmd
+}
+
+// newCmdStoreCheck is `meshrpc store check [--repair] FILE`.
+func newCmdStoreCheck(opts *storeOptions) *cobra.Command {
 	check := &cobra.Command{
 		Use:   "check FILE",
 		Short: "Check every page of a data file (not one a node is serving); --repair salvages a damaged one",
@@ -68,21 +88,7 @@ node stopped). Exit 0 when the new file is written.`,
 	}
 	check.Flags().BoolVar(&opts.repair, "repair", false, "copy the readable keys of a damaged file into FILE.repaired")
 	check.Flags().BoolVar(&opts.json, "json", false, "print one JSON document")
-	restore := &cobra.Command{
-		Use:     "restore BACKUP FILE",
-		Short:   "Make the data file FILE a checked copy of BACKUP (the node stopped)",
-		Example: `  meshrpc store restore /var/backups/meshrpc/kv.db ~/.config/meshrpc/default/kv.db`,
-		Args:    exactArgs(2),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := store.Restore(args[0], args[1]); err != nil {
-				return err
-			}
-			fmt.Fprintf(opts.stdout, "restored %s from %s\n", args[1], args[0])
-			return nil
-		},
-	}
-	cmd.AddCommand(backup, check, restore)
-	return cmd
+	return check
 }
 
 func runStoreBackup(ctx context.Context, opts *storeOptions, file string) error {
