@@ -60,6 +60,8 @@ type Net struct {
 	grantsMu sync.Mutex
 	grants   tailcfg.PeerCapMap // the control server keeps a reference: replace, never mutate
 
+	retireMu sync.Mutex // one retirement at a time: see retireNamesakes
+
 	closeOnce sync.Once
 }
 
@@ -110,6 +112,7 @@ func Start(cfg Config) (_ *Net, err error) {
 		ExplicitBaseURL: n.url,
 		Logf:            logf,
 	}
+	n.control.HoldMapRequest = n.retireNamesakes
 	n.http = &http.Server{
 		Handler:  n.control,
 		ErrorLog: log.New(io.Discard, "", 0),

@@ -2,6 +2,10 @@
 // Tailscale's own coordination test server (tstest/integration/testcontrol),
 // a DERP relay (derp/derpserver) and a STUN responder.
 //
+// A node that joins under a name an older node has (a restart with a new
+// state directory) takes the name: the older node is renamed NAME-old-ID and
+// marked expired, so a name always means one node.
+//
 // It is what the tests, `meshrpc demo` and `meshrpc devnet` join; it is not a
 // control server for real use (no persistence, no ACLs beyond app-capability
 // grants, every node trusted). Nodes joining it must not advertise or probe
