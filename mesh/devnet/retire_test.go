@@ -82,4 +82,3 @@ func TestRejoinUnderTheSameNameRetiresTheOldNode(t *testing.T) {
 		}
 	}
 }
-
