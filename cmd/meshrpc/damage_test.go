@@ -90,6 +90,8 @@ func TestServeRefusesADamagedDataFile(t *testing.T) {
 // kv.* answer -32005 (unavailable) with the reason, everything else
 // keeps serving, and sys.info and `meshrpc status` say why.
 func TestServeKeepsServingWithADamagedStore(t *testing.T) {
+	// One devnet: each case's home, from a new state dir, retires the last.
+	dn := meshtest.Net(t, devnet.Config{})
 	for _, tc := range []struct {
 		name   string
 		change func(page []byte)
@@ -98,8 +100,6 @@ func TestServeKeepsServingWithADamagedStore(t *testing.T) {
 		{"page body", damageBody},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			// A devnet each: two nodes named home on one would be ambiguous.
-			dn := meshtest.Net(t, devnet.Config{})
 			dir := t.TempDir()
 			data, state := filepath.Join(dir, "kv.db"), filepath.Join(dir, "home")
 			damagedStore(t, data, tc.change)
