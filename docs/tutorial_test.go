@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -39,6 +40,17 @@ func TestTutorial(t *testing.T) {
 			}
 			t.Skipf("the tutorial needs %s: %v", tool, err)
 		}
+	}
+	// The tutorial's fixed ports: the devnet's and the phone's proxy.
+	for _, addr := range []string{"127.0.0.1:9911", "127.0.0.1:1055"} {
+		ln, err := net.Listen("tcp", addr)
+		if err != nil {
+			if os.Getenv("CI") != "" {
+				t.Fatalf("the tutorial needs %s free: %v", addr, err)
+			}
+			t.Skipf("the tutorial needs %s free: %v", addr, err)
+		}
+		ln.Close()
 	}
 	blocks := parseBlocks(t, "tutorial.md")
 	// The README's block marked "<!-- checked: ... -->" runs on the
