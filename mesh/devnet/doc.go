@@ -3,8 +3,8 @@
 // a DERP relay (derp/derpserver) and a STUN responder.
 //
 // A node that joins under a name an older node has (a restart with a new
-// state directory) takes the name: the older node is renamed NAME-old-ID and
-// marked expired, so a name always means one node.
+// state directory) takes the name: the older node is renamed NAME-old-ID, so
+// a name always means one node.
 //
 // It is what the tests, `meshrpc demo` and `meshrpc devnet` join; it is not a
 // control server for real use (no persistence, no ACLs beyond app-capability
