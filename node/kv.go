@@ -100,6 +100,7 @@ var kvErrorCodes = []struct {
 	{store.ErrInvalidKey, rpc.CodeInvalidParams},
 	{store.ErrTooLarge, rpc.CodeInvalidParams},
 	{store.ErrQuota, rpc.CodeQuotaExceeded},
+	{store.ErrDiskFull, rpc.CodeQuotaExceeded},
 	{store.ErrInvalidJSON, rpc.CodeInvalidParams},
 	{store.ErrCompacted, rpc.CodeNotFound},
 	{store.ErrClosed, rpc.CodeUnavailable},
