@@ -29,10 +29,13 @@ type sources struct {
 	total   int64
 	// Replies made and not yet written (a peer that does not read its
 	// replies leaves them waiting), counted apart from the bytes being
-	// read: from maxReading of them a source's streams read no more
-	// requests until they drain (back pressure), beyond twice that, or
-	// beyond maxTotal in all, its replies are refused and its stream
-	// closed. drained is closed, and replaced, when replies are written.
+	// read: from maxReading of them a source's streams start no more calls
+	// until they drain (back pressure); beyond four times that, or beyond
+	// maxTotal in all while it has maxReading waiting, its replies are
+	// refused and its stream closed. A caller that reads its replies stays
+	// below: the calls it has running when it reaches maxReading (64 at
+	// most, MaxCallsPerCaller) add at most 64 replies. drained is closed,
+	// and replaced, when replies are written.
 	replying    map[netip.Addr]int64
 	replyingAll int64
 	drained     chan struct{}
@@ -120,8 +123,8 @@ func (s *sources) refund(src netip.Addr, n int64) {
 var errUnreadReplies = errors.New("too many bytes of replies not read by this peer")
 
 // holdReply counts a reply of n bytes waiting to be written to src, or
-// reports errUnreadReplies when that would pass twice src's share or the
-// node's total. A source with no reply waiting may always have one, however
+// reports errUnreadReplies when that would pass four times src's share,
+// or the node's total while src has its share waiting. A source with no reply waiting may always have one, however
 // large, so that a caller that reads its replies is never refused one.
 func (s *sources) holdReply(src netip.Addr, n int64) error {
 	if !src.IsValid() {
@@ -129,7 +132,7 @@ func (s *sources) holdReply(src netip.Addr, n int64) error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if held := s.replying[src]; held > 0 && (held+n > 2*s.maxReading || s.replyingAll+n > s.maxTotal) {
+	if held := s.replying[src]; held > 0 && (held+n > 4*s.maxReading || (held >= s.maxReading && s.replyingAll+n > s.maxTotal)) {
 		return errUnreadReplies
 	}
 	s.replying[src] += n
@@ -153,7 +156,7 @@ func (s *sources) releaseReply(src netip.Addr, n int64) {
 	s.drained = make(chan struct{})
 }
 
-// waitReplies waits, before a stream of src reads its next request, until
+// waitReplies waits, before a stream of src starts its next call, until
 // src has fewer than maxReading bytes of replies waiting, or ctx ends.
 func (s *sources) waitReplies(ctx context.Context, src netip.Addr) error {
 	if !src.IsValid() {

@@ -92,6 +92,11 @@ func (s *Server) serveStream(w http.ResponseWriter, r *http.Request) {
 	slots := make(chan struct{}, maxStreamInFlight)
 	budget := &chargedReader{sources: s.sources, src: src}
 	readRequests(ctx, conn, pack, s.cfg.BodyTimeout, budget, func(body json.RawMessage) {
+		// Back pressure: no more calls while the peer leaves too many
+		// replies unread (nor reading, as this is the reader).
+		if s.sources.waitReplies(ctx, src) != nil {
+			return
+		}
 		slots <- struct{}{}
 		st.pending.Add(1)
 		workers.run(func() {
@@ -148,13 +153,8 @@ func (st *streamConn) replier(ctx context.Context, pack bool, release func(bytes
 // message as long as it likes, but a message once begun must arrive whole
 // within bodyTimeout, as a POST body must: otherwise the stream is closed,
 // so a peer cannot hold the node's memory with messages it never finishes.
-// Nor with replies it does not read: while its source has too many bytes of
-// replies waiting to be written, the stream reads no more requests.
 func readRequests(ctx context.Context, conn *websocket.Conn, pack bool, bodyTimeout time.Duration, budget *chargedReader, handle func(json.RawMessage)) {
 	for {
-		if budget.sources.waitReplies(ctx, budget.src) != nil {
-			return
-		}
 		typ, data, err := readMessage(ctx, conn, bodyTimeout, budget)
 		if errors.Is(err, errReadingBudget) {
 			conn.Close(websocket.StatusPolicyViolation, err.Error())

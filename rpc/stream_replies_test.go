@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -18,9 +19,9 @@ import (
 
 // TestPeerThatNeverReadsRepliesHoldsOnlyItsShare: over the tailnet, a peer
 // sends packs of calls whose replies are large (64 x 256 KiB a pack) on a
-// stream and never reads a reply. The server holds at most twice its
-// source's share of replies waiting to be written (MaxReadingPerSource),
-// then closes the stream (1008) and stops reading it, instead of reading
+// stream and never reads a reply. The server starts no more calls once its
+// source's share of replies waits to be written (MaxReadingPerSource),
+// and past four times that closes the stream (1008), instead of reading
 // every pack and holding their replies; another peer's calls go on, and
 // every byte held is given back.
 func TestPeerThatNeverReadsRepliesHoldsOnlyItsShare(t *testing.T) {
@@ -99,5 +100,46 @@ func TestPeerThatNeverReadsRepliesHoldsOnlyItsShare(t *testing.T) {
 			}
 			break
 		}
+	}
+}
+
+// TestCallerThatReadsLargeRepliesIsServed: a caller that reads its replies
+// is never cut off by the reply budget, even with 64 calls of 512 KiB
+// replies in flight at once on its stream (32 MiB, twice its share: the
+// calls running when it reaches its share finish, and no more start).
+func TestCallerThatReadsLargeRepliesIsServed(t *testing.T) {
+	_, nodes := meshtest.Nodes(t, "home", "cafe")
+	srv, cafe := nodes[0], nodes[1]
+	ln, err := srv.Listen("tcp", ":4343")
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg := testRegistry()
+	big := strings.Repeat("x", 512<<10)
+	rpc.Register(reg, "big", "512 KiB of text.", func(ctx context.Context, _ struct{}) (string, error) { return big, nil })
+	s := rpc.NewServer(rpc.Config{Registry: reg})
+	go s.Serve(ln)
+	t.Cleanup(func() { s.Close() })
+	c := rpc.NewClient(rpc.ClientConfig{Addr: srv.Addr().String() + ":4343", Dial: cafe.Dial, Stream: true})
+	defer c.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	var wg sync.WaitGroup
+	errs := make(chan error, 64)
+	for range 64 {
+		wg.Go(func() {
+			for range 8 {
+				var got string
+				if err := c.Call(ctx, "big", nil, &got); err != nil || len(got) != len(big) {
+					errs <- fmt.Errorf("%d bytes, %v", len(got), err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
 	}
 }
