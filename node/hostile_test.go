@@ -2,6 +2,7 @@ package node_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -19,6 +20,7 @@ import (
 	"github.com/meshrpc/meshrpc/node/stats"
 	"github.com/meshrpc/meshrpc/rpc"
 	"github.com/meshrpc/meshrpc/rpc/authz"
+	"github.com/meshrpc/meshrpc/store"
 )
 
 // A peer with no rule floods the node with denied calls of large names
@@ -154,5 +156,46 @@ func TestListLimitAndAllowedHideWhatOthersMayNotSee(t *testing.T) {
 	}
 	if !slices.ContainsFunc(procs, func(p api.Allowed) bool { return p.Name == "backup" && strings.Contains(p.Summary, "s3cret") }) {
 		t.Fatalf("the owner, who may run backup, does not see its summary: %+v", procs)
+	}
+}
+
+// A kv.watch reply holds at most store.MaxWatchBytes of keys and values,
+// however large the changes: a caller that watches from the start of a log
+// of large values gets them over several replies, resuming from the rev it
+// got, and sees every change exactly once.
+func TestKVWatchRepliesAreBoundedInBytes(t *testing.T) {
+	dn := meshtest.Net(t, devnet.Config{})
+	startNode(t, dn, node.Config{Hostname: "home", InMemory: true})
+	c := dialAs(t, dn, "cafe")
+	ctx := context.Background()
+	big, _ := json.Marshal(strings.Repeat("v", 500<<10))
+	const changes = 20 // ~10 MB of changes
+	for i := range changes {
+		if err := c.Call(ctx, "home", "kv.put", api.PutParams{Key: fmt.Sprintf("big/%02d", i), Value: big}, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var seen []int64
+	after := int64(0)
+	for replies := 1; len(seen) < changes; replies++ {
+		var res api.WatchResult
+		if err := c.Call(ctx, "home", "kv.watch", api.WatchParams{Prefix: "big/", AfterRev: after, Wait: 1}, &res); err != nil {
+			t.Fatal(err)
+		}
+		size := 0
+		for _, e := range res.Events {
+			size += len(e.Key) + len(e.Value)
+			seen = append(seen, e.Rev)
+		}
+		if size > store.MaxWatchBytes || len(res.Events) == 0 {
+			t.Fatalf("reply %d: %d changes, %d bytes (at most %d)", replies, len(res.Events), size, store.MaxWatchBytes)
+		}
+		after = res.Rev
+		if replies > changes {
+			t.Fatalf("%d replies for %d changes", replies, changes)
+		}
+	}
+	if len(seen) != changes || !slices.IsSorted(seen) || len(slices.Compact(slices.Clone(seen))) != changes {
+		t.Fatalf("watch gave revisions %v", seen)
 	}
 }

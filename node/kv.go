@@ -52,7 +52,7 @@ func registerKV(r *rpc.Registry, s *store.Store) {
 		rev, err := s.For(rpc.RequestKeyFrom(ctx)).CAS(p.Key, p.Rev, p.Value)
 		return api.RevResult{Rev: rev}, kvError(err)
 	}).AnswersRetries = true
-	w := rpc.Register(r, "kv.watch", "Changes under prefix after after_rev (-1: from now); waits up to wait seconds (max 60) for one.", func(ctx context.Context, p api.WatchParams) (api.WatchResult, error) {
+	w := rpc.Register(r, "kv.watch", "Changes under prefix after after_rev (-1: from now); waits up to wait seconds (max 60) for one. At most 1000 changes and 4 MiB: watch again after rev for the rest.", func(ctx context.Context, p api.WatchParams) (api.WatchResult, error) {
 		return watch(ctx, s, p)
 	})
 	w.ReadOnly = true
@@ -100,6 +100,7 @@ var kvErrorCodes = []struct {
 	{store.ErrInvalidKey, rpc.CodeInvalidParams},
 	{store.ErrTooLarge, rpc.CodeInvalidParams},
 	{store.ErrQuota, rpc.CodeQuotaExceeded},
+	{store.ErrDiskFull, rpc.CodeQuotaExceeded},
 	{store.ErrInvalidJSON, rpc.CodeInvalidParams},
 	{store.ErrCompacted, rpc.CodeNotFound},
 	{store.ErrClosed, rpc.CodeUnavailable},

@@ -108,6 +108,14 @@ func (s *Server) servePost(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusNoContent)
 		return
 	}
+	// The reply waits to be written while the peer does not read it:
+	// charged to its source, and dropped with the connection beyond its
+	// share (the call ran; a retry with its call id gets the outcome).
+	src := sourceOf(r.RemoteAddr)
+	if err := s.sources.holdReply(src, int64(len(reply))); err != nil {
+		panic(http.ErrAbortHandler)
+	}
+	defer s.sources.releaseReply(src, int64(len(reply)))
 	h := w.Header()
 	h.Set("Content-Type", "application/json")
 	h.Set("Content-Length", strconv.Itoa(len(reply)))

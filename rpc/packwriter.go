@@ -21,8 +21,10 @@ type packWriter struct {
 	// yields once before writing, so that the messages of calls woken with
 	// its own (by the same packet) queue and share the write.
 	others func() bool
-	// sent is told of messages written, or dropped when a write failed.
-	sent func(n int)
+	// sent is told of messages written, or dropped when a write failed;
+	// sentBytes, if set, of their bytes.
+	sent      func(n int)
+	sentBytes func(bytes int)
 
 	mu      sync.Mutex
 	queue   [][]byte
@@ -59,25 +61,36 @@ func (w *packWriter) write(ctx context.Context, msg []byte) error {
 	var err error
 	w.mu.Lock()
 	for len(w.queue) > 0 && err == nil {
-		var n int
-		msg, n = w.take()
+		var n, size int
+		msg, n, size = w.take()
 		w.mu.Unlock()
 		err = w.conn.Write(ctx, websocket.MessageText, msg)
-		w.sent(n)
+		w.done(n, size)
 		w.mu.Lock()
 	}
-	dropped := len(w.queue)
+	dropped, size := len(w.queue), 0
+	for _, m := range w.queue {
+		size += len(m)
+	}
 	w.queue, w.writing = nil, false
 	w.mu.Unlock()
 	if dropped > 0 {
-		w.sent(dropped)
+		w.done(dropped, size)
 	}
 	return err
 }
 
+func (w *packWriter) done(n, size int) {
+	w.sent(n)
+	if w.sentBytes != nil {
+		w.sentBytes(size)
+	}
+}
+
 // take removes from the queue the next message to write: a large one alone,
-// else the small ones before the next large one (up to maxPack), packed.
-func (w *packWriter) take() (msg []byte, n int) {
+// else the small ones before the next large one (up to maxPack), packed;
+// size is the bytes of the messages taken.
+func (w *packWriter) take() (msg []byte, n, size int) {
 	for n < len(w.queue) && n < maxPack && len(w.queue[n]) < maxPackedMessage {
 		n++
 	}
@@ -98,9 +111,12 @@ func (w *packWriter) take() (msg []byte, n int) {
 		msg = append(w.buf, ']')
 		w.buf = msg
 	}
+	for _, m := range w.queue[:n] {
+		size += len(m)
+	}
 	clear(w.queue[:n]) // let the written messages go
 	w.queue = w.queue[n:]
-	return msg, n
+	return msg, n, size
 }
 
 // appendElements appends a message: an object as is, an array (a batch's

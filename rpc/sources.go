@@ -1,6 +1,7 @@
 package rpc
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -26,11 +27,24 @@ type sources struct {
 	conns   map[netip.Addr]int
 	reading map[netip.Addr]int64
 	total   int64
+	// Replies made and not yet written (a peer that does not read its
+	// replies leaves them waiting), counted apart from the bytes being
+	// read: from maxReading of them a source's streams start no more calls
+	// until they drain (back pressure); beyond four times that, or beyond
+	// maxTotal in all while it has maxReading waiting, its replies are
+	// refused and its stream closed. A caller that reads its replies stays
+	// below: the calls it has running when it reaches maxReading (64 at
+	// most, MaxCallsPerCaller) add at most 64 replies. drained is closed,
+	// and replaced, when replies are written.
+	replying    map[netip.Addr]int64
+	replyingAll int64
+	drained     chan struct{}
 }
 
 func newSources(maxConns int, maxReading, maxTotal int64) *sources {
 	return &sources{maxConns: maxConns, maxReading: maxReading, maxTotal: maxTotal,
-		conns: map[netip.Addr]int{}, reading: map[netip.Addr]int64{}}
+		conns: map[netip.Addr]int{}, reading: map[netip.Addr]int64{},
+		replying: map[netip.Addr]int64{}, drained: make(chan struct{})}
 }
 
 // sourceOf is the tailnet address a connection comes from; invalid for a
@@ -99,6 +113,67 @@ func (s *sources) refund(src netip.Addr, n int64) {
 	s.total -= n
 	if s.reading[src] -= n; s.reading[src] <= 0 {
 		delete(s.reading, src)
+	}
+}
+
+// errUnreadReplies is a reply refused because its source, or all sources
+// together, have as many bytes of replies waiting to be written as the
+// limit: the source does not read what it asked for. Short, as it is a
+// WebSocket close reason (at most 123 bytes).
+var errUnreadReplies = errors.New("too many bytes of replies not read by this peer")
+
+// holdReply counts a reply of n bytes waiting to be written to src, or
+// reports errUnreadReplies when that would pass four times src's share,
+// or the node's total while src has its share waiting. A source with no reply waiting may always have one, however
+// large, so that a caller that reads its replies is never refused one.
+func (s *sources) holdReply(src netip.Addr, n int64) error {
+	if !src.IsValid() {
+		return nil
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if held := s.replying[src]; held > 0 && (held+n > 4*s.maxReading || (held >= s.maxReading && s.replyingAll+n > s.maxTotal)) {
+		return errUnreadReplies
+	}
+	s.replying[src] += n
+	s.replyingAll += n
+	return nil
+}
+
+// releaseReply gives back n bytes of replies to src once written (or
+// dropped).
+func (s *sources) releaseReply(src netip.Addr, n int64) {
+	if !src.IsValid() || n == 0 {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.replyingAll -= n
+	if s.replying[src] -= n; s.replying[src] <= 0 {
+		delete(s.replying, src)
+	}
+	close(s.drained)
+	s.drained = make(chan struct{})
+}
+
+// waitReplies waits, before a stream of src starts its next call, until
+// src has fewer than maxReading bytes of replies waiting, or ctx ends.
+func (s *sources) waitReplies(ctx context.Context, src netip.Addr) error {
+	if !src.IsValid() {
+		return nil
+	}
+	for {
+		s.mu.Lock()
+		held, drained := s.replying[src], s.drained
+		s.mu.Unlock()
+		if held < s.maxReading {
+			return nil
+		}
+		select {
+		case <-drained:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
 	}
 }
 

@@ -53,7 +53,10 @@ func (s *Server) serveStream(w http.ResponseWriter, r *http.Request) {
 	defer cancel()
 	cs, _ := r.Context().Value(connStateKey{}).(*connState)
 	pack := conn.Subprotocol() == PackSubprotocol
-	reply := st.replier(ctx, pack || conn.Subprotocol() == CoalesceSubprotocol)
+	src := sourceOf(r.RemoteAddr)
+	reply := st.replier(ctx, pack || conn.Subprotocol() == CoalesceSubprotocol,
+		func(n int) { s.sources.releaseReply(src, int64(n)) })
+	var refused sync.Once
 	answer := func(body []byte) {
 		var msg []byte
 		if s.closing.Load() {
@@ -66,6 +69,19 @@ func (s *Server) serveStream(w http.ResponseWriter, r *http.Request) {
 			st.pending.Add(-1)
 			return
 		}
+		if err := s.sources.holdReply(src, int64(len(msg))); err != nil {
+			// The peer does not read its replies: close its stream, with
+			// the reason when the close frame gets through (within the
+			// websocket library's 5 s), then stop reading it.
+			st.pending.Add(-1)
+			refused.Do(func() {
+				go func() {
+					conn.Close(websocket.StatusPolicyViolation, err.Error())
+					cancel()
+				}()
+			})
+			return
+		}
 		if reply(msg) != nil {
 			cancel() // the connection is broken: stop reading
 		}
@@ -74,8 +90,13 @@ func (s *Server) serveStream(w http.ResponseWriter, r *http.Request) {
 	var handlers sync.WaitGroup
 	workers := workerPool{wg: &handlers, done: ctx.Done(), idle: make(chan func())}
 	slots := make(chan struct{}, maxStreamInFlight)
-	budget := &chargedReader{sources: s.sources, src: sourceOf(r.RemoteAddr)}
+	budget := &chargedReader{sources: s.sources, src: src}
 	readRequests(ctx, conn, pack, s.cfg.BodyTimeout, budget, func(body json.RawMessage) {
+		// Back pressure: no more calls while the peer leaves too many
+		// replies unread (nor reading, as this is the reader).
+		if s.sources.waitReplies(ctx, src) != nil {
+			return
+		}
 		slots <- struct{}{}
 		st.pending.Add(1)
 		workers.run(func() {
@@ -108,18 +129,21 @@ func (s *Server) acceptStream(w http.ResponseWriter, r *http.Request) *websocket
 
 // replier returns how the stream's replies are written: packed with the
 // others that queue meanwhile, or one message per reply, Write serializing
-// them. Either way each reply leaves the stream's pending count.
-func (st *streamConn) replier(ctx context.Context, pack bool) func([]byte) error {
+// them. Either way each reply leaves the stream's pending count, and its
+// bytes are told to release once written or dropped.
+func (st *streamConn) replier(ctx context.Context, pack bool, release func(bytes int)) func([]byte) error {
 	if pack {
 		w := &packWriter{conn: st.conn,
-			others: func() bool { return st.pending.Load() > 1 },
-			sent:   func(n int) { st.pending.Add(-int64(n)) },
+			others:    func() bool { return st.pending.Load() > 1 },
+			sent:      func(n int) { st.pending.Add(-int64(n)) },
+			sentBytes: release,
 		}
 		return func(msg []byte) error { return w.write(ctx, msg) }
 	}
 	return func(msg []byte) error {
 		err := st.conn.Write(ctx, websocket.MessageText, msg)
 		st.pending.Add(-1)
+		release(len(msg))
 		return err
 	}
 }

@@ -19,7 +19,7 @@ func TestPackWriterPacksSmallMessagesAndSendsLargeOnesAlone(t *testing.T) {
 		{large, 1},
 		{`{"id":5}`, 1}, // a lone message unchanged
 	} {
-		msg, n := w.take()
+		msg, n, _ := w.take()
 		if string(msg) != want.msg || n != want.n {
 			t.Fatalf("took %.40s (%d messages), want %.40s (%d)", msg, n, want.msg, want.n)
 		}

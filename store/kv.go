@@ -132,6 +132,11 @@ func (ws Writes) Put(key string, value json.RawMessage) (int64, error) {
 	if err != nil {
 		return 0, err
 	}
+	done, err := ws.s.admit(len(key) + len(v))
+	if err != nil {
+		return 0, err
+	}
+	defer done()
 	res, err := ws.write(func(w *writer) (any, error) {
 		return w.put(key, v)
 	}, replayRev)
@@ -143,6 +148,7 @@ func (ws Writes) Delete(key string) (rev int64, existed bool, err error) {
 	if err := checkKey(key); err != nil {
 		return 0, false, err
 	}
+	ws.s.reserve.makeRoom()
 	res, err := ws.write(func(w *writer) (any, error) {
 		old := w.kv.Get([]byte(key))
 		if old == nil {
@@ -168,6 +174,11 @@ func (ws Writes) Inc(key string, delta int64) (value, rev int64, err error) {
 	if err := checkKey(key); err != nil {
 		return 0, 0, err
 	}
+	done, err := ws.s.admit(len(key) + 20)
+	if err != nil {
+		return 0, 0, err
+	}
+	defer done()
 	res, err := ws.write(func(w *writer) (any, error) {
 		var cur int64
 		if b := w.kv.Get([]byte(key)); b != nil {
@@ -199,6 +210,11 @@ func (ws Writes) CAS(key string, rev int64, value json.RawMessage) (int64, error
 	if err != nil {
 		return 0, err
 	}
+	done, err := ws.s.admit(len(key) + len(v))
+	if err != nil {
+		return 0, err
+	}
+	defer done()
 	res, err := ws.write(func(w *writer) (any, error) {
 		var cur int64
 		if b := w.kv.Get([]byte(key)); b != nil {

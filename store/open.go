@@ -27,6 +27,11 @@ type Options struct {
 	MaxLogBytes int64
 	// Quota, if set, limits the keys under its prefix per space.
 	Quota *Quota
+	// Reserve is the free space on the data file's file system that writes
+	// leave for deletes (ErrDiskFull beyond it), kept partly as a file
+	// beside the data file (see reserve); default 16 MiB, or a
+	// sixty-fourth of a smaller file system; negative for none.
+	Reserve int64
 	// Check runs bbolt's full consistency check at open, reading every
 	// page (about a second per few hundred MB from the page cache); without
 	// it Open checks the meta pages, the freelist and the file's length.
@@ -63,6 +68,7 @@ type Store struct {
 	// quota limits the spaces; spaces is each one's usage, written by the
 	// committer under spacesMu.
 	quota    *Quota
+	reserve  *reserve
 	spacesMu sync.Mutex
 	spaces   map[string]usage
 
@@ -142,7 +148,7 @@ func open(path string, opts *Options, inMemory bool) (_ *Store, err error) {
 	s := &Store{
 		db: db, path: path, inMemory: inMemory, maxLog: opts.MaxLog, maxLogBytes: opts.MaxLogBytes, quota: opts.Quota,
 		queue: make(chan *op, 1024), stop: make(chan struct{}), stopped: make(chan struct{}),
-		changed: make(chan struct{}),
+		changed: make(chan struct{}), reserve: newReserve(path, opts.Reserve, inMemory, db.Info().PageSize),
 	}
 	if s.maxLog <= 0 {
 		s.maxLog = 10000

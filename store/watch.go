@@ -22,9 +22,13 @@ type Event struct {
 	Rev   int64           `json:"rev"`
 }
 
-// maxWatchEvents bounds one Watch answer; the caller asks again after the
-// last revision it got.
-const maxWatchEvents = 1000
+// maxWatchEvents and MaxWatchBytes bound one Watch answer, in changes and
+// in bytes of keys and values (but it holds at least one change); the
+// caller asks again after the last revision it got, so nothing is lost.
+const (
+	maxWatchEvents = 1000
+	MaxWatchBytes  = 4 << 20
+)
 
 // Watch returns the changes to keys beginning with prefix after revision
 // afterRev, in revision order. When there are none yet it waits for one, or
@@ -63,6 +67,7 @@ func (s *Store) changesAfter(prefix string, afterRev int64) ([]Event, int64, err
 		return nil, 0, &CompactedError{After: afterRev, Compacted: compacted, Current: s.Rev()}
 	}
 	var events []Event
+	size := 0
 	seen := afterRev
 	err := s.view(func(tx *bolt.Tx) error {
 		seen = max(seen, getInt(tx.Bucket(bucketMeta), keyRev))
@@ -72,6 +77,9 @@ func (s *Store) changesAfter(prefix string, afterRev int64) ([]Event, int64, err
 			e, ok := decodeEvent(revOf(k), v)
 			if !ok || !bytes.HasPrefix([]byte(e.Key), p) {
 				continue
+			}
+			if size += len(e.Key) + len(e.Value); len(events) > 0 && size > MaxWatchBytes {
+				break
 			}
 			events = append(events, e)
 			if len(events) == maxWatchEvents {
