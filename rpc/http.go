@@ -85,21 +85,7 @@ func (s *Server) servePost(w http.ResponseWriter, r *http.Request) {
 	}
 	http.NewResponseController(w).SetReadDeadline(time.Time{})
 
-	callID := r.Header.Get(HeaderCallID)
-	clientCallID := callID != "" && len(callID) <= 128
-	if !clientCallID {
-		callID = newCallID()
-	}
-	w.Header().Set(HeaderCallID, callID)
-	cs, _ := r.Context().Value(connStateKey{}).(*connState)
-	in := incoming{
-		ctx:          r.Context(),
-		conn:         cs,
-		remote:       r.RemoteAddr,
-		callID:       callID,
-		clientCallID: clientCallID,
-		timeout:      parseTimeout(r.Header.Get(HeaderTimeout)),
-	}
+	in := s.incomingPost(w, r)
 	out := bufPool.Get().(*bytes.Buffer)
 	defer putBuf(out)
 	out.Reset()
@@ -120,6 +106,27 @@ func (s *Server) servePost(w http.ResponseWriter, r *http.Request) {
 	h.Set("Content-Type", "application/json")
 	h.Set("Content-Length", strconv.Itoa(len(reply)))
 	w.Write(reply)
+}
+
+// incomingPost is a POST's call as the server handles it: its context,
+// connection, caller's address, call id (the client's, or a new one, echoed
+// in the reply's header) and deadline.
+func (s *Server) incomingPost(w http.ResponseWriter, r *http.Request) incoming {
+	callID := r.Header.Get(HeaderCallID)
+	clientCallID := callID != "" && len(callID) <= 128
+	if !clientCallID {
+		callID = newCallID()
+	}
+	w.Header().Set(HeaderCallID, callID)
+	cs, _ := r.Context().Value(connStateKey{}).(*connState)
+	return incoming{
+		ctx:          r.Context(),
+		conn:         cs,
+		remote:       r.RemoteAddr,
+		callID:       callID,
+		clientCallID: clientCallID,
+		timeout:      parseTimeout(r.Header.Get(HeaderTimeout)),
+	}
 }
 
 func putBuf(b *bytes.Buffer) {

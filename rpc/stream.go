@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"net/netip"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -56,36 +57,7 @@ func (s *Server) serveStream(w http.ResponseWriter, r *http.Request) {
 	src := sourceOf(r.RemoteAddr)
 	reply := st.replier(ctx, pack || conn.Subprotocol() == CoalesceSubprotocol,
 		func(n int) { s.sources.releaseReply(src, int64(n)) })
-	var refused sync.Once
-	answer := func(body []byte) {
-		var msg []byte
-		if s.closing.Load() {
-			msg = appendResponse(nil, nil, nil, &Error{Code: CodeUnavailable, Message: "the node is shutting down; call again when it is back"})
-		} else {
-			in := incoming{ctx: ctx, conn: cs, remote: r.RemoteAddr} // the call id: the message's, else a new one
-			msg = s.handleBody(in, body, nil)
-		}
-		if msg == nil {
-			st.pending.Add(-1)
-			return
-		}
-		if err := s.sources.holdReply(src, int64(len(msg))); err != nil {
-			// The peer does not read its replies: close its stream, with
-			// the reason when the close frame gets through (within the
-			// websocket library's 5 s), then stop reading it.
-			st.pending.Add(-1)
-			refused.Do(func() {
-				go func() {
-					conn.Close(websocket.StatusPolicyViolation, err.Error())
-					cancel()
-				}()
-			})
-			return
-		}
-		if reply(msg) != nil {
-			cancel() // the connection is broken: stop reading
-		}
-	}
+	answer := s.streamAnswerer(ctx, cancel, st, incoming{ctx: ctx, conn: cs, remote: r.RemoteAddr}, src, reply)
 
 	var handlers sync.WaitGroup
 	workers := workerPool{wg: &handlers, done: ctx.Done(), idle: make(chan func())}
@@ -107,6 +79,42 @@ func (s *Server) serveStream(w http.ResponseWriter, r *http.Request) {
 	cancel()
 	handlers.Wait()
 	conn.CloseNow()
+}
+
+// streamAnswerer returns what answers one message of st: its reply sent
+// and charged to src, or, when src leaves too many replies unread, the
+// stream closed. in carries no call id: each message has its own, or a new
+// one.
+func (s *Server) streamAnswerer(ctx context.Context, cancel context.CancelFunc, st *streamConn, in incoming, src netip.Addr, reply func([]byte) error) func(body []byte) {
+	var refused sync.Once
+	return func(body []byte) {
+		var msg []byte
+		if s.closing.Load() {
+			msg = appendResponse(nil, nil, nil, &Error{Code: CodeUnavailable, Message: "the node is shutting down; call again when it is back"})
+		} else {
+			msg = s.handleBody(in, body, nil)
+		}
+		if msg == nil {
+			st.pending.Add(-1)
+			return
+		}
+		if err := s.sources.holdReply(src, int64(len(msg))); err != nil {
+			// The peer does not read its replies: close its stream, with
+			// the reason when the close frame gets through (within the
+			// websocket library's 5 s), then stop reading it.
+			st.pending.Add(-1)
+			refused.Do(func() {
+				go func() {
+					st.conn.Close(websocket.StatusPolicyViolation, err.Error())
+					cancel()
+				}()
+			})
+			return
+		}
+		if reply(msg) != nil {
+			cancel() // the connection is broken: stop reading
+		}
+	}
 }
 
 // acceptStream upgrades the request to a WebSocket stream, or returns nil
