@@ -249,6 +249,7 @@ func TestAttackedNode(t *testing.T) {
 	if control == "" {
 		t.Skip("the node of TestPacedAttackByAPeerWithNoRule, in its own process")
 	}
+	node.LimitMemory() // as meshrpc serve does
 	n, err := node.New(context.Background(), node.Config{Hostname: "home", StateDir: t.TempDir(), InMemory: true,
 		Allow: []string{"node:laptop=*"}, ControlURL: control, Progress: io.Discard})
 	if err != nil {

@@ -76,6 +76,7 @@ was. SIGINT or SIGTERM drains the calls in flight and closes the store cleanly.`
 }
 
 func runServe(ctx context.Context, opts *serveOptions, portSet bool) error {
+	node.LimitMemory()
 	// Catch SIGHUP from the start: its default would end the process.
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
