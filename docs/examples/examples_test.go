@@ -164,7 +164,7 @@ func TestSeedProgramsInPython(t *testing.T) {
 }
 
 // serve runs `meshrpc serve` as hostname until the test ends.
-func serve(t *testing.T, meshrpc string, dn *devnet.Net, hostname, stateDir string) {
+func serve(t *testing.T, meshrpc string, dn *devnet.Net, hostname, stateDir string) (stop func()) {
 	t.Helper()
 	cmd := exec.Command(meshrpc, "--hostname", hostname, "--state-dir", stateDir, "serve")
 	cmd.Env = append(os.Environ(), "MESHRPC_CONTROL_URL="+dn.ControlURL())
@@ -173,16 +173,70 @@ func serve(t *testing.T, meshrpc string, dn *devnet.Net, hostname, stateDir stri
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() {
-		cmd.Process.Signal(syscall.SIGTERM)
-		cmd.Wait()
-	})
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			cmd.Process.Signal(syscall.SIGTERM)
+			cmd.Wait()
+		})
+	}
+	t.Cleanup(stop)
 	poll.Until(t, 60*time.Second, func() error {
 		if !strings.Contains(log.String(), "procedures on") {
 			return fmt.Errorf("%s did not start:\n%s", hostname, log.String())
 		}
 		return nil
 	})
+	return stop
+}
+
+// TestPythonProviderOutlivesItsNode: a program that provides through
+// `meshrpc serve` provides again when the node restarts.
+func TestPythonProviderOutlivesItsNode(t *testing.T) {
+	python, err := exec.LookPath("python3")
+	if err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatal("python3 is not installed; .ci/run installs it")
+		}
+		t.Skip("no python3")
+	}
+	dir := t.TempDir()
+	meshrpc := build(t, dir, "github.com/meshrpc/meshrpc/cmd/meshrpc")
+	dn := meshtest.Net(t, devnet.Config{})
+	home := filepath.Join(dir, "home")
+	stop := serve(t, meshrpc, dn, "home", home)
+
+	program := exec.Command(python, "-c", "import meshrpc\ndef hello(name): return 'hello ' + name\nmeshrpc.provide(hello)")
+	program.Dir = "python"
+	program.Env = append(os.Environ(), "MESHRPC_STATE_DIR="+home, "PYTHONDONTWRITEBYTECODE=1")
+	log := new(lockedBuffer)
+	program.Stderr = log
+	if err := program.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		program.Process.Kill()
+		program.Wait()
+	}()
+	provides := func(times int) {
+		poll.Until(t, 30*time.Second, func() error {
+			if n := strings.Count(log.String(), "provides hello"); n < times {
+				return fmt.Errorf("the program provided %d times, not %d:\n%s", n, times, log.String())
+			}
+			return nil
+		})
+	}
+	provides(1)
+	stop()
+	serve(t, meshrpc, dn, "home", home)
+	provides(2)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	call := exec.CommandContext(ctx, meshrpc, "--state-dir", home, "call", "home", "hello", "ann")
+	call.Env = append(os.Environ(), "MESHRPC_CONTROL_URL="+dn.ControlURL())
+	if out, err := call.CombinedOutput(); err != nil || strings.TrimSpace(string(out)) != `"hello ann"` {
+		t.Fatalf("call home hello ann after the restart: %v\n%s", err, out)
+	}
 }
 
 // TestPythonModule runs meshrpc.py's own tests (test_meshrpc.py) against a

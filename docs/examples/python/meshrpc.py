@@ -29,6 +29,7 @@ import re
 import socket
 import sys
 import threading
+import time
 import urllib.request
 
 PROTOCOL = "program/1"
@@ -131,17 +132,30 @@ def _answer(function, call):
 
 def provide(*functions, name=None, keys=None, threads=1):
     """Serves functions as procedures of the node on this machine, under
-    their own names, until the node goes away. Calls run one at a time, in
-    the order they come (as with BaseManager), so a function needs no lock;
-    with threads > 1, that many at once, answered as they finish.
+    their own names, for as long as the program runs: when the node
+    restarts, it connects again and provides them again. Calls run one at a
+    time, in the order they come (as with BaseManager), so a function needs
+    no lock; with threads > 1, that many at once, answered as they finish.
     A function with a parameter named caller receives the caller's
     identity in it. keys maps a function's name to its parameter that names
-    a key, so that the node's key-scoped rules ("notes.*@shared/*") apply."""
+    a key, so that the node's key-scoped rules ("notes.*@shared/*") apply.
+    A refusal (a name another program holds, say) raises meshrpc.Error."""
     table = {f.__name__: f for f in functions}
     keys = keys or {}
-    conn = _Connection(name or _program_name(), [_declare(f, keys.get(f.__name__)) for f in functions])
-    print(f"meshrpc: {conn.node} provides {', '.join(table)}", file=sys.stderr)
+    declared = [_declare(f, keys.get(f.__name__)) for f in functions]
     pool = concurrent.futures.ThreadPoolExecutor(threads) if threads > 1 else None
+    conn = _Connection(name or _program_name(), declared)
+    while True:
+        print(f"meshrpc: {conn.node} provides {', '.join(table)}", file=sys.stderr)
+        try:
+            _serve(conn, table, pool)
+        except (ConnectionError, OSError) as e:
+            print(f"meshrpc: the node went away ({e}); connecting again", file=sys.stderr)
+        conn = _reconnect(name or _program_name(), declared)
+
+
+def _serve(conn, table, pool):
+    """Answers the node's calls until the connection ends."""
     lock = threading.Lock()  # one line at a time on the connection
 
     def serve(message):
@@ -159,6 +173,16 @@ def provide(*functions, name=None, keys=None, threads=1):
             pool.submit(serve, message)
         else:
             serve(message)
+
+
+def _reconnect(name, declared):
+    """Connects again, once a second, until the node is back."""
+    while True:
+        time.sleep(1)
+        try:
+            return _Connection(name, declared)
+        except (ConnectionError, OSError):
+            continue
 
 
 class connect:
