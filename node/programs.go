@@ -324,7 +324,9 @@ func (p *program) ask(ctx context.Context, req api.ProgramRequest) (any, error) 
 	answer := make(chan api.ProgramResponse, 1)
 	p.waiting[id] = answer
 	p.mu.Unlock()
+	p.lc.inFlight.Add(1)
 	defer func() {
+		p.lc.inFlight.Add(-1)
 		p.mu.Lock()
 		delete(p.waiting, id)
 		p.mu.Unlock()

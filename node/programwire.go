@@ -8,8 +8,10 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"runtime"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/meshrpc/meshrpc/internal/jsonfast"
@@ -43,6 +45,10 @@ type lineConn struct {
 	pending []byte // lines waiting for the write under way
 	spare   []byte
 	writing bool // a sender is writing
+
+	// inFlight counts the calls under way on the connection, either way;
+	// with more than one, a writer yields once before it writes.
+	inFlight atomic.Int32
 
 	done chan struct{} // closed by close
 	once sync.Once
@@ -117,6 +123,13 @@ func (lc *lineConn) sendLine(line []byte) bool {
 		return true // the write under way takes it
 	}
 	lc.writing = true
+	if lc.inFlight.Load() > 1 {
+		// Other calls are under way, whose lines may come any moment: let
+		// them join this write (a lone call never waits for this).
+		lc.wmu.Unlock()
+		runtime.Gosched()
+		lc.wmu.Lock()
+	}
 	for len(lc.pending) > 0 && err == nil {
 		buf := lc.pending
 		lc.pending = lc.spare[:0]

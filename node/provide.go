@@ -90,9 +90,11 @@ func Provide(ctx context.Context, cfg ProviderConfig, reg *rpc.Registry) error {
 		if err != nil || req.Method == "" {
 			continue // a notice from the node about one of our lines
 		}
+		lc.inFlight.Add(1)
 		wg.Go(func() {
 			res := serveProvided(ctx, procs[req.Method], req)
 			lc.sendLine(appendResponse(nil, res.ID, res.Result, res.Error))
+			lc.inFlight.Add(-1)
 		})
 	}
 }
