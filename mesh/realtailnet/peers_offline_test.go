@@ -79,7 +79,11 @@ func TestPeersWithOfflinePeersOnHeadscale(t *testing.T) {
 	// peers runs meshrpc peers in a fresh process and checks what it shows.
 	peers := func() (took time.Duration, err error) {
 		t0 := time.Now()
-		r := laptop.run("peers", "--json")
+		// A probe of an online peer may take more than the default 2 s
+		// when the machine is loaded (CI runs packages side by side); the
+		// offline ones are not probed, so a longer timeout costs nothing
+		// unless they were.
+		r := laptop.run("peers", "--json", "--timeout", "10s")
 		took = time.Since(t0)
 		var rows []row
 		if r.code != 0 || json.Unmarshal([]byte(r.stdout), &rows) != nil {
