@@ -7,7 +7,9 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
+	"github.com/meshrpc/meshrpc/internal/poll"
 	"github.com/meshrpc/meshrpc/mesh/devnet"
 	"github.com/meshrpc/meshrpc/mesh/meshtest"
 	"github.com/meshrpc/meshrpc/node"
@@ -172,13 +174,17 @@ func BenchmarkProvided(b *testing.B) {
 	rpc.Register(reg, "program.echo", "Echoes text.", echo).ReadOnly = true
 	ctx, stop := context.WithCancel(context.Background())
 	b.Cleanup(stop)
-	go node.Provide(ctx, node.ProviderConfig{Name: "bench", StateDir: dir}, reg)
+	provided := make(chan error, 1)
+	go func() { provided <- node.Provide(ctx, node.ProviderConfig{Name: "bench", StateDir: dir}, reg) }()
 	c := dialAs(b, dn, "cafe")
-	for {
-		if c.Call(ctx, "home", "program.echo", []any{"warm"}, nil) == nil {
-			break
+	poll.Until(b, time.Minute, func() error {
+		select {
+		case err := <-provided:
+			b.Fatalf("the provider ended: %v", err)
+		default:
 		}
-	}
+		return c.Call(ctx, "home", "program.echo", []any{"warm"}, nil)
+	})
 	for _, callers := range []int{1, 64} {
 		for _, method := range []string{"own.echo", "program.echo"} {
 			b.Run(fmt.Sprintf("callers=%d/%s", callers, method), func(b *testing.B) {

@@ -5,11 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"path/filepath"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/meshrpc/meshrpc/internal/poll"
 	"github.com/meshrpc/meshrpc/mesh"
 	"github.com/meshrpc/meshrpc/mesh/devnet"
 	"github.com/meshrpc/meshrpc/mesh/meshtest"
@@ -39,6 +41,15 @@ func startNode(t testing.TB, dn *devnet.Net, cfg node.Config) *node.Node {
 		if err := <-done; err != nil {
 			t.Errorf("Serve: %v", err)
 		}
+	})
+	// Serve makes the local socket on its way up: programs and the CLI
+	// find it there from now on.
+	poll.Until(t, 10*time.Second, func() error {
+		conn, err := net.Dial("unix", filepath.Join(cfg.StateDir, node.SocketName))
+		if err == nil {
+			conn.Close()
+		}
+		return err
 	})
 	return n
 }
