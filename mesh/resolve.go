@@ -23,10 +23,10 @@ func (n *Node) resolve(ctx context.Context, host string) (netip.Addr, error) {
 
 // resolveIn resolves host with the tailnet map of a LocalAPI. Once the map
 // has peers, it is the answer: a name it lacks fails at once. Only an empty
-// map (right after joining) is waited on, up to resolveWait.
+// map (right after joining) is waited on, up to resolveWait; a LocalAPI
+// that is slow to answer (a loaded machine) has the caller's whole time.
 func resolveIn(ctx context.Context, lc *local.Client, host string) (netip.Addr, error) {
-	ctx, cancel := context.WithTimeout(ctx, resolveWait)
-	defer cancel()
+	deadline := time.Now().Add(resolveWait)
 	for {
 		self, peers, err := peersOf(ctx, lc)
 		if err == nil {
@@ -38,6 +38,9 @@ func resolveIn(ctx context.Context, lc *local.Client, host string) (netip.Addr, 
 				return netip.Addr{}, ferr
 			}
 			err = ferr
+		}
+		if ctx.Err() != nil || time.Now().After(deadline) {
+			return netip.Addr{}, err
 		}
 		select {
 		case <-ctx.Done():

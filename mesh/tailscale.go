@@ -31,9 +31,12 @@ type Tailscale struct {
 	controlURL string
 }
 
-// tailscaleProbe bounds how long UseTailscale waits for a LocalAPI that
-// may not be there: a CLI run must not hang on it.
-const tailscaleProbe = 2 * time.Second
+// tailscaleProbe bounds how long UseTailscale waits for a tailscaled that
+// accepted the connection but does not answer: a CLI run must not hang on
+// it. (With no tailscaled listening the connection fails at once; 2 s was
+// too short for a live one on a loaded machine, and the CLI then went its
+// own way instead of through it.)
+const tailscaleProbe = 5 * time.Second
 
 // UseTailscale connects to tailscaled's LocalAPI at socket (empty: the
 // platform's default) and returns it if it is logged in to the tailnet of
