@@ -3,6 +3,7 @@ package store
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -19,6 +20,7 @@ type op struct {
 	// when the store has seen the request.
 	request string
 	replay  func(w *writer, rev int64) (any, error)
+	writes  int       // how many keys it may write (a batch's entries)
 	at      time.Time // when it was queued
 	res     any
 	err     error
@@ -41,6 +43,9 @@ type writer struct {
 	made      []string
 	forgotten []string
 	rev       int64 // the revision of the last write so far
+	// abort, set by an op that failed after it wrote, fails the whole
+	// commit: nothing of a half-made op is ever committed.
+	abort error
 	// logBytes is what the change log holds, with this commit's changes.
 	logBytes int64
 	// quota and spaces are the store's; deltas this commit's changes to
@@ -60,8 +65,9 @@ func (w *writer) logChange(change []byte) error {
 // size: a retry of a write made among them is still answered from the log.
 const minLogKept = 100
 
-// maxBatchOps bounds the writes one commit takes, so that a flood of
-// writers cannot make one transaction unbounded.
+// maxBatchOps bounds the writes one commit takes (a PutAll counts as
+// many as its entries), so that a flood of writers cannot make one
+// transaction unbounded.
 const maxBatchOps = 4096
 
 // maxLinger bounds how long the committer waits for more writes before a
@@ -105,11 +111,13 @@ func (s *Store) commitLoop() {
 			}
 		}
 		batch = append(batch[:0], first)
+		writes := first.writes
 	drain:
-		for len(batch) < maxBatchOps {
+		for writes < maxBatchOps {
 			select {
 			case o := <-s.queue:
 				batch = append(batch, o)
+				writes += o.writes
 			default:
 				break drain
 			}
@@ -117,10 +125,11 @@ func (s *Store) commitLoop() {
 		if wait := min(lastTook/4, maxLinger, 2*lastSpread+20*time.Microsecond); len(batch) < lastSize && wait > 0 && !s.inMemory {
 			linger.Reset(wait)
 		gather:
-			for len(batch) < lastSize {
+			for len(batch) < lastSize && writes < maxBatchOps {
 				select {
 				case o := <-s.queue:
 					batch = append(batch, o)
+					writes += o.writes
 				case <-linger.C:
 					break gather
 				}
@@ -151,8 +160,11 @@ func spread(batch []*op) time.Duration {
 func (s *Store) commit(batch []*op) {
 	rev := s.rev.Load()
 	var w *writer
+	var aborted *op
+	txid := 0
 	err := s.guard(func() error {
 		return s.db.Update(func(tx *bolt.Tx) error {
+			txid = tx.ID()
 			w = &writer{tx: tx, kv: tx.Bucket(bucketKV), log: tx.Bucket(bucketLog), rev: rev,
 				logBytes: s.logBytes, quota: s.quota, spaces: s.spaces}
 			// Revisions only grow: pack the log's pages full rather than
@@ -160,7 +172,10 @@ func (s *Store) commit(batch []*op) {
 			w.log.FillPercent = 1
 			w.requests = s.requests // nil in memory
 			for _, o := range batch {
-				o.res, o.err = w.run(o)
+				if o.res, o.err = w.run(o); w.abort != nil {
+					aborted = o
+					return w.abort
+				}
 			}
 			if w.rev == rev {
 				return nil
@@ -176,22 +191,39 @@ func (s *Store) commit(batch []*op) {
 			return nil
 		})
 	})
-	if err != nil && !errors.Is(err, ErrOffline) {
-		// bbolt left the file as the last commit did, but a commit that
-		// failed (a write or fsync error) says the disk cannot be trusted.
-		err = s.goOffline(fmt.Errorf("commit: %w", err))
-	}
-	if err != nil {
-		for _, o := range batch {
-			o.res, o.err = nil, err
-		}
-	}
 	if w != nil && w.requests != nil {
 		if err != nil {
 			w.forgotten = w.made // the writes were not made after all
 		}
 		for _, r := range w.forgotten {
 			delete(s.requests, r)
+		}
+	}
+	switch {
+	case err == nil:
+	case aborted != nil && errors.Is(err, w.abort):
+		// One op failed half made: it alone fails; the others, rolled
+		// back with it, are committed without it.
+		close(aborted.done)
+		if rest := slices.DeleteFunc(batch, func(o *op) bool { return o == aborted }); len(rest) > 0 {
+			s.commit(rest)
+		}
+		return
+	case errors.Is(err, ErrOffline):
+	default:
+		err = s.commitFailed(err, txid)
+		if errors.Is(err, ErrDiskFull) && len(batch) > 1 {
+			// Each op alone may still fit: a delete, say, in the pages
+			// the file has free.
+			for _, o := range batch {
+				s.commit([]*op{o})
+			}
+			return
+		}
+	}
+	if err != nil {
+		for _, o := range batch {
+			o.res, o.err = nil, err
 		}
 	}
 	if err == nil && w != nil {
@@ -207,6 +239,27 @@ func (s *Store) commit(batch []*op) {
 	for _, o := range batch {
 		close(o.done)
 	}
+}
+
+// commitFailed is the error for a commit that bbolt failed (and rolled
+// back) with err. A full disk (ENOSPC, EDQUOT) is not damage: when the
+// file's newest meta page is still the last commit's, the failed commit
+// left nothing that a reader or a reopen would see, so its writes are
+// refused with ErrDiskFull and the store serves on, as it was. Anything
+// else, a write or sync error, or a full disk met after the meta page was
+// written (its sync failed: the page may or may not be on the disk), says
+// the file cannot be trusted, and the store goes offline.
+func (s *Store) commitFailed(err error, txid int) error {
+	if isDiskFull(err) {
+		last := -1
+		verr := s.guard(func() error {
+			return s.db.View(func(tx *bolt.Tx) error { last = tx.ID(); return nil })
+		})
+		if verr == nil && last == txid-1 {
+			return fmt.Errorf("%w: the file system of %s has no room for this write (%v), which was not made; delete keys or free disk space, then write again", ErrDiskFull, s.path, err)
+		}
+	}
+	return s.goOffline(fmt.Errorf("commit: %w", err))
 }
 
 // run applies o, or answers it with its first write's result when its
@@ -274,6 +327,11 @@ func (s *Store) compactLog(w *writer, meta *bolt.Bucket) error {
 // write queues apply, made for request (see Store.For), for the next commit
 // and waits for its outcome.
 func (ws Writes) write(apply func(w *writer) (any, error), replay func(w *writer, rev int64) (any, error)) (any, error) {
+	return ws.writeWeighed(1, apply, replay)
+}
+
+// writeWeighed is write for an op that may write up to writes keys.
+func (ws Writes) writeWeighed(writes int, apply func(w *writer) (any, error), replay func(w *writer, rev int64) (any, error)) (any, error) {
 	s := ws.s
 	if s.closed.Load() {
 		return nil, ErrClosed
@@ -281,7 +339,7 @@ func (ws Writes) write(apply func(w *writer) (any, error), replay func(w *writer
 	if err := s.Fault(); err != nil {
 		return nil, err
 	}
-	o := &op{apply: apply, request: ws.request, replay: replay, done: make(chan struct{}), at: time.Now()}
+	o := &op{apply: apply, request: ws.request, replay: replay, writes: max(writes, 1), done: make(chan struct{}), at: time.Now()}
 	select {
 	case s.queue <- o:
 	case <-s.stop:

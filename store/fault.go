@@ -6,7 +6,8 @@ import (
 )
 
 // A store that finds damage while serving (bbolt panics on a bad page, a
-// read of the memory-mapped file faults, a commit fails) goes offline
+// read of the memory-mapped file faults, a commit fails for any reason but
+// a full disk: see commitFailed) goes offline
 // rather than take the process down: every later call returns the fault,
 // which wraps ErrOffline, until the file is opened again.
 

@@ -31,8 +31,12 @@ const defaultReserve = 16 << 20
 // size bytes (made at Open when there is room for it) that a delete
 // removes when the free space is below half the reserve.
 //
-// A commit that fails for want of space takes the store offline (the disk
-// cannot be trusted); the reserve is there so that it does not come to it.
+// A commit that still meets a full disk (ENOSPC, EDQUOT: the reserve
+// given up, or none kept) is refused with ErrDiskFull and the store serves
+// on (see commitFailed). The file matters when the data file has no free
+// pages for a delete to be written into (a compacted or salvaged file);
+// otherwise bbolt writes it into pages that earlier commits freed
+// (TestTheReserveFileLetsDeletesCommit shows both).
 type reserve struct {
 	dir      string // the file system's, as statfs sees it
 	file     string // the reserve file; "" for none (in memory)
