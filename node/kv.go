@@ -32,6 +32,14 @@ func registerKV(r *rpc.Registry, s *store.Store) {
 		rev, err := s.For(rpc.RequestKeyFrom(ctx)).Put(p.Key, p.Value)
 		return api.RevResult{Rev: rev}, kvError(err)
 	}).AnswersRetries = true
+	rpc.Register(r, "kv.put_all", "Sets each entry's key to its value, all in one atomic write or none; with if_absent, only where the key is absent. At most 1000 entries and 4 MiB, each key once.", func(ctx context.Context, p api.PutAllParams) (api.PutAllResult, error) {
+		kvs := make([]store.KeyValue, len(p.Entries))
+		for i, e := range p.Entries {
+			kvs[i] = store.KeyValue{Key: e.Key, Value: e.Value}
+		}
+		res, err := s.For(rpc.RequestKeyFrom(ctx)).PutAll(kvs, p.IfAbsent)
+		return api.PutAllResult{Rev: res.Rev, Written: res.Written, Present: res.Present}, kvError(err)
+	}).AnswersRetries = true
 	rpc.Register(r, "kv.delete", "Deletes key.", func(ctx context.Context, p api.KeyParams) (api.DeleteResult, error) {
 		rev, existed, err := s.For(rpc.RequestKeyFrom(ctx)).Delete(p.Key)
 		return api.DeleteResult{Rev: rev, Existed: existed}, kvError(err)

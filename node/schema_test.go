@@ -35,6 +35,8 @@ func TestEveryBuiltinResultMatchesItsPublishedSchema(t *testing.T) {
 		{"kv.get", []any{"absent"}},
 		{"kv.inc", []any{"n"}},
 		{"kv.cas", []any{"fresh", 0, "v"}},
+		{"kv.put_all", []any{[]map[string]any{{"key": "b/1", "value": 1}, {"key": "b/2", "value": "two"}}}},
+		{"kv.put_all", map[string]any{"entries": []any{}, "if_absent": true}},
 		{"kv.list", []any{""}},
 		{"kv.list", []any{"nothing/"}},
 		{"kv.watch", map[string]any{"prefix": "", "after_rev": 0}},

@@ -16,7 +16,14 @@ const (
 	NoKey     KeyUse = iota // the procedure names no key
 	OneKey                  // one key, as kv.get and kv.put do
 	KeyPrefix               // every key under a prefix, as kv.list and kv.watch do
+	// EachKey: several keys, up to MaxCallKeys, as kv.put_all names them;
+	// each is authorized as a OneKey call of the method on it would be.
+	EachKey
 )
+
+// MaxCallKeys bounds the keys one call of an EachKey procedure may name:
+// the server authorizes every one before the procedure runs.
+const MaxCallKeys = 1000
 
 func (k KeyUse) String() string {
 	switch k {
@@ -24,6 +31,8 @@ func (k KeyUse) String() string {
 		return "key"
 	case KeyPrefix:
 		return "prefix"
+	case EachKey:
+		return "keys"
 	}
 	return "none"
 }

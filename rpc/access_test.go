@@ -103,6 +103,64 @@ func TestDeclaredKeysAreAuthorizedBeforeTheHandler(t *testing.T) {
 	}
 }
 
+type batchParams struct {
+	Entries []keyedParams `json:"entries" rpc:"keys"`
+}
+
+// A procedure that names several keys (rpc:"keys") is authorized on each
+// as a call on that key alone would be, before its handler runs; one key
+// denied denies the call; the handler gets every key as granted.
+func TestEachDeclaredKeyIsAuthorizedBeforeTheHandler(t *testing.T) {
+	reg := rpc.NewRegistry()
+	ran := 0
+	p := rpc.Register(reg, "put_all", "", func(ctx context.Context, p batchParams) ([]string, error) {
+		ran++
+		var keys []string
+		for _, e := range p.Entries {
+			keys = append(keys, e.Key)
+		}
+		return keys, nil
+	})
+	if p.Keys != rpc.EachKey {
+		t.Fatalf("Keys = %v, want %v", p.Keys, rpc.EachKey)
+	}
+	var mu sync.Mutex
+	var asked []rpc.Access
+	addr := serve(t, rpc.Config{Registry: reg,
+		Authorize: func(ctx context.Context, c rpc.Caller, a rpc.Access) (rpc.Grant, error) {
+			mu.Lock()
+			asked = append(asked, a)
+			mu.Unlock()
+			if a.KeyKnown && !strings.HasPrefix(a.Key, "ok/") {
+				return rpc.Grant{}, rpc.Errorf(rpc.CodePermissionDenied, "permission denied: %s", a.Key)
+			}
+			return rpc.Grant{Key: "stored:" + a.Key}, nil
+		}})
+	c := client(t, addr)
+	var got []string
+	if err := c.Call(context.Background(), "put_all", []any{[]keyedParams{{Key: "ok/a"}, {Key: "ok/b"}}}, &got); err != nil || strings.Join(got, " ") != "stored:ok/a stored:ok/b" {
+		t.Fatalf("allowed call = %q, %v; want the granted keys", got, err)
+	}
+	if len(asked) != 3 || asked[0].KeyKnown || asked[0].Keys != rpc.EachKey ||
+		asked[1] != (rpc.Access{Method: "put_all", Keys: rpc.OneKey, Key: "ok/a", KeyKnown: true}) || asked[2].Key != "ok/b" {
+		t.Errorf("Authorize asked %+v; want the method, then each key as one", asked)
+	}
+	err := c.Call(context.Background(), "put_all", []any{[]keyedParams{{Key: "ok/a"}, {Key: "no/b"}, {Key: "ok/c"}}}, nil)
+	if rpc.CodeOf(err) != rpc.CodePermissionDenied || !strings.Contains(err.Error(), "no/b") {
+		t.Errorf("a denied key among allowed ones: %v", err)
+	}
+	many := make([]keyedParams, rpc.MaxCallKeys+1)
+	for i := range many {
+		many[i].Key = "ok/x"
+	}
+	if err := c.Call(context.Background(), "put_all", []any{many}, nil); rpc.CodeOf(err) != rpc.CodeInvalidParams {
+		t.Errorf("%d keys: %v", len(many), err)
+	}
+	if ran != 1 {
+		t.Errorf("the handler ran %d times; want once, for the allowed call", ran)
+	}
+}
+
 func TestRegisterRefusesBadKeyDeclarations(t *testing.T) {
 	for name, register := range map[string]func(*rpc.Registry){
 		"two keys": func(r *rpc.Registry) {
@@ -122,7 +180,23 @@ func TestRegisterRefusesBadKeyDeclarations(t *testing.T) {
 		},
 		"unknown tag": func(r *rpc.Registry) {
 			rpc.Register(r, "x", "", func(context.Context, struct {
+				A string `json:"a" rpc:"keyz"`
+			}) (int, error) {
+				return 0, nil
+			})
+		},
+		"keys on a string": func(r *rpc.Registry) {
+			rpc.Register(r, "x", "", func(context.Context, struct {
 				A string `json:"a" rpc:"keys"`
+			}) (int, error) {
+				return 0, nil
+			})
+		},
+		"keys without a key in the elements": func(r *rpc.Registry) {
+			rpc.Register(r, "x", "", func(context.Context, struct {
+				A []struct {
+					K string `json:"k"`
+				} `json:"a" rpc:"keys"`
 			}) (int, error) {
 				return 0, nil
 			})

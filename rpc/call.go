@@ -233,7 +233,13 @@ func (s *Server) admit(ctx context.Context, caller Caller, req *request, rec *ca
 	if err != nil {
 		return nil, nil, Grant{}, toError(err)
 	}
-	if proc.Keys == NoKey {
+	switch proc.Keys {
+	case NoKey:
+		return proc, bound, Grant{}, nil
+	case EachKey:
+		if err := s.admitEach(ctx, caller, access, bound.(eachKeyCall), rec); err != nil {
+			return nil, nil, Grant{}, err
+		}
 		return proc, bound, Grant{}, nil
 	}
 	access.Key, access.KeyKnown = bound.key(), true

@@ -26,7 +26,10 @@ import (
 // (or every key under the prefix) the procedure touches. The server then
 // authorizes the call on that key before the handler runs and sets the
 // field to the key as granted (see Access and GrantFrom), so the handler
-// never authorizes.
+// never authorizes. A slice of structs tagged rpc:"keys", whose elements
+// each have a string field tagged rpc:"key", names several keys
+// (EachKey): each is authorized, and set to the key as granted, in the
+// same way.
 //
 //	type IncParams struct {
 //		Key   string `json:"key" rpc:"key"`
@@ -54,7 +57,7 @@ func Register[P, R any](r *Registry, name, summary string, fn func(ctx context.C
 		}),
 	}
 	p.bind = func(raw json.RawMessage) (boundCall, error) {
-		c := &typedCall[P, R]{fn: fn, keyField: b.keyField}
+		c := &typedCall[P, R]{fn: fn, keyField: b.keyField, elemKey: b.elemKey}
 		return c, b.bind(raw, &c.params)
 	}
 	r.Handle(p)
@@ -72,18 +75,19 @@ type boundCall interface {
 type typedCall[P, R any] struct {
 	params   P
 	fn       func(context.Context, P) (R, error)
-	keyField int // index of the field tagged rpc:"key" or rpc:"prefix"; -1 if none
+	keyField int // index of the field tagged rpc:"key", rpc:"prefix" or rpc:"keys"; -1 if none
+	elemKey  int // for rpc:"keys", the key field's index in an element; else -1
 }
 
 func (c *typedCall[P, R]) key() string {
-	if c.keyField < 0 {
+	if c.keyField < 0 || c.elemKey >= 0 {
 		return ""
 	}
 	return reflect.ValueOf(&c.params).Elem().Field(c.keyField).String()
 }
 
 func (c *typedCall[P, R]) setKey(k string) {
-	if c.keyField >= 0 {
+	if c.keyField >= 0 && c.elemKey < 0 {
 		reflect.ValueOf(&c.params).Elem().Field(c.keyField).SetString(k)
 	}
 }
@@ -152,8 +156,9 @@ type binder struct {
 	method   string
 	fields   []field
 	declared []Param
-	keys     KeyUse // what the field tagged rpc:"key" or rpc:"prefix" names
+	keys     KeyUse // what the field tagged rpc:"key", rpc:"prefix" or rpc:"keys" names
 	keyField int    // that field's index in the struct, -1 if none
+	elemKey  int    // for rpc:"keys", the key field's index in an element, else -1
 	keyParam string // that field's param name
 }
 
@@ -168,7 +173,7 @@ func newBinder(t reflect.Type, method string) *binder {
 	if t.Kind() != reflect.Struct {
 		panic(fmt.Sprintf("rpc: Register %q: params type %v is not a struct", method, t))
 	}
-	b := &binder{method: method, keyField: -1}
+	b := &binder{method: method, keyField: -1, elemKey: -1}
 	for i := range t.NumField() {
 		if sf := t.Field(i); sf.IsExported() {
 			b.declareKey(sf, i)
@@ -202,13 +207,38 @@ func (b *binder) declareKey(sf reflect.StructField, i int) {
 		use = OneKey
 	case "prefix":
 		use = KeyPrefix
+	case "keys":
+		use = EachKey
 	default:
-		panic(fmt.Sprintf("rpc: Register %q: field %s: unknown tag rpc:%q (want \"key\" or \"prefix\")", b.method, sf.Name, tag))
+		panic(fmt.Sprintf("rpc: Register %q: field %s: unknown tag rpc:%q (want \"key\", \"prefix\" or \"keys\")", b.method, sf.Name, tag))
 	}
-	if sf.Type.Kind() != reflect.String || b.keyField >= 0 {
-		panic(fmt.Sprintf("rpc: Register %q: field %s: a procedure declares at most one key, a string", b.method, sf.Name))
+	if b.keyField >= 0 {
+		panic(fmt.Sprintf("rpc: Register %q: field %s: a procedure declares its keys in one field", b.method, sf.Name))
+	}
+	if use == EachKey {
+		b.elemKey = elemKeyField(sf.Type)
+		if b.elemKey < 0 {
+			panic(fmt.Sprintf("rpc: Register %q: field %s: rpc:\"keys\" tags a slice of structs with a string field tagged rpc:\"key\"", b.method, sf.Name))
+		}
+	} else if sf.Type.Kind() != reflect.String {
+		panic(fmt.Sprintf("rpc: Register %q: field %s: a key or prefix is a string", b.method, sf.Name))
 	}
 	b.keys, b.keyField = use, i
+}
+
+// elemKeyField is the index of the string field tagged rpc:"key" in the
+// structs of the slice type t, or -1.
+func elemKeyField(t reflect.Type) int {
+	if t.Kind() != reflect.Slice || t.Elem().Kind() != reflect.Struct {
+		return -1
+	}
+	e := t.Elem()
+	for i := range e.NumField() {
+		if f := e.Field(i); f.IsExported() && f.Tag.Get("rpc") == "key" && f.Type.Kind() == reflect.String {
+			return i
+		}
+	}
+	return -1
 }
 
 func (b *binder) params() []Param { return slices.Clone(b.declared) }

@@ -70,6 +70,8 @@ func (p *Procedure) check() error {
 	switch {
 	case p.Name == "" || p.Handler == nil:
 		return fmt.Errorf("rpc: a procedure without name or handler")
+	case p.Keys == EachKey && p.bind == nil:
+		return fmt.Errorf("procedure %q: only a procedure made by Register may name several keys", p.Name)
 	case p.Keys != NoKey && p.bind == nil && !slices.ContainsFunc(p.Params, func(prm Param) bool { return prm.Name == p.KeyParam }):
 		return fmt.Errorf("procedure %q: declares keys but names no param of its own as KeyParam", p.Name)
 	}

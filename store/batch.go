@@ -2,6 +2,7 @@ package store
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"maps"
 )
@@ -105,7 +106,12 @@ func (w *writer) putAll(entries []KeyValue, values [][]byte, ifAbsent bool) (any
 		}
 		if err := w.charge(e.Key, old, len(values[i])); err != nil {
 			w.deltas = saved
-			return nil, err
+			var qe *QuotaError
+			if errors.As(err, &qe) { // the space's usage without this batch
+				u, d := w.spaces[qe.Space], saved[qe.Space]
+				qe.Bytes, qe.Keys = u.bytes+d.bytes, u.keys+d.keys
+			}
+			return nil, fmt.Errorf("entry %d (%q): %w", i, e.Key, err)
 		}
 		write[i] = true
 	}

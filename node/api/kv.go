@@ -36,6 +36,26 @@ func (p PutParams) Encode() json.RawMessage {
 	return append(b, '}')
 }
 
+// PutAllParams are kv.put_all's params: Entries written in one atomic
+// write, all or none; with IfAbsent, those whose keys are absent (the
+// others are left as they are). Each key is authorized as kv.put_all on
+// that key alone would be; one key denied denies the call. At most
+// rpc.MaxCallKeys (1000) entries and store.MaxBatchBytes (4 MiB) of keys
+// and values, each key once.
+type PutAllParams struct {
+	Entries  []PutParams `json:"entries" rpc:"keys"`
+	IfAbsent bool        `json:"if_absent,omitempty"`
+}
+
+// PutAllResult is kv.put_all's result: Written entries were written, at
+// the revisions up to Rev (0: none written), and with if_absent Present
+// ones were left as they were.
+type PutAllResult struct {
+	Rev     int64 `json:"rev"`
+	Written int   `json:"written"`
+	Present int   `json:"present"`
+}
+
 // ListParams are kv.list's params: the entries under Prefix whose keys
 // sort after After (to page: the last key of the previous page), at most
 // Limit of them (0: as many as fit) of those the caller may see. A reply
