@@ -4,12 +4,9 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"os"
-	"sync"
-	"sync/atomic"
 
 	"github.com/spf13/cobra"
 
@@ -103,14 +100,15 @@ func newCmdKVImport(kv *kvOptions) *cobra.Command {
 		Use:   "import PEER [FILE]",
 		Short: "Write the entries of JSON lines (from kv export) into PEER's store",
 		Long: `Read JSON lines of {"key":...,"value":...} (as "meshrpc kv export" writes
-them; "rev" is ignored) from FILE or stdin and write each entry to PEER,
+them; "rev" is ignored) from FILE or stdin and write them to PEER,
 overwriting what is there, or with --if-absent only where the key is absent.
-Each entry is its own write, durable before it is counted, and running the
-same import again changes no value, so an import that stopped half way (a
-bad line, a lost connection) is finished by running it again: it leaves the
-entries of the lines read before it stopped but for the last 32 or fewer
-(which may or may not be written), each whole, and none after. Lines are read as they
-come: a file of any size imports in bounded memory.`,
+The entries go in batches of up to 1000 lines (and 1 MiB), each batch one
+atomic write (kv.put_all), durable before it is counted: an import that
+stopped half way (a bad line, a lost connection, Ctrl-C) leaves every batch
+before the one in flight written, that one whole or not at all, and none
+after. Running the same import again changes no value, so it finishes such
+an import. Lines are read as they come: a file of any size imports in
+bounded memory.`,
 		Example: `  meshrpc kv import nas home.jsonl
   meshrpc kv export home shared/ | meshrpc kv import nas --if-absent`,
 		Args: rangeArgs(1, 2),
@@ -131,8 +129,46 @@ come: a file of any size imports in bounded memory.`,
 	return cmd
 }
 
-// importWorkers is how many writes an import keeps in flight.
-const importWorkers = 16
+// An import's batches: at most importBatchKeys entries and importBatchBytes
+// of params, so that a batch fits the node's default request limit (1 MiB)
+// with room for the call around it.
+const (
+	importBatchKeys  = rpc.MaxCallKeys
+	importBatchBytes = 1<<20 - 4<<10
+)
+
+// importBatch is the kv.put_all params being gathered: the entries,
+// encoded, and their keys (a batch names each key once).
+type importBatch struct {
+	params []byte
+	keys   map[string]bool
+}
+
+// fits reports whether the encoded entry e of key may join the batch.
+func (b *importBatch) fits(key string, e []byte) bool {
+	return len(b.keys) == 0 || (len(b.keys) < importBatchKeys && len(b.params)+len(e)+32 <= importBatchBytes && !b.keys[key])
+}
+
+func (b *importBatch) add(key string, e []byte) {
+	if len(b.keys) == 0 {
+		b.params = append(b.params[:0], `{"entries":[`...)
+		b.keys = map[string]bool{}
+	} else {
+		b.params = append(b.params, ',')
+	}
+	b.params = append(b.params, e...)
+	b.keys[key] = true
+}
+
+// take returns the batch's params and empties it.
+func (b *importBatch) take(ifAbsent bool) json.RawMessage {
+	p := append(b.params, ']')
+	if ifAbsent {
+		p = append(p, `,"if_absent":true`...)
+	}
+	b.keys = nil
+	return append(p, '}')
+}
 
 func runKVImport(ctx context.Context, opts *importOptions, peer string, in io.Reader) error {
 	c, err := opts.dial(ctx)
@@ -140,33 +176,35 @@ func runKVImport(ctx context.Context, opts *importOptions, peer string, in io.Re
 		return err
 	}
 	defer c.Close()
-	ctx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
-	var written, present atomic.Int64
-	lines := make(chan api.PutParams, importWorkers)
-	var wg sync.WaitGroup
-	for range importWorkers {
-		wg.Go(func() {
-			for p := range lines {
-				if err := importEntry(ctx, c, peer, p, opts.ifAbsent); errors.Is(err, errPresent) {
-					present.Add(1)
-				} else if err != nil {
-					cancel(err)
-				} else {
-					written.Add(1)
-				}
+	var written, present int
+	var b importBatch
+	send := func() error {
+		if len(b.keys) == 0 {
+			return nil
+		}
+		var res api.PutAllResult
+		if err := c.Call(ctx, peer, "kv.put_all", b.take(opts.ifAbsent), &res); err != nil {
+			return callError(peer, "kv.put_all", err)
+		}
+		written, present = written+res.Written, present+res.Present
+		return nil
+	}
+	err = readImportLines(ctx, in, func(p api.PutParams) error {
+		e := p.Encode()
+		if !b.fits(p.Key, e) {
+			if err := send(); err != nil {
+				return err
 			}
-		})
-	}
-	err = readImportLines(ctx, in, lines)
-	close(lines)
-	wg.Wait()
+		}
+		b.add(p.Key, e)
+		return nil
+	})
 	if err == nil {
-		err = context.Cause(ctx) // a write that failed, or an interrupt
+		err = send()
 	}
-	summary := fmt.Sprintf("imported %d entries", written.Load())
+	summary := fmt.Sprintf("imported %d entries", written)
 	if opts.ifAbsent {
-		summary += fmt.Sprintf(", left %d present ones as they were", present.Load())
+		summary += fmt.Sprintf(", left %d present ones as they were", present)
 	}
 	if err != nil {
 		fmt.Fprintf(opts.stderr, "meshrpc: %s before stopping; running the import again finishes it\n", summary)
@@ -176,29 +214,10 @@ func runKVImport(ctx context.Context, opts *importOptions, peer string, in io.Re
 	return nil
 }
 
-// errPresent is an --if-absent entry whose key is present.
-var errPresent = errors.New("present")
-
-func importEntry(ctx context.Context, c *node.Client, peer string, p api.PutParams, ifAbsent bool) error {
-	if !ifAbsent {
-		if err := c.Call(ctx, peer, "kv.put", p.Encode(), nil); err != nil {
-			return callError(peer, "kv.put", err)
-		}
-		return nil
-	}
-	err := c.Call(ctx, peer, "kv.cas", api.CASParams{Key: p.Key, Rev: 0, Value: p.Value}, nil)
-	if rpc.CodeOf(err) == rpc.CodeConflict {
-		return errPresent
-	}
-	if err != nil {
-		return callError(peer, "kv.cas", err)
-	}
-	return nil
-}
-
-// readImportLines sends each line's entry to lines, checked first: a line
-// that is not an entry stops the import with an error naming it.
-func readImportLines(ctx context.Context, in io.Reader, lines chan<- api.PutParams) error {
+// readImportLines calls each with every line's entry, checked first: a
+// line that is not an entry stops the import with an error naming it, as
+// does an error from each.
+func readImportLines(ctx context.Context, in io.Reader, each func(api.PutParams) error) error {
 	sc := bufio.NewScanner(in)
 	sc.Buffer(make([]byte, 64<<10), 2*store.MaxValueBytes+2*store.MaxKeyBytes)
 	for n := 1; sc.Scan(); n++ {
@@ -218,10 +237,11 @@ func readImportLines(ctx context.Context, in io.Reader, lines chan<- api.PutPara
 		if e.Value == nil {
 			return usagef("line %d has no \"value\"", n)
 		}
-		select {
-		case lines <- api.PutParams{Key: e.Key, Value: e.Value}:
-		case <-ctx.Done():
-			return nil
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if err := each(api.PutParams{Key: e.Key, Value: e.Value}); err != nil {
+			return err
 		}
 	}
 	if err := sc.Err(); err != nil {

@@ -19,8 +19,9 @@ import (
 )
 
 // kv export writes every entry, page by page, as JSON lines; kv import
-// puts them back, overwriting or --if-absent, and running it twice
-// changes nothing; a bad line stops it with an error naming the line.
+// puts them back in atomic batches, overwriting or --if-absent, and
+// running it twice changes nothing; a bad line stops it with an error
+// naming the line, the batches before it written whole and none after.
 func TestKVExportImportRoundTrip(t *testing.T) {
 	dn := meshtest.Net(t, devnet.Config{})
 	state := filepath.Join(t.TempDir(), "home")
@@ -105,10 +106,26 @@ func TestKVExportImportRoundTrip(t *testing.T) {
 		}
 	}
 
+	// A bad line after 1200 good ones: the import stops there, having
+	// written the first batch (1000 entries) whole and nothing after it.
+	var text strings.Builder
+	for i := range 1200 {
+		fmt.Fprintf(&text, "{\"key\":\"ok/%04d\",\"value\":%d}\n", i, i)
+	}
 	bad := filepath.Join(t.TempDir(), "bad.jsonl")
-	os.WriteFile(bad, []byte(`{"key":"ok/1","value":1}`+"\nnot json\n"), 0o600)
+	os.WriteFile(bad, []byte(text.String()+"not json\n"), 0o600)
 	r = run(t, dn.ControlURL(), append(cli, "import", "home", bad)...)
-	if r.code != 2 || !strings.Contains(r.stderr, "line 2 is not a JSON entry") || !strings.Contains(r.stderr, "running the import again finishes it") {
+	if r.code != 2 || !strings.Contains(r.stderr, "line 1201 is not a JSON entry") || !strings.Contains(r.stderr, "imported 1000 entries before stopping; running the import again finishes it") {
 		t.Fatalf("import of a bad line: %+v", r)
+	}
+	after, _ := export()
+	for i := range 1200 {
+		if _, ok := after[fmt.Sprintf("ok/%04d", i)]; ok != (i < 1000) {
+			t.Fatalf("after the stopped import, ok/%04d present: %v; want the first batch whole and nothing after", i, ok)
+		}
+	}
+	os.WriteFile(bad, []byte(text.String()), 0o600)
+	if r := run(t, dn.ControlURL(), append(cli, "import", "home", bad, "--if-absent")...); r.code != 0 || !strings.Contains(r.stderr, "imported 200 entries, left 1000 present ones as they were") {
+		t.Fatalf("the import run again: %+v", r)
 	}
 }
