@@ -3,7 +3,6 @@ package store
 import (
 	"errors"
 	"fmt"
-	"slices"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -205,7 +204,13 @@ func (s *Store) commit(batch []*op) {
 		// One op failed half made: it alone fails; the others, rolled
 		// back with it, are committed without it.
 		close(aborted.done)
-		if rest := slices.DeleteFunc(batch, func(o *op) bool { return o == aborted }); len(rest) > 0 {
+		rest := make([]*op, 0, len(batch)-1)
+		for _, o := range batch {
+			if o != aborted {
+				rest = append(rest, o)
+			}
+		}
+		if len(rest) > 0 {
 			s.commit(rest)
 		}
 		return
