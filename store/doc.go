@@ -1,6 +1,7 @@
 // Package store is meshrpc's durable key-value store: JSON values under
 // string keys in one bbolt file, with atomic increments, compare-and-swap on
-// per-key revisions, and a change feed (Watch) ordered by a store-wide
+// per-key revisions, batches of keys written whole or not at all (PutAll),
+// and a change feed (Watch) ordered by a store-wide
 // revision that grows by one with every write, as in etcd.
 //
 // Durability: a write returns only after its transaction is committed and
@@ -19,14 +20,17 @@
 // made again, even after a crash and a restart.
 //
 // Limits: keys are 1 to 1024 bytes of UTF-8, values valid JSON of at most
-// 512 KiB. The change log keeps at least the last 10000 changes (it drops the
+// 512 KiB, a batch at most 1000 entries and 4 MiB. The change log keeps at least the last 10000 changes (it drops the
 // oldest a sixteenth at a time); a watch from an older revision (but 0,
 // which starts at the oldest change kept) gets a *CompactedError and should
 // re-list, and a request whose write has left it is forgotten.
 //
 // Damage: Open refuses a damaged, truncated, empty or foreign file
 // (ErrDamaged), and damage found while serving takes the store offline
-// (ErrOffline, Store.Fault), not the process. Backup copies a live store,
+// (ErrOffline, Store.Fault), not the process. A full disk is not damage:
+// writes are refused (ErrDiskFull) before the last of the file system's
+// space (the reserve), and a commit that meets a full disk anyway is
+// refused with ErrDiskFull while the store serves on. Backup copies a live store,
 // Check and Restore serve `meshrpc store`, and Salvage copies the keys a
 // damaged file still holds into a new one, reading its pages itself.
 //
