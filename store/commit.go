@@ -170,24 +170,9 @@ func (s *Store) commit(batch []*op) {
 			// splitting them in half, for half the pages to read and rewrite.
 			w.log.FillPercent = 1
 			w.requests = s.requests // nil in memory
-			for _, o := range batch {
-				if o.res, o.err = w.run(o); w.abort != nil {
-					aborted = o
-					return w.abort
-				}
-			}
-			if w.rev == rev {
-				return nil
-			}
-			meta := tx.Bucket(bucketMeta)
-			if err := putInt(meta, keyRev, w.rev); err != nil {
-				return err
-			}
-			if err := s.compactLog(w, meta); err != nil {
-				return err
-			}
-			rev = w.rev
-			return nil
+			var err error
+			aborted, err = s.runBatch(w, tx, batch)
+			return err
 		})
 	})
 	if w != nil && w.requests != nil {
@@ -226,6 +211,32 @@ func (s *Store) commit(batch []*op) {
 			return
 		}
 	}
+	s.committed(batch, w, err)
+}
+
+// runBatch runs batch's ops in w's transaction, and then records the new
+// revision and trims the log. It returns the op that failed half made, if
+// one did: its error (w.abort) rolls the transaction back.
+func (s *Store) runBatch(w *writer, tx *bolt.Tx, batch []*op) (aborted *op, err error) {
+	rev := w.rev
+	for _, o := range batch {
+		if o.res, o.err = w.run(o); w.abort != nil {
+			return o, w.abort
+		}
+	}
+	if w.rev == rev {
+		return nil, nil
+	}
+	meta := tx.Bucket(bucketMeta)
+	if err := putInt(meta, keyRev, w.rev); err != nil {
+		return nil, err
+	}
+	return nil, s.compactLog(w, meta)
+}
+
+// committed ends batch's ops with err when the commit failed, and
+// otherwise makes what w wrote the store's state and tells the watchers.
+func (s *Store) committed(batch []*op, w *writer, err error) {
 	if err != nil {
 		for _, o := range batch {
 			o.res, o.err = nil, err
@@ -236,10 +247,10 @@ func (s *Store) commit(batch []*op) {
 		s.spacesMu.Lock()
 		s.applyDeltas(w.deltas)
 		s.spacesMu.Unlock()
-	}
-	if err == nil && rev != s.rev.Load() {
-		s.rev.Store(rev)
-		s.notifyWatchers()
+		if w.rev != s.rev.Load() {
+			s.rev.Store(w.rev)
+			s.notifyWatchers()
+		}
 	}
 	for _, o := range batch {
 		close(o.done)
