@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/meshrpc/meshrpc/mesh"
 	"tailscale.com/tailcfg"
@@ -51,6 +52,30 @@ func TestFindPeer(t *testing.T) {
 	if _, err := mesh.FindPeer(self, twins, "home"); !errors.Is(err, mesh.ErrAmbiguousName) ||
 		!strings.Contains(err.Error(), "home.ts.net (100.64.0.1) and home-1.ts.net (100.64.0.5)") {
 		t.Errorf("two online nodes named home: %v", err)
+	}
+}
+
+// A peer is offline only when the control server says so with a last-seen
+// time: one that does not track it leaves every peer worth a dial.
+func TestCheckOnline(t *testing.T) {
+	addr := func(s string) []netip.Addr { return []netip.Addr{netip.MustParseAddr(s)} }
+	seen := time.Date(2026, 12, 3, 9, 0, 0, 0, time.UTC)
+	self := mesh.Peer{Name: "cafe", Addrs: addr("100.64.0.9")}
+	for _, tc := range []struct {
+		p       mesh.Peer
+		offline bool
+	}{
+		{mesh.Peer{Name: "home", Addrs: addr("100.64.0.1"), Online: true}, false},
+		{mesh.Peer{Name: "home", Addrs: addr("100.64.0.1")}, false}, // not tracked
+		{mesh.Peer{Name: "home", Addrs: addr("100.64.0.1"), LastSeen: seen}, true},
+		{mesh.Peer{Name: "cafe", Addrs: addr("100.64.0.9"), LastSeen: seen}, false}, // self
+	} {
+		err := mesh.CheckOnline(self, tc.p)
+		var oe *mesh.OfflineError
+		if got := errors.Is(err, mesh.ErrOffline); got != tc.offline || (got && (!errors.As(err, &oe) || oe.LastSeen != seen ||
+			!strings.HasPrefix(err.Error(), "home (100.64.0.1) is offline (last seen 2026-12-03 09:00:00 UTC, "))) {
+			t.Errorf("CheckOnline(%+v) = %v; want offline %v", tc.p, err, tc.offline)
+		}
 	}
 }
 

@@ -3,8 +3,10 @@ package mesh
 import (
 	"errors"
 	"fmt"
+	"net/netip"
 	"slices"
 	"strings"
+	"time"
 )
 
 // ErrNoSuchNode is the error (errors.Is) for a name that is no node's on
@@ -15,8 +17,8 @@ var ErrNoSuchNode = errors.New("no such node")
 // NoNodeError is a name that no node of the tailnet has, with the names
 // that look like it.
 type NoNodeError struct {
-	Name       string
-	DidYouMean []string
+	Name       string   `json:"name"`
+	DidYouMean []string `json:"did_you_mean,omitempty"`
 }
 
 func (e *NoNodeError) Error() string {
@@ -31,6 +33,50 @@ func (e *NoNodeError) Error() string {
 
 // Is makes errors.Is(err, ErrNoSuchNode) true.
 func (e *NoNodeError) Is(target error) bool { return target == ErrNoSuchNode }
+
+// ErrOffline is the error (errors.Is) for a node that the tailnet knows but
+// reports offline: a dial to it fails at once rather than wait for a node
+// that is not there.
+var ErrOffline = errors.New("node offline")
+
+// OfflineError is a node the control server reports offline, with when it
+// was last seen connected.
+type OfflineError struct {
+	Name     string     `json:"name"`
+	Addr     netip.Addr `json:"addr"`
+	LastSeen time.Time  `json:"last_seen"`
+}
+
+func (e *OfflineError) Error() string {
+	ago := time.Since(e.LastSeen)
+	if ago < time.Hour {
+		ago = ago.Round(time.Second)
+	} else {
+		ago = ago.Round(time.Minute)
+	}
+	return fmt.Sprintf("%s (%s) is offline (last seen %s, %v ago)", e.Name, e.Addr, e.LastSeen.UTC().Format("2006-01-02 15:04:05 UTC"), ago)
+}
+
+// Is makes errors.Is(err, ErrOffline) true.
+func (e *OfflineError) Is(target error) bool { return target == ErrOffline }
+
+// Offline reports whether the control server says p is offline. A control
+// server that does not track it (no last-seen time) leaves every peer
+// possibly online.
+func (p Peer) Offline() bool { return !p.Online && !p.LastSeen.IsZero() }
+
+// CheckOnline is an *OfflineError for a peer the tailnet reports offline; self
+// never is.
+func CheckOnline(self, p Peer) error {
+	if !p.Offline() || (len(p.Addrs) > 0 && slices.Contains(self.Addrs, p.Addrs[0])) {
+		return nil
+	}
+	var addr netip.Addr
+	if len(p.Addrs) > 0 {
+		addr = p.Addrs[0]
+	}
+	return &OfflineError{Name: p.Name, Addr: addr, LastSeen: p.LastSeen}
+}
 
 // ErrAmbiguousName is the error (errors.Is) for a name that two nodes of
 // the tailnet answer to.

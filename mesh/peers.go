@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"slices"
 	"strings"
+	"time"
 
 	"tailscale.com/client/local"
 	"tailscale.com/ipn/ipnstate"
@@ -20,8 +21,11 @@ type Peer struct {
 	Addrs   []netip.Addr `json:"addrs"`    // tailnet addresses, IPv4 first
 	OS      string       `json:"os"`
 	Online  bool         `json:"online"`
-	Tags    []string     `json:"tags,omitempty"`
-	User    string       `json:"user"` // owner's login; tagged nodes have the tailnet's tagged-devices user
+	// LastSeen is when the control server last saw an offline node
+	// connected; zero for an online one, or when it does not say.
+	LastSeen time.Time `json:"last_seen,omitzero"`
+	Tags     []string  `json:"tags,omitempty"`
+	User     string    `json:"user"` // owner's login; tagged nodes have the tailnet's tagged-devices user
 	// Relay is the DERP region code used when there is no direct path yet.
 	Relay string `json:"relay,omitempty"`
 	// CurAddr is the direct UDP endpoint in use, empty when relayed or idle.
@@ -154,6 +158,9 @@ func peerFromStatus(ps *ipnstate.PeerStatus, users map[tailcfg.UserID]tailcfg.Us
 		Relay:   ps.Relay,
 		CurAddr: ps.CurAddr,
 		User:    users[ps.UserID].LoginName,
+	}
+	if !ps.Online {
+		p.LastSeen = ps.LastSeen
 	}
 	if ps.Tags != nil {
 		p.Tags = ps.Tags.AsSlice()

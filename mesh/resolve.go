@@ -22,7 +22,8 @@ func (n *Node) resolve(ctx context.Context, host string) (netip.Addr, error) {
 }
 
 // resolveIn resolves host with the tailnet map of a LocalAPI. Once the map
-// has peers, it is the answer: a name it lacks fails at once. Only an empty
+// has peers, it is the answer: a name it lacks fails at once, and so does
+// a node it reports offline (*OfflineError). Only an empty
 // map (right after joining) is waited on, up to resolveWait; a LocalAPI
 // that is slow to answer (a loaded machine) has the caller's whole time.
 func resolveIn(ctx context.Context, lc *local.Client, host string) (netip.Addr, error) {
@@ -33,6 +34,9 @@ func resolveIn(ctx context.Context, lc *local.Client, host string) (netip.Addr, 
 			p, ferr := FindPeer(self, peers, host)
 			switch {
 			case ferr == nil:
+				if err := CheckOnline(self, p); err != nil {
+					return netip.Addr{}, err
+				}
 				return p.Addrs[0], nil
 			case len(peers) > 0:
 				return netip.Addr{}, ferr
@@ -50,8 +54,9 @@ func resolveIn(ctx context.Context, lc *local.Client, host string) (netip.Addr, 
 	}
 }
 
-// checkOnTailnet refuses an address that is no node's in the tailnet map:
-// a dial for one would leave through the host's network instead.
+// checkOnTailnet refuses an address that is no node's in the tailnet map
+// (a dial for one would leave through the host's network instead), or
+// whose node the map reports offline.
 func checkOnTailnet(ctx context.Context, lc *local.Client, ip netip.Addr) error {
 	self, peers, err := peersOf(ctx, lc)
 	if err != nil {
@@ -59,7 +64,7 @@ func checkOnTailnet(ctx context.Context, lc *local.Client, ip netip.Addr) error 
 	}
 	for _, p := range append(peers, self) {
 		if slices.Contains(p.Addrs, ip.Unmap()) {
-			return nil
+			return CheckOnline(self, p)
 		}
 	}
 	return fmt.Errorf("mesh: %s is not the address of a node on the tailnet (meshrpc peers lists them)", ip)

@@ -2,6 +2,7 @@ package node
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -162,17 +163,29 @@ func (c *Client) Route() (route string, tried []string) { return c.route, c.trie
 // *mesh.NoNodeError (errors.Is mesh.ErrNoSuchNode) that suggests the
 // names like it, and a name two nodes share with an error naming both
 // (mesh.ErrAmbiguousName): the tailnet map is the answer, so they are not
-// retried.
+// retried. So does a node that the tailnet reports offline, with a
+// *mesh.OfflineError (errors.Is mesh.ErrOffline) saying when it was last
+// seen.
 func (c *Client) Call(ctx context.Context, peer, method string, params, result any) error {
-	if err := c.known(ctx, peer); err != nil {
-		return err
+	err := c.known(ctx, peer)
+	if err == nil {
+		err = c.rpc(peer).Call(ctx, method, params, result)
 	}
-	return c.rpc(peer).Call(ctx, method, params, result)
+	var oe *mesh.OfflineError
+	var ne *mesh.NoNodeError
+	switch {
+	case errors.As(err, &oe):
+		return fmt.Errorf("%s on %s: %w", method, peer, oe) // not the dial's layers
+	case errors.As(err, &ne):
+		return ne
+	}
+	return err
 }
 
 // known checks, the first time a peer is called by name, that the tailnet
-// map has one node of that name. An empty map (a node that has only just
-// joined) is left to the dial, which waits for it.
+// map has one node of that name, and that it is not offline. An empty map
+// (a node that has only just joined) is left to the dial, which waits for
+// it.
 func (c *Client) known(ctx context.Context, peer string) error {
 	host := peer
 	if h, _, err := net.SplitHostPort(peer); err == nil {
@@ -191,8 +204,11 @@ func (c *Client) known(ctx context.Context, peer string) error {
 	if err != nil || len(peers) == 0 {
 		return nil
 	}
-	_, err = mesh.FindPeer(self, peers, host)
-	return err
+	p, err := mesh.FindPeer(self, peers, host)
+	if err != nil {
+		return err
+	}
+	return mesh.CheckOnline(self, p)
 }
 
 // RPC returns the rpc client for peer, for batches and notifications.

@@ -38,7 +38,7 @@ func (s socketTailnet) Dial(ctx context.Context, _, addr string) (net.Conn, erro
 	if resp.StatusCode != http.StatusOK {
 		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 1024))
 		conn.Close()
-		return nil, fmt.Errorf("node: connecting to %s through the serving node: %s", addr, trimSpace(msg))
+		return nil, dialError(resp.Header, addr, trimSpace(msg))
 	}
 	conn.SetDeadline(time.Time{})
 	return conn, nil

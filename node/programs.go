@@ -491,6 +491,8 @@ func callError(err error) *rpc.Error {
 		return e
 	case errors.Is(err, mesh.ErrNoSuchNode), errors.Is(err, mesh.ErrAmbiguousName):
 		return &rpc.Error{Code: rpc.CodeNotFound, Message: err.Error()}
+	case errors.Is(err, mesh.ErrOffline):
+		return &rpc.Error{Code: rpc.CodeUnavailable, Message: err.Error()}
 	}
 	return &rpc.Error{Code: rpc.CodeOf(err), Message: err.Error()}
 }

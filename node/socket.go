@@ -225,6 +225,7 @@ func (s *socketServer) connect(w http.ResponseWriter, r *http.Request) {
 		cancel()
 	}
 	if err != nil {
+		setDialError(w.Header(), err)
 		http.Error(w, err.Error(), http.StatusBadGateway)
 		return
 	}

@@ -123,7 +123,7 @@ func callError(peer, method string, err error) error {
 		return unreachableError{fmt.Errorf("%s on %s: %s (code %d)", method, peer, re.Message, re.Code)}
 	case errors.As(err, &re):
 		return fmt.Errorf("%s on %s: %s (code %d)", method, peer, re.Message, re.Code)
-	case errors.Is(err, mesh.ErrNoSuchNode), errors.Is(err, mesh.ErrAmbiguousName):
+	case errors.Is(err, mesh.ErrNoSuchNode), errors.Is(err, mesh.ErrAmbiguousName), errors.Is(err, mesh.ErrOffline):
 		return unreachableError{err} // the tailnet map's answer, said once
 	case errors.Is(err, context.DeadlineExceeded):
 		return unreachableError{fmt.Errorf("%s on %s: no answer before the timeout; is %s online and running meshrpc serve?", method, peer, peer)}

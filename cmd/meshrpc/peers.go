@@ -144,7 +144,11 @@ func probe(ctx context.Context, c *node.Client, row *peerRow, timeout time.Durat
 	defer cancel()
 	start := time.Now()
 	var info api.Info
-	err := c.Call(ctx, row.Name, "sys.info", nil, &info)
+	target := row.Name
+	if len(row.Addrs) > 0 {
+		target = row.Addrs[0].String() // this node, not another of its name
+	}
+	err := c.Call(ctx, target, "sys.info", nil, &info)
 	if row.Meshrpc = node.RunsMeshrpc(err); row.Meshrpc {
 		row.RTTMs = float64(time.Since(start).Microseconds()) / 1000
 	}

@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"sync"
+	"time"
 
 	"tailscale.com/derp/derpserver"
 	"tailscale.com/tailcfg"
@@ -60,7 +61,13 @@ type Net struct {
 	grantsMu sync.Mutex
 	grants   tailcfg.PeerCapMap // the control server keeps a reference: replace, never mutate
 
-	retireMu sync.Mutex // one retirement at a time: see retireNamesakes
+	// nodesMu orders this package's writes of the control server's nodes
+	// (retirements, liveness) after the map requests that update them: see
+	// holdMapRequest.
+	nodesMu      sync.RWMutex
+	polls        map[key.NodePublic]int         // streaming map polls open, by node
+	goingOffline map[key.NodePublic]*time.Timer // nodes without a poll, marked offline when it fires
+	closed       bool
 
 	closeOnce sync.Once
 }
@@ -103,7 +110,6 @@ func Start(cfg Config) (_ *Net, err error) {
 		DNSConfig:        &tailcfg.DNSConfig{Proxied: true},
 		MagicDNSDomain:   MagicDNSDomain,
 		AllNodesSameUser: !cfg.SeparateUsers,
-		AllOnline:        true,
 		// A non-nil TagOwners makes the control server honour the tags a
 		// node asks for when it registers (tsnet's AdvertiseTags).
 		TagOwners:       map[string][]string{},
@@ -112,7 +118,7 @@ func Start(cfg Config) (_ *Net, err error) {
 		ExplicitBaseURL: n.url,
 		Logf:            logf,
 	}
-	n.control.HoldMapRequest = n.retireNamesakes
+	n.control.HoldMapRequest = n.holdMapRequest
 	n.http = &http.Server{
 		Handler:  n.control,
 		ErrorLog: log.New(io.Discard, "", 0),
@@ -201,6 +207,7 @@ func (n *Net) Grant(capName string, values ...any) error {
 func (n *Net) Close() error {
 	var errs []error
 	n.closeOnce.Do(func() {
+		n.stopLiveness()
 		if n.http != nil {
 			errs = append(errs, ignoreClosed(n.http.Close()))
 		}

@@ -6,6 +6,11 @@
 // state directory) takes the name: the older node is renamed NAME-old-ID, so
 // a name always means one node.
 //
+// A node is online while it holds its map poll open, as on Tailscale's
+// control server: a node whose process exits (or that Closes) is shown
+// offline to its peers a couple of seconds later, with when it was last
+// seen, and online again when it comes back.
+//
 // It is what the tests, `meshrpc demo` and `meshrpc devnet` join; it is not a
 // control server for real use (no persistence, no ACLs beyond app-capability
 // grants, every node trusted). Nodes joining it must not advertise or probe
