@@ -2,7 +2,6 @@ package node
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -66,6 +65,11 @@ type Client struct {
 
 	mu      sync.Mutex
 	clients map[string]*rpc.Client
+	offline map[string]mesh.Peer // by the names and addresses of each; see client_offline.go
+
+	watchOnce sync.Once
+	stopWatch context.CancelFunc
+	watchDone chan struct{}
 }
 
 // tailnet is one way to the tailnet.
@@ -165,21 +169,18 @@ func (c *Client) Route() (route string, tried []string) { return c.route, c.trie
 // (mesh.ErrAmbiguousName): the tailnet map is the answer, so they are not
 // retried. So does a node that the tailnet reports offline, with a
 // *mesh.OfflineError (errors.Is mesh.ErrOffline) saying when it was last
-// seen.
+// seen; a call already under way to a node that goes offline ends with it
+// too, within seconds of the tailnet saying so (see client_offline.go).
 func (c *Client) Call(ctx context.Context, peer, method string, params, result any) error {
+	c.watchOffline()
 	err := c.known(ctx, peer)
 	if err == nil {
 		err = c.rpc(peer).Call(ctx, method, params, result)
 	}
-	var oe *mesh.OfflineError
-	var ne *mesh.NoNodeError
-	switch {
-	case errors.As(err, &oe):
-		return fmt.Errorf("%s on %s: %w", method, peer, oe) // not the dial's layers
-	case errors.As(err, &ne):
-		return ne
+	if err != nil {
+		return c.callError(peer, method, err)
 	}
-	return err
+	return nil
 }
 
 // known checks, the first time a peer is called by name, that the tailnet
@@ -248,6 +249,7 @@ func (c *Client) WatchPeers(ctx context.Context, fn func([]mesh.Peer) error) err
 // Close releases the client's connections and, if it joined the tailnet
 // itself, leaves it.
 func (c *Client) Close() error {
+	c.stopWatching()
 	c.mu.Lock()
 	for _, rc := range c.clients {
 		rc.Close()
