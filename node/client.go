@@ -2,6 +2,7 @@ package node
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -173,11 +174,14 @@ func (c *Client) Route() (route string, tried []string) { return c.route, c.trie
 // too, within seconds of the tailnet saying so (see client_offline.go).
 func (c *Client) Call(ctx context.Context, peer, method string, params, result any) error {
 	c.watchOffline()
-	err := c.known(ctx, peer)
-	if err == nil {
-		err = c.rpc(peer).Call(ctx, method, params, result)
+	if err := c.known(ctx, peer); err != nil {
+		var oe *mesh.OfflineError
+		if errors.As(err, &oe) { // as the dial would have failed
+			err = &rpc.TransportError{Addr: peer, Method: method, Err: oe}
+		}
+		return c.callError(peer, method, err)
 	}
-	if err != nil {
+	if err := c.rpc(peer).Call(ctx, method, params, result); err != nil {
 		return c.callError(peer, method, err)
 	}
 	return nil

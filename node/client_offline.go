@@ -108,26 +108,39 @@ func (c *Client) offlineError(peer string) *mesh.OfflineError {
 	return oe
 }
 
-// callError is the error of a call to peer: the tailnet map's answer
-// (no such node, offline) without the layers of the dial that found it.
+// callError is the error of a call to peer. A call that failed because
+// the tailnet reports peer offline says so, without the layers of the dial
+// that found it out.
 func (c *Client) callError(peer, method string, err error) error {
-	var oe *mesh.OfflineError
-	var ne *mesh.NoNodeError
-	switch {
-	case errors.As(err, &oe):
-		return fmt.Errorf("%s on %s: %w", method, peer, oe)
-	case errors.As(err, &ne):
-		return ne
-	}
 	var te *rpc.TransportError
-	if errors.As(err, &te) {
-		if oe := c.offlineError(peer); oe != nil {
-			what := "unreachable" // never sent
-			if te.Sent {
-				what = "no reply" // it may have run
-			}
-			return fmt.Errorf("%s on %s: %s: %w", method, peer, what, oe)
+	if !errors.As(err, &te) {
+		return err
+	}
+	var oe *mesh.OfflineError
+	if !errors.As(err, &oe) {
+		if oe = c.offlineError(peer); oe == nil {
+			return err
 		}
 	}
-	return err
+	return &offlineCallError{method: method, peer: peer, offline: oe, transport: te}
 }
+
+// offlineCallError is a call that failed because the tailnet reports its
+// peer offline. It is both a *mesh.OfflineError (errors.Is mesh.ErrOffline)
+// and the *rpc.TransportError it was (never sent, or sent with no reply),
+// so that code handling transport failures (retries, rpc.CodeOf) sees what
+// it saw before.
+type offlineCallError struct {
+	method, peer string
+	offline      *mesh.OfflineError
+	transport    *rpc.TransportError
+}
+
+func (e *offlineCallError) Error() string {
+	if e.transport.Sent {
+		return fmt.Sprintf("%s on %s: no reply: %v", e.method, e.peer, e.offline) // it may have run
+	}
+	return fmt.Sprintf("%s on %s: %v", e.method, e.peer, e.offline)
+}
+
+func (e *offlineCallError) Unwrap() []error { return []error{e.offline, e.transport} }

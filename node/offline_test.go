@@ -15,12 +15,14 @@ import (
 	"github.com/meshrpc/meshrpc/mesh/devnet"
 	"github.com/meshrpc/meshrpc/mesh/meshtest"
 	"github.com/meshrpc/meshrpc/node"
+	"github.com/meshrpc/meshrpc/rpc"
 )
 
 // A call to a node that has stopped fails at once, from Go, with a typed
 // error that says when it was last seen: from a client that called it
 // before (its own tailnet node) and from one that never did (through a
-// serving node's socket), by name and by address.
+// serving node's socket), by name and by address. It is still the
+// transport failure it was (-32005 from rpc.CodeOf), for code that retries.
 func TestCallToAStoppedNodeSaysItIsOffline(t *testing.T) {
 	dn := meshtest.Net(t, devnet.Config{})
 	home, err := node.New(context.Background(), node.Config{
@@ -93,8 +95,10 @@ func TestCallToAStoppedNodeSaysItIsOffline(t *testing.T) {
 		err := tc.c.Call(ctx, tc.peer, "sys.ping", nil, nil)
 		cancel()
 		var oe *mesh.OfflineError
-		if !errors.Is(err, mesh.ErrOffline) || !errors.As(err, &oe) || oe.Addr != addr || oe.LastSeen.IsZero() {
-			t.Errorf("call %s through %s: %v; want a *mesh.OfflineError", tc.peer, tc.via, err)
+		var te *rpc.TransportError
+		if !errors.Is(err, mesh.ErrOffline) || !errors.As(err, &oe) || oe.Addr != addr || oe.LastSeen.IsZero() ||
+			!errors.As(err, &te) || rpc.CodeOf(err) != rpc.CodeUnavailable {
+			t.Errorf("call %s through %s: %v; want a *mesh.OfflineError, and the transport failure it was", tc.peer, tc.via, err)
 			continue
 		}
 		t.Logf("through %s: %v", tc.via, err)
