@@ -126,7 +126,20 @@ func callError(peer, method string, err error) error {
 	case errors.Is(err, mesh.ErrNoSuchNode), errors.Is(err, mesh.ErrAmbiguousName), errors.Is(err, mesh.ErrOffline):
 		return unreachableError{err} // the tailnet map's answer, said once
 	case errors.Is(err, context.DeadlineExceeded):
-		return unreachableError{fmt.Errorf("%s on %s: no answer before the timeout; is %s online and running meshrpc serve?", method, peer, peer)}
+		return unreachableError{timeoutError(peer, method, err)}
 	}
 	return unreachableError{fmt.Errorf("%s on %s: %w; is %s online and running meshrpc serve?", method, peer, err, peer)}
+}
+
+// timeoutError says what a call that ran out of time was waiting for: the
+// tailnet, a connection to the peer, or the answer to a call it sent.
+func timeoutError(peer, method string, err error) error {
+	var te *rpc.TransportError
+	switch {
+	case !errors.As(err, &te):
+		return fmt.Errorf("%s on %s: the tailnet did not answer before the timeout (--timeout)", method, peer)
+	case te.Sent:
+		return fmt.Errorf("%s on %s: the call was sent, but no answer came before the timeout (--timeout); it may still be running there", method, peer)
+	}
+	return fmt.Errorf("%s on %s: no connection to %s's meshrpc before the timeout (--timeout): is %s up, and running meshrpc serve?", method, peer, peer, peer)
 }
