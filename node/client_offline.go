@@ -74,7 +74,7 @@ func (c *Client) peersChanged(peers []mesh.Peer) {
 	}
 	c.mu.Unlock()
 	for _, rc := range drop {
-		go rc.Close() // a WebSocket close waits for an answer that will not come
+		go rc.CloseNow() // a WebSocket close would wait for an answer that will not come
 	}
 }
 

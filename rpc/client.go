@@ -116,7 +116,17 @@ func NewClient(cfg ClientConfig) *Client {
 
 // Close closes the client's stream and idle connections.
 func (c *Client) Close() error {
-	c.closeStream()
+	c.closeStream(false)
+	c.tr.CloseIdleConnections()
+	return nil
+}
+
+// CloseNow is Close for a peer known to be gone (the tailnet reports it
+// offline): the stream is dropped without a closing handshake, so the
+// calls waiting on it fail at once rather than after the handshake's
+// timeout.
+func (c *Client) CloseNow() error {
+	c.closeStream(true)
 	c.tr.CloseIdleConnections()
 	return nil
 }

@@ -195,11 +195,17 @@ func (st *stream) inFlight() int {
 	return len(st.pending)
 }
 
-func (c *Client) closeStream() {
+// closeStream closes the stream, with the WebSocket's closing handshake
+// (up to 5 s) unless now: a peer known gone never answers one.
+func (c *Client) closeStream(now bool) {
 	c.streamMu.Lock()
 	defer c.streamMu.Unlock()
 	if c.stream != nil {
-		c.stream.conn.Close(websocket.StatusNormalClosure, "")
+		if now {
+			c.stream.conn.CloseNow()
+		} else {
+			c.stream.conn.Close(websocket.StatusNormalClosure, "")
+		}
 		c.stream.end()
 		c.stream = nil
 	}

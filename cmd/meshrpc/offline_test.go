@@ -49,13 +49,15 @@ func TestAKilledNodeIsShownOffline(t *testing.T) {
 	// A minute, not for ever: without the tailnet's answer, this call
 	// would wait for a reply on a connection that is dead.
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	killed := time.Now()
 	err = phone.Call(ctx, "home", "sys.ping", nil, nil)
+	took := time.Since(killed)
 	cancel()
 	var oe *mesh.OfflineError
 	if !errors.Is(err, mesh.ErrOffline) || !errors.As(err, &oe) || oe.Name != "home" {
 		t.Fatalf("a Go client's call to home, killed: %v; want a *mesh.OfflineError", err)
 	}
-	t.Logf("a Go client's call to home, killed: %v", err)
+	t.Logf("a Go client's call to home, killed: %v (after %v)", err, took.Round(time.Millisecond))
 
 	var rows []peerRow
 	poll.Until(t, 30*time.Second, func() error {
