@@ -29,6 +29,13 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		refuse(w, http.StatusMisdirectedRequest, fmt.Sprintf("this node does not answer to host %q; use its tailnet name or address", r.Host))
 		return
 	}
+	src := sourceOf(r.RemoteAddr)
+	release, ok := s.sources.admitRequest(src)
+	if !ok {
+		refuse(w, http.StatusTooManyRequests, fmt.Sprintf("too many requests in progress from %s: the limit per node is %d; let your calls finish first", src, s.cfg.MaxConnsPerSource))
+		return
+	}
+	defer release()
 	if r.URL.Path != "/rpc" {
 		if s.cfg.Pages == nil {
 			http.NotFound(w, r)
@@ -136,7 +143,7 @@ func putBuf(b *bytes.Buffer) {
 }
 
 // refuse answers a request refused before it is read (403, 405, 413, 415,
-// 421) with a JSON-RPC error body, so that generic clients can show it.
+// 421, 429) with a JSON-RPC error body, so that generic clients can show it.
 func refuse(w http.ResponseWriter, status int, msg string) {
 	code := CodeInvalidRequest
 	if status == http.StatusForbidden || status == http.StatusMisdirectedRequest {

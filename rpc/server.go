@@ -50,11 +50,13 @@ type Config struct {
 
 	// What one tailnet source (a peer's address) may make the server hold
 	// before any call of its is decided, and all sources together: open
-	// connections, and bytes of requests being read (POST bodies and stream
-	// messages on their way in). Beyond them a connection is closed as it is
-	// accepted, and a request is refused with 429 (a stream is closed).
-	// Defaults: 128 connections and 16 MiB per source, 64 MiB in all. The
-	// local socket (the node's own user) is not limited.
+	// connections, requests in progress (as many as connections: over
+	// HTTP/2 one connection carries many), and bytes of requests being read
+	// (POST bodies and stream messages on their way in). Beyond them a
+	// connection is closed as it is accepted, and a request is refused with
+	// 429 (a stream is closed). Defaults: 128 connections, 128 requests and
+	// 16 MiB per source, 64 MiB in all. The local socket (the node's own
+	// user) is not limited.
 	MaxConnsPerSource   int
 	MaxReadingPerSource int64
 	MaxReadingBytes     int64

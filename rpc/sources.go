@@ -23,10 +23,11 @@ type sources struct {
 	maxReading int64 // per source
 	maxTotal   int64 // all sources together
 
-	mu      sync.Mutex
-	conns   map[netip.Addr]int
-	reading map[netip.Addr]int64
-	total   int64
+	mu       sync.Mutex
+	conns    map[netip.Addr]int
+	requests map[netip.Addr]int // in progress; over HTTP/2 one connection carries many
+	reading  map[netip.Addr]int64
+	total    int64
 	// Replies made and not yet written (a peer that does not read its
 	// replies leaves them waiting), counted apart from the bytes being
 	// read: from maxReading of them a source's streams start no more calls
@@ -43,7 +44,7 @@ type sources struct {
 
 func newSources(maxConns int, maxReading, maxTotal int64) *sources {
 	return &sources{maxConns: maxConns, maxReading: maxReading, maxTotal: maxTotal,
-		conns: map[netip.Addr]int{}, reading: map[netip.Addr]int64{},
+		conns: map[netip.Addr]int{}, requests: map[netip.Addr]int{}, reading: map[netip.Addr]int64{},
 		replying: map[netip.Addr]int64{}, drained: make(chan struct{})}
 }
 
@@ -60,22 +61,37 @@ func sourceOf(remote string) netip.Addr {
 // admitConn takes a connection slot for src, or reports false when src
 // has maxConns open already.
 func (s *sources) admitConn(src netip.Addr) (release func(), ok bool) {
+	return s.admit(s.conns, src)
+}
+
+// admitRequest takes a slot for a request of src in progress, or reports
+// false when src has maxConns of them already. Over HTTP/1.1 a connection
+// carries one request at a time, so admitConn bounds them already; over
+// HTTP/2 (h2c) one connection carries up to 250 at once, each with its own
+// handler, headers and body buffers, which would let a peer hold 128 x 250
+// stalled requests.
+func (s *sources) admitRequest(src netip.Addr) (release func(), ok bool) {
+	return s.admit(s.requests, src)
+}
+
+// admit takes one of src's maxConns slots in held.
+func (s *sources) admit(held map[netip.Addr]int, src netip.Addr) (release func(), ok bool) {
 	if !src.IsValid() {
 		return func() {}, true
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.conns[src] >= s.maxConns {
+	if held[src] >= s.maxConns {
 		return nil, false
 	}
-	s.conns[src]++
+	held[src]++
 	var once sync.Once
 	return func() {
 		once.Do(func() {
 			s.mu.Lock()
 			defer s.mu.Unlock()
-			if s.conns[src]--; s.conns[src] <= 0 {
-				delete(s.conns, src)
+			if held[src]--; held[src] <= 0 {
+				delete(held, src)
 			}
 		})
 	}, true
