@@ -199,3 +199,80 @@ func TestKVWatchRepliesAreBoundedInBytes(t *testing.T) {
 		t.Fatalf("watch gave revisions %v", seen)
 	}
 }
+
+// A person with no rule may still use its own personal space, and a flood
+// of such calls must not rotate the owner's history out of the audit log
+// either: a stranger's calls on its own keys are written one by one up to
+// its budget and summarized beyond, while the node's own user's calls in
+// its own space are all written.
+func TestOwnSpaceFloodKeepsTheOwnersHistory(t *testing.T) {
+	const flood = 300
+	for _, c := range []struct {
+		name     string
+		separate bool // the flooding peer is another person, not the node's own user
+	}{{"stranger", true}, {"own user", false}} {
+		t.Run(c.name, func(t *testing.T) {
+			written, summarized, owner := floodOwnSpace(t, c.separate, flood)
+			if !owner {
+				t.Error("the owner's record is gone from the audit log")
+			}
+			switch {
+			case c.separate && (written >= flood || written+summarized != flood):
+				t.Errorf("the stranger's %d calls: %d written one by one, %d summarized", flood, written, summarized)
+			case !c.separate && (written != flood || summarized != 0):
+				t.Errorf("the own user's %d calls: %d written one by one, %d summarized", flood, written, summarized)
+			}
+		})
+	}
+}
+
+// floodOwnSpace has a peer make n kv.inc calls on its own personal space
+// of a node that another peer has written to, and returns how many of the
+// peer's calls the audit log has one by one and in summaries, and whether
+// the other peer's record is still there.
+func floodOwnSpace(t *testing.T, separate bool, n int) (written, summarized int, owner bool) {
+	dn := meshtest.Net(t, devnet.Config{SeparateUsers: separate})
+	state := filepath.Join(t.TempDir(), "home")
+	home, err := node.New(context.Background(), node.Config{Hostname: "home", StateDir: state, InMemory: true, Allow: []string{"node:laptop=*"},
+		ControlURL: dn.ControlURL(), Progress: io.Discard})
+	if err != nil {
+		t.Fatal(err)
+	}
+	serveCtx, stop := context.WithCancel(context.Background())
+	served := make(chan error, 1)
+	go func() { served <- home.Serve(serveCtx) }()
+	defer stop()
+	laptop, peer := dialAs(t, dn, "laptop"), dialAs(t, dn, "peer")
+	ctx := context.Background()
+	if err := laptop.Call(ctx, "home", "kv.put", []any{"backups/all", "ok"}, nil); err != nil {
+		t.Fatal(err)
+	}
+	var got int64
+	for range n {
+		if err := peer.Call(ctx, "home", "kv.inc", []any{"~/n"}, &got); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got != int64(n) {
+		t.Fatalf("kv.inc ~/n ended at %d after %d calls", got, n)
+	}
+	stop() // the audit log writes its summaries as the node closes
+	if err := <-served; err != nil {
+		t.Fatal(err)
+	}
+	recs := readAudit(t, filepath.Join(state, node.AuditLogName))
+	for _, r := range recs {
+		switch {
+		case r.Node == "laptop" && r.Key == "backups/all":
+			owner = true
+		case r.Node != "peer":
+		case r.Outcome == audit.OutcomeSuppressed:
+			var k int
+			fmt.Sscanf(r.Error, "%d more calls in its own personal space", &k)
+			summarized += k
+		case r.Method == "kv.inc":
+			written++
+		}
+	}
+	return written, summarized, owner
+}

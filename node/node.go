@@ -36,6 +36,7 @@ type Node struct {
 	audit     *audit.Log
 	stats     *stats.Stats
 	started   time.Time
+	selfLogin string // this node's own user, whose calls the audit keeps whole
 
 	// Rules and command procedures change together on a reload.
 	configMu sync.Mutex
@@ -90,6 +91,7 @@ func New(ctx context.Context, cfg Config) (_ *Node, err error) {
 		return nil, err
 	}
 	self := n.mesh.Self()
+	n.selfLogin = self.User
 	n.server = rpc.NewServer(rpc.Config{
 		Registry:  n.reg,
 		Identify:  n.identify,

@@ -2,6 +2,7 @@ package node
 
 import (
 	"context"
+	"strings"
 
 	"github.com/meshrpc/meshrpc/node/api"
 	"github.com/meshrpc/meshrpc/node/audit"
@@ -32,6 +33,10 @@ func (n *Node) observe(r *rpc.CallRecord) {
 		DurationMs: float64(r.Duration.Microseconds()) / 1000, Replayed: r.Replayed,
 		Key: r.Key,
 	}
+	// Every person may use its own personal space with no rule; the
+	// audit budgets those calls per caller (the node's own user's aside),
+	// so that a peer cannot rotate the owner's history away with them.
+	rec.OwnSpace = r.Caller.Login != "" && r.Caller.Login != n.selfLogin && strings.HasPrefix(r.Key, "~"+r.Caller.Login+"/")
 	switch r.Code {
 	case 0:
 	case rpc.CodePermissionDenied:

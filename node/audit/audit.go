@@ -37,6 +37,10 @@ type Record struct {
 	// Dropped, on a record of its own, counts the records lost to a full
 	// buffer just before it.
 	Dropped int64 `json:"dropped,omitempty"`
+	// OwnSpace marks a call in the caller's own personal space by someone
+	// other than the node's own user: budgeted per caller as refusals are
+	// (see admit), since every person may make such calls with no rule.
+	OwnSpace bool `json:"-"`
 }
 
 // Outcomes of a call.

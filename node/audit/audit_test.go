@@ -5,10 +5,11 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -176,9 +177,10 @@ func TestCallLinesReadLikeSlog(t *testing.T) {
 	}
 }
 
-// A flood of refused calls with large names from one caller neither grows
-// the records nor rotates the owner's earlier record out of the log: the
-// caller's refusals beyond its budget are one summary record.
+// A flood of refused calls with large names from one caller, and of calls
+// in its own personal space, neither grows the records nor rotates the
+// owner's earlier record out of the log: the caller's records beyond its
+// budget are summary records that count them.
 func TestRefusalFloodKeepsTheOwnersHistory(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "audit.log")
 	l, err := Open(path, Options{MaxBytes: 1 << 20, Buffer: 100000})
@@ -191,33 +193,41 @@ func TestRefusalFloodKeepsTheOwnersHistory(t *testing.T) {
 	for range flood {
 		l.Append(Record{Time: time.Now(), Node: "stranger", Addr: "100.64.0.9:1234", Method: huge, Key: huge, Outcome: OutcomeDenied, Code: -32001,
 			Error: "permission denied: stranger may not call " + huge})
+		l.Append(Record{Time: time.Now(), Node: "stranger", Login: "s@example.com", Addr: "100.64.0.9:1234", Method: "kv.put",
+			Key: "~s@example.com/" + huge, Outcome: OutcomeOK, OwnSpace: true})
 	}
 	if err := l.Close(); err != nil {
 		t.Fatal(err)
 	}
 	var owner bool
-	var denied, suppressed int
+	var written, suppressed int
+	counts := regexp.MustCompile(`^(?:(\d+) more refused calls)?(?: and )?(?:(\d+) more calls in its own personal space)? from this caller`)
 	for _, r := range readRecords(t, path) {
 		switch {
 		case r.Node == "laptop":
 			owner = true
-		case r.Outcome == OutcomeDenied:
-			denied++
+		case r.Outcome == OutcomeDenied || r.Outcome == OutcomeOK:
+			written++
 			if len(r.Method) > MaxText+32 || len(r.Key) > MaxText+32 || len(r.Error) > MaxError+32 {
 				t.Fatalf("a record of %d, %d, %d bytes", len(r.Method), len(r.Key), len(r.Error))
 			}
 		case r.Outcome == OutcomeSuppressed:
-			var n int
-			fmt.Sscanf(r.Error, "%d more refused calls", &n)
-			suppressed += n
+			m := counts.FindStringSubmatch(r.Error)
+			if m == nil {
+				t.Fatalf("summary %q", r.Error)
+			}
+			for _, n := range m[1:] {
+				k, _ := strconv.Atoi(n)
+				suppressed += k
+			}
 		}
 	}
 	if !owner {
 		fi, _ := os.Stat(path + ".1")
 		t.Fatalf("the owner's record was rotated away (.1 made: %v)", fi != nil)
 	}
-	if denied > refusalBurst+1 || denied+suppressed != flood {
-		t.Fatalf("%d denials written, %d suppressed; want at most %d written and %d in all", denied, suppressed, refusalBurst+1, flood)
+	if written > refusalBurst+1 || written+suppressed != 2*flood {
+		t.Fatalf("%d records written, %d suppressed; want at most %d written and %d in all", written, suppressed, refusalBurst+1, 2*flood)
 	}
 }
 

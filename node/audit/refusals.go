@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net"
 	"slices"
+	"strings"
 	"time"
 	"unicode/utf8"
 )
@@ -50,12 +51,15 @@ func bounded(r Record) Record {
 const OutcomeSuppressed = "suppressed"
 
 // A caller's refusals (denials, and calls refused before they ran:
-// -32700, -32600, -32601) are written one by one up to refusalBurst at
-// once, then one per refusalEvery; the rest are counted, and the count is
-// written as one OutcomeSuppressed record before the caller's next refusal
-// that is written (or at Close). So a peer that floods the node with
-// refused calls cannot rotate the owner's earlier records out of the log:
-// it adds at most refusalBurst records, then 2 per refusalEvery.
+// -32700, -32600, -32601) and its calls in its own personal space
+// (Record.OwnSpace) are written one by one up to refusalBurst at once,
+// then one per refusalEvery; the rest are counted, and the count is
+// written as one OutcomeSuppressed record before the caller's next such
+// record that is written (or at Close). So a peer that floods the node
+// with refused calls, or with calls on its own keys (which every person on
+// the tailnet may make with no rule), cannot rotate the owner's earlier
+// records out of the log: it adds at most refusalBurst records, then 2 per
+// refusalEvery.
 const (
 	refusalBurst = 64
 	refusalEvery = 10 * time.Second
@@ -69,8 +73,9 @@ const (
 type bucket struct {
 	tokens     float64
 	at         time.Time // when tokens was last brought up to date
-	suppressed int64
-	since      time.Time // the first refusal suppressed
+	suppressed int64     // refusals not written
+	ownSpace   int64     // calls in the caller's own space not written
+	since      time.Time // the first of them
 	node       string    // the caller, for the summary record
 	login      string
 	addr       string
@@ -79,6 +84,12 @@ type bucket struct {
 func refused(r *Record) bool {
 	return r.Outcome == OutcomeDenied || r.Code == -32700 || r.Code == -32600 || r.Code == -32601
 }
+
+// budgeted reports whether r counts against its caller's budget.
+func budgeted(r *Record) bool { return r.OwnSpace || refused(r) }
+
+// counting reports whether b counts records not written.
+func (b *bucket) counting() bool { return b.suppressed+b.ownSpace > 0 }
 
 // callerKey names the caller of r: its node, else its address's host.
 func callerKey(r *Record) string {
@@ -96,7 +107,7 @@ func callerKey(r *Record) string {
 // were counted, summary is the record that says so, to be written first.
 // l.mu is held.
 func (l *Log) admit(r *Record) (summary *Record, ok bool) {
-	if !refused(r) {
+	if !budgeted(r) {
 		return nil, true
 	}
 	now := time.Now()
@@ -117,34 +128,45 @@ func (l *Log) admit(r *Record) (summary *Record, ok bool) {
 	b.tokens = min(refusalBurst, b.tokens+now.Sub(b.at).Seconds()/refusalEvery.Seconds())
 	b.at = now
 	if b.tokens < 1 {
-		if b.suppressed == 0 {
+		if !b.counting() {
 			b.since = now
 		}
-		b.suppressed++
+		if refused(r) {
+			b.suppressed++
+		} else {
+			b.ownSpace++
+		}
 		b.node, b.login, b.addr = r.Node, r.Login, r.Addr
 		return nil, false
 	}
 	b.tokens--
-	if b.suppressed > 0 {
+	if b.counting() {
 		summary = b.summary(now)
 	}
 	return summary, true
 }
 
 func (b *bucket) summary(now time.Time) *Record {
+	var what []string
+	if b.suppressed > 0 {
+		what = append(what, fmt.Sprintf("%d more refused calls", b.suppressed))
+	}
+	if b.ownSpace > 0 {
+		what = append(what, fmt.Sprintf("%d more calls in its own personal space", b.ownSpace))
+	}
 	s := &Record{
 		Time: now, Node: b.node, Login: b.login, Addr: b.addr, Outcome: OutcomeSuppressed,
-		Error: fmt.Sprintf("%d more refused calls from this caller since %s not recorded one by one (at most %d at once, then one per %s)",
-			b.suppressed, b.since.UTC().Format(time.RFC3339), refusalBurst, refusalEvery),
+		Error: fmt.Sprintf("%s from this caller since %s not recorded one by one (at most %d at once, then one per %s)",
+			strings.Join(what, " and "), b.since.UTC().Format(time.RFC3339), refusalBurst, refusalEvery),
 	}
-	b.suppressed = 0
+	b.suppressed, b.ownSpace = 0, 0
 	return s
 }
 
 // forgetIdle drops the buckets that are full again and count nothing.
 func (l *Log) forgetIdle(now time.Time) {
 	for k, b := range l.buckets {
-		if b.suppressed == 0 && b.tokens+now.Sub(b.at).Seconds()/refusalEvery.Seconds() >= refusalBurst {
+		if !b.counting() && b.tokens+now.Sub(b.at).Seconds()/refusalEvery.Seconds() >= refusalBurst {
 			delete(l.buckets, k)
 		}
 	}
@@ -155,7 +177,7 @@ func (l *Log) forgetIdle(now time.Time) {
 func (l *Log) summaries(now time.Time) []Record {
 	var out []Record
 	for _, b := range l.buckets {
-		if b.suppressed > 0 {
+		if b.counting() {
 			out = append(out, *b.summary(now))
 		}
 	}
