@@ -22,6 +22,8 @@ import (
 	"github.com/meshrpc/meshrpc/mesh/devnet"
 	"github.com/meshrpc/meshrpc/mesh/meshtest"
 	"github.com/meshrpc/meshrpc/node"
+	"golang.org/x/net/http2"
+	"golang.org/x/net/http2/hpack"
 )
 
 // TestPacedAttackByAPeerWithNoRule is the figure of docs/security.md ("The
@@ -29,7 +31,8 @@ import (
 // the figure), a peer with no rule attacks the node at a paced rate, all at
 // once: POSTs that send all but the last byte of a 1 MiB body, streams that
 // begin a 1 MiB message and stall, streams that send batches of calls and
-// never read the replies, and POSTs of 512 KiB method names. Meanwhile an
+// never read the replies, POSTs of 512 KiB method names, and cleartext
+// HTTP/2 connections of 250 stalled POSTs each. Meanwhile an
 // allowed peer calls sys.ping. The node runs in a process of its own (this
 // test binary, as TestAttackedNode), so that its RSS is its own. It fails
 // when that RSS grows by 256 MiB or more; it logs the RSS and the slowest
@@ -85,7 +88,7 @@ func TestPacedAttackByAPeerWithNoRule(t *testing.T) {
 	tick := time.NewTicker(time.Second / time.Duration(max(rounds, 1)))
 	defer tick.Stop()
 	for ctx.Err() == nil {
-		for _, attack := range []func() net.Conn{a.slowPost, a.slowPost, a.stalledMessage, a.unreadReplies, a.longName} {
+		for _, attack := range []func() net.Conn{a.slowPost, a.slowPost, a.stalledMessage, a.unreadReplies, a.longName, a.stalledStreams} {
 			wg.Go(func() {
 				if c := attack(); c != nil {
 					mu.Lock()
@@ -208,6 +211,36 @@ func (a attacker) unreadReplies() net.Conn {
 	}
 	return c
 }
+
+// stalledStreams opens one cleartext HTTP/2 connection and begins 250
+// POSTs on it (the server's limit of streams a connection), each with 3 KiB
+// of headers and one byte of its body: one connection asks for 250
+// handlers.
+func (a attacker) stalledStreams() net.Conn {
+	c := a.conn()
+	if c == nil {
+		return nil
+	}
+	io.WriteString(c, http2.ClientPreface)
+	fr := http2.NewFramer(c, c)
+	fr.WriteSettings()
+	var block bytes.Buffer
+	enc := hpack.NewEncoder(&block)
+	for id := uint32(1); id < 500; id += 2 {
+		block.Reset()
+		for _, f := range [][2]string{{":method", "POST"}, {":scheme", "http"}, {":path", "/rpc"}, {":authority", a.addr},
+			{"content-type", "application/json"}, {"x-pad", padding}} {
+			enc.WriteField(hpack.HeaderField{Name: f[0], Value: f[1]})
+		}
+		if fr.WriteHeaders(http2.HeadersFrameParam{StreamID: id, BlockFragment: block.Bytes(), EndHeaders: true}) != nil ||
+			fr.WriteData(id, false, []byte("{")) != nil {
+			break
+		}
+	}
+	return c
+}
+
+var padding = strings.Repeat("p", 3<<10)
 
 // attackedNode is a node serving in a child process.
 type attackedNode struct {
