@@ -204,7 +204,9 @@ func TestKVWatchRepliesAreBoundedInBytes(t *testing.T) {
 // of such calls must not rotate the owner's history out of the audit log
 // either: a stranger's calls on its own keys are written one by one up to
 // its budget and summarized beyond, while the node's own user's calls in
-// its own space are all written.
+// its own space are all written. A call of several keys is budgeted only
+// when all of them are in the caller's own space: one that leads with an
+// own key and writes a shared one is always written.
 func TestOwnSpaceFloodKeepsTheOwnersHistory(t *testing.T) {
 	const flood = 300
 	for _, c := range []struct {
@@ -212,25 +214,42 @@ func TestOwnSpaceFloodKeepsTheOwnersHistory(t *testing.T) {
 		separate bool // the flooding peer is another person, not the node's own user
 	}{{"stranger", true}, {"own user", false}} {
 		t.Run(c.name, func(t *testing.T) {
-			written, summarized, owner := floodOwnSpace(t, c.separate, flood)
-			if !owner {
-				t.Error("the owner's record is gone from the audit log")
+			recs := floodOwnSpace(t, c.separate, flood)
+			var written, summarized int
+			var owner, mixed bool
+			for _, r := range recs {
+				switch {
+				case r.Node == "laptop" && r.Key == "backups/all":
+					owner = true
+				case r.Node == "laptop" && r.Method == "kv.put_all":
+					mixed = true
+				case r.Node != "peer":
+				case r.Outcome == audit.OutcomeSuppressed:
+					var k int
+					fmt.Sscanf(r.Error, "%d more calls in its own personal space", &k)
+					summarized += k
+				case r.Method == "kv.inc" || r.Method == "kv.put_all":
+					written++
+				}
 			}
-			switch {
-			case c.separate && (written >= flood || written+summarized != flood):
-				t.Errorf("the stranger's %d calls: %d written one by one, %d summarized", flood, written, summarized)
-			case !c.separate && (written != flood || summarized != 0):
-				t.Errorf("the own user's %d calls: %d written one by one, %d summarized", flood, written, summarized)
+			if !owner || !mixed {
+				t.Errorf("the owner's records are gone from the audit log: backups/all %v, put_all of a shared key %v", owner, mixed)
+			}
+			switch calls := flood + 1; {
+			case c.separate && (written >= calls || written+summarized != calls):
+				t.Errorf("the stranger's %d calls: %d written one by one, %d summarized", calls, written, summarized)
+			case !c.separate && (written != calls || summarized != 0):
+				t.Errorf("the own user's %d calls: %d written one by one, %d summarized", calls, written, summarized)
 			}
 		})
 	}
 }
 
-// floodOwnSpace has a peer make n kv.inc calls on its own personal space
-// of a node that another peer has written to, and returns how many of the
-// peer's calls the audit log has one by one and in summaries, and whether
-// the other peer's record is still there.
-func floodOwnSpace(t *testing.T, separate bool, n int) (written, summarized int, owner bool) {
+// floodOwnSpace has a peer make n kv.inc calls and one kv.put_all on its
+// own personal space, while laptop, allowed everything, floods its own
+// space too, then writes a kv.put_all that leads with one of its own keys
+// and writes a shared one; it returns the audit log's records.
+func floodOwnSpace(t *testing.T, separate bool, n int) []audit.Record {
 	dn := meshtest.Net(t, devnet.Config{SeparateUsers: separate})
 	state := filepath.Join(t.TempDir(), "home")
 	home, err := node.New(context.Background(), node.Config{Hostname: "home", StateDir: state, InMemory: true, Allow: []string{"node:laptop=*"},
@@ -252,27 +271,25 @@ func floodOwnSpace(t *testing.T, separate bool, n int) (written, summarized int,
 		if err := peer.Call(ctx, "home", "kv.inc", []any{"~/n"}, &got); err != nil {
 			t.Fatal(err)
 		}
+		if err := laptop.Call(ctx, "home", "kv.inc", []any{"~/m"}, nil); err != nil { // the same space when they are one person
+			t.Fatal(err)
+		}
 	}
 	if got != int64(n) {
 		t.Fatalf("kv.inc ~/n ended at %d after %d calls", got, n)
+	}
+	one := json.RawMessage(`1`)
+	own := api.PutAllParams{Entries: []api.PutParams{{Key: "~/a", Value: one}, {Key: "~/b", Value: one}}}
+	if err := peer.Call(ctx, "home", "kv.put_all", own, nil); err != nil {
+		t.Fatal(err)
+	}
+	mixed := api.PutAllParams{Entries: []api.PutParams{{Key: "~/a", Value: one}, {Key: "shared/b", Value: one}}}
+	if err := laptop.Call(ctx, "home", "kv.put_all", mixed, nil); err != nil {
+		t.Fatal(err)
 	}
 	stop() // the audit log writes its summaries as the node closes
 	if err := <-served; err != nil {
 		t.Fatal(err)
 	}
-	recs := readAudit(t, filepath.Join(state, node.AuditLogName))
-	for _, r := range recs {
-		switch {
-		case r.Node == "laptop" && r.Key == "backups/all":
-			owner = true
-		case r.Node != "peer":
-		case r.Outcome == audit.OutcomeSuppressed:
-			var k int
-			fmt.Sscanf(r.Error, "%d more calls in its own personal space", &k)
-			summarized += k
-		case r.Method == "kv.inc":
-			written++
-		}
-	}
-	return written, summarized, owner
+	return readAudit(t, filepath.Join(state, node.AuditLogName))
 }

@@ -35,8 +35,9 @@ func (n *Node) observe(r *rpc.CallRecord) {
 	}
 	// Every person may use its own personal space with no rule; the
 	// audit budgets those calls per caller (the node's own user's aside),
-	// so that a peer cannot rotate the owner's history away with them.
-	rec.OwnSpace = r.Caller.Login != "" && r.Caller.Login != n.selfLogin && strings.HasPrefix(r.Key, "~"+r.Caller.Login+"/")
+	// so that a peer cannot rotate the owner's history away with them. A
+	// call of several keys counts only when every one is in that space.
+	rec.OwnSpace = r.Caller.Login != "" && r.Caller.Login != n.selfLogin && strings.HasPrefix(r.Under, "~"+r.Caller.Login+"/")
 	switch r.Code {
 	case 0:
 	case rpc.CodePermissionDenied:

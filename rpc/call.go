@@ -251,7 +251,7 @@ func (s *Server) admit(ctx context.Context, caller Caller, req *request, rec *ca
 		return nil, nil, Grant{}, aerr
 	}
 	bound.setKey(grant.Key)
-	rec.key = grant.Key
+	rec.key, rec.under = grant.Key, grant.Key
 	return proc, bound, grant, nil
 }
 
@@ -357,6 +357,7 @@ const maxRecordedKey = 1024
 type callRecord struct {
 	start    time.Time
 	key      string // the granted key, for a procedure that declares one
+	under    string // what every key granted begins with (CallRecord.Under)
 	replayed bool
 }
 
@@ -369,7 +370,7 @@ func (s *Server) record(in incoming, c Caller, req *request, cr *callRecord, err
 		method = Quote(method, 64)
 	}
 	if s.cfg.Observe != nil {
-		r := &CallRecord{Time: cr.start, CallID: in.callID, Caller: c, Method: method, Key: cr.key, Duration: d, Replayed: cr.replayed}
+		r := &CallRecord{Time: cr.start, CallID: in.callID, Caller: c, Method: method, Key: cr.key, Under: cr.under, Duration: d, Replayed: cr.replayed}
 		if err != nil {
 			r.Code, r.Message = err.Code, err.Message
 		}

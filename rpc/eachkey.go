@@ -53,5 +53,19 @@ func (s *Server) admitEach(ctx context.Context, caller Caller, access Access, bo
 	case n > 1:
 		rec.key = fmt.Sprintf("%s (and %d more keys)", bound.keyAt(0), n-1)
 	}
+	if n > 0 {
+		rec.under = bound.keyAt(0)
+		for i := 1; i < n && rec.under != ""; i++ {
+			rec.under = commonPrefix(rec.under, bound.keyAt(i))
+		}
+	}
 	return nil
+}
+
+func commonPrefix(a, b string) string {
+	i := 0
+	for i < len(a) && i < len(b) && a[i] == b[i] {
+		i++
+	}
+	return a[:i]
 }

@@ -96,7 +96,11 @@ type CallRecord struct {
 	Method string
 	// Key is the key or prefix the call was granted, for a procedure that
 	// declares one (as the procedure used it: "~/x" as "~LOGIN/x").
-	Key      string
+	Key string
+	// Under is what every key the call was granted begins with: Key
+	// itself for a call of one key; for a call of several (EachKey), whose
+	// Key names only the first, their longest common prefix.
+	Under    string
 	Code     int    // 0 when the call succeeded
 	Message  string // the error's message otherwise
 	Duration time.Duration
