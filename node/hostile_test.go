@@ -7,7 +7,9 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -204,7 +206,8 @@ func TestKVWatchRepliesAreBoundedInBytes(t *testing.T) {
 // of such calls must not rotate the owner's history out of the audit log
 // either: a stranger's calls on its own keys are written one by one up to
 // its budget and summarized beyond, while the node's own user's calls in
-// its own space are all written. A call of several keys is budgeted only
+// its own space are all written. Calls refused for bad params are
+// budgeted whoever makes them. A call of several keys is budgeted only
 // when all of them are in the caller's own space: one that leads with an
 // own key and writes a shared one is always written.
 func TestOwnSpaceFloodKeepsTheOwnersHistory(t *testing.T) {
@@ -215,8 +218,9 @@ func TestOwnSpaceFloodKeepsTheOwnersHistory(t *testing.T) {
 	}{{"stranger", true}, {"own user", false}} {
 		t.Run(c.name, func(t *testing.T) {
 			recs := floodOwnSpace(t, c.separate, flood)
-			var written, summarized int
+			var own, ownSummarized, bad, badSummarized int
 			var owner, mixed bool
+			counts := regexp.MustCompile(`^(?:(\d+) more refused calls)?(?: and )?(?:(\d+) more calls in its own personal space)? from`)
 			for _, r := range recs {
 				switch {
 				case r.Node == "laptop" && r.Key == "backups/all":
@@ -225,28 +229,38 @@ func TestOwnSpaceFloodKeepsTheOwnersHistory(t *testing.T) {
 					mixed = true
 				case r.Node != "peer":
 				case r.Outcome == audit.OutcomeSuppressed:
-					var k int
-					fmt.Sscanf(r.Error, "%d more calls in its own personal space", &k)
-					summarized += k
+					m := counts.FindStringSubmatch(r.Error)
+					if m == nil {
+						t.Fatalf("summary %q", r.Error)
+					}
+					k, _ := strconv.Atoi(m[1])
+					badSummarized += k
+					k, _ = strconv.Atoi(m[2])
+					ownSummarized += k
+				case r.Code == rpc.CodeInvalidParams:
+					bad++
 				case r.Method == "kv.inc" || r.Method == "kv.put_all":
-					written++
+					own++
 				}
 			}
 			if !owner || !mixed {
 				t.Errorf("the owner's records are gone from the audit log: backups/all %v, put_all of a shared key %v", owner, mixed)
 			}
+			if bad >= flood || bad+badSummarized != flood {
+				t.Errorf("%d calls of a bad key: %d written one by one, %d summarized", flood, bad, badSummarized)
+			}
 			switch calls := flood + 1; {
-			case c.separate && (written >= calls || written+summarized != calls):
-				t.Errorf("the stranger's %d calls: %d written one by one, %d summarized", calls, written, summarized)
-			case !c.separate && (written != calls || summarized != 0):
-				t.Errorf("the own user's %d calls: %d written one by one, %d summarized", calls, written, summarized)
+			case c.separate && (own >= calls || own+ownSummarized != calls):
+				t.Errorf("the stranger's %d calls on its own keys: %d written one by one, %d summarized", calls, own, ownSummarized)
+			case !c.separate && (own != calls || ownSummarized != 0):
+				t.Errorf("the own user's %d calls on its own keys: %d written one by one, %d summarized", calls, own, ownSummarized)
 			}
 		})
 	}
 }
 
 // floodOwnSpace has a peer make n kv.inc calls and one kv.put_all on its
-// own personal space, while laptop, allowed everything, floods its own
+// own personal space, and n kv.get calls of a bad key, while laptop, allowed everything, floods its own
 // space too, then writes a kv.put_all that leads with one of its own keys
 // and writes a shared one; it returns the audit log's records.
 func floodOwnSpace(t *testing.T, separate bool, n int) []audit.Record {
@@ -273,6 +287,9 @@ func floodOwnSpace(t *testing.T, separate bool, n int) []audit.Record {
 		}
 		if err := laptop.Call(ctx, "home", "kv.inc", []any{"~/m"}, nil); err != nil { // the same space when they are one person
 			t.Fatal(err)
+		}
+		if err := peer.Call(ctx, "home", "kv.get", []any{"~/bad\x1bkey"}, nil); rpc.CodeOf(err) != rpc.CodeInvalidParams {
+			t.Fatalf("kv.get of a key with ESC: %v", err)
 		}
 	}
 	if got != int64(n) {

@@ -51,7 +51,7 @@ func bounded(r Record) Record {
 const OutcomeSuppressed = "suppressed"
 
 // A caller's refusals (denials, and calls refused before they ran:
-// -32700, -32600, -32601) and its calls in its own personal space
+// -32700, -32600, -32601, -32602, -32006) and its calls in its own personal space
 // (Record.OwnSpace) are written one by one up to refusalBurst at once,
 // then one per refusalEvery; the rest are counted, and the count is
 // written as one OutcomeSuppressed record before the caller's next such
@@ -82,7 +82,11 @@ type bucket struct {
 }
 
 func refused(r *Record) bool {
-	return r.Outcome == OutcomeDenied || r.Code == -32700 || r.Code == -32600 || r.Code == -32601
+	switch r.Code {
+	case -32700, -32600, -32601, -32602, -32006: // not JSON-RPC, no such method, bad params, too many calls at once
+		return true
+	}
+	return r.Outcome == OutcomeDenied
 }
 
 // budgeted reports whether r counts against its caller's budget.
