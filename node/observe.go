@@ -8,6 +8,7 @@ import (
 	"github.com/meshrpc/meshrpc/node/audit"
 	"github.com/meshrpc/meshrpc/node/stats"
 	"github.com/meshrpc/meshrpc/rpc"
+	"github.com/meshrpc/meshrpc/rpc/authz"
 )
 
 // AuditLogName is the audit log's file in the state directory.
@@ -33,11 +34,14 @@ func (n *Node) observe(r *rpc.CallRecord) {
 		DurationMs: float64(r.Duration.Microseconds()) / 1000, Replayed: r.Replayed,
 		Key: r.Key,
 	}
-	// Every person may use its own personal space with no rule; the
-	// audit budgets those calls per caller (the node's own user's aside),
-	// so that a peer cannot rotate the owner's history away with them. A
-	// call of several keys counts only when every one is in that space.
-	rec.OwnSpace = r.Caller.Login != "" && r.Caller.Login != n.selfLogin && strings.HasPrefix(r.Under, "~"+r.Caller.Login+"/")
+	// Anyone may call rpc.allowed, and every person may use its own
+	// personal space, with no rule: the audit budgets those calls per
+	// caller (the node's own user's aside), so that a peer cannot rotate
+	// the owner's history away with them. A call of several keys is in
+	// that space only when every key is.
+	self := n.selfLogin != "" && r.Caller.Login == n.selfLogin && len(r.Caller.Tags) == 0
+	rec.NoRule = !self &&
+		(r.Method == authz.AllowedMethod || r.Caller.Login != "" && strings.HasPrefix(r.Under, "~"+r.Caller.Login+"/"))
 	switch r.Code {
 	case 0:
 	case rpc.CodePermissionDenied:

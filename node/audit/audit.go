@@ -37,10 +37,11 @@ type Record struct {
 	// Dropped, on a record of its own, counts the records lost to a full
 	// buffer just before it.
 	Dropped int64 `json:"dropped,omitempty"`
-	// OwnSpace marks a call in the caller's own personal space by someone
-	// other than the node's own user: budgeted per caller as refusals are
-	// (see admit), since every person may make such calls with no rule.
-	OwnSpace bool `json:"-"`
+	// NoRule marks a call that its caller may make with no rule (one in
+	// its own personal space, or rpc.allowed), by someone other than the
+	// node's own user: budgeted per caller as refusals are (see admit),
+	// since anyone on the tailnet may make such calls.
+	NoRule bool `json:"-"`
 }
 
 // Outcomes of a call.

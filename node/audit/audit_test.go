@@ -194,14 +194,14 @@ func TestRefusalFloodKeepsTheOwnersHistory(t *testing.T) {
 		l.Append(Record{Time: time.Now(), Node: "stranger", Addr: "100.64.0.9:1234", Method: huge, Key: huge, Outcome: OutcomeDenied, Code: -32001,
 			Error: "permission denied: stranger may not call " + huge})
 		l.Append(Record{Time: time.Now(), Node: "stranger", Login: "s@example.com", Addr: "100.64.0.9:1234", Method: "kv.put",
-			Key: "~s@example.com/" + huge, Outcome: OutcomeOK, OwnSpace: true})
+			Key: "~s@example.com/" + huge, Outcome: OutcomeOK, NoRule: true})
 	}
 	if err := l.Close(); err != nil {
 		t.Fatal(err)
 	}
 	var owner bool
 	var written, suppressed int
-	counts := regexp.MustCompile(`^(?:(\d+) more refused calls)?(?: and )?(?:(\d+) more calls in its own personal space)? from this caller`)
+	counts := regexp.MustCompile(`^(?:(\d+) more refused calls)?(?: and )?(?:(\d+) more calls that need no rule \(on its own keys, rpc.allowed\))? from this caller`)
 	for _, r := range readRecords(t, path) {
 		switch {
 		case r.Node == "laptop":

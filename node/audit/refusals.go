@@ -51,13 +51,12 @@ func bounded(r Record) Record {
 const OutcomeSuppressed = "suppressed"
 
 // A caller's refusals (denials, and calls refused before they ran:
-// -32700, -32600, -32601, -32602, -32006) and its calls in its own personal space
-// (Record.OwnSpace) are written one by one up to refusalBurst at once,
+// -32700, -32600, -32601, -32602, -32006) and its calls that need no rule
+// (Record.NoRule: on its own personal space, rpc.allowed) are written one by one up to refusalBurst at once,
 // then one per refusalEvery; the rest are counted, and the count is
 // written as one OutcomeSuppressed record before the caller's next such
 // record that is written (or at Close). So a peer that floods the node
-// with refused calls, or with calls on its own keys (which every person on
-// the tailnet may make with no rule), cannot rotate the owner's earlier
+// with refused calls, or with calls that need no rule, cannot rotate the owner's earlier
 // records out of the log: it adds at most refusalBurst records, then 2 per
 // refusalEvery.
 const (
@@ -74,7 +73,7 @@ type bucket struct {
 	tokens     float64
 	at         time.Time // when tokens was last brought up to date
 	suppressed int64     // refusals not written
-	ownSpace   int64     // calls in the caller's own space not written
+	noRule     int64     // calls that need no rule not written
 	since      time.Time // the first of them
 	node       string    // the caller, for the summary record
 	login      string
@@ -90,10 +89,10 @@ func refused(r *Record) bool {
 }
 
 // budgeted reports whether r counts against its caller's budget.
-func budgeted(r *Record) bool { return r.OwnSpace || refused(r) }
+func budgeted(r *Record) bool { return r.NoRule || refused(r) }
 
 // counting reports whether b counts records not written.
-func (b *bucket) counting() bool { return b.suppressed+b.ownSpace > 0 }
+func (b *bucket) counting() bool { return b.suppressed+b.noRule > 0 }
 
 // callerKey names the caller of r: its node, else its address's host.
 func callerKey(r *Record) string {
@@ -138,7 +137,7 @@ func (l *Log) admit(r *Record) (summary *Record, ok bool) {
 		if refused(r) {
 			b.suppressed++
 		} else {
-			b.ownSpace++
+			b.noRule++
 		}
 		b.node, b.login, b.addr = r.Node, r.Login, r.Addr
 		return nil, false
@@ -155,15 +154,15 @@ func (b *bucket) summary(now time.Time) *Record {
 	if b.suppressed > 0 {
 		what = append(what, fmt.Sprintf("%d more refused calls", b.suppressed))
 	}
-	if b.ownSpace > 0 {
-		what = append(what, fmt.Sprintf("%d more calls in its own personal space", b.ownSpace))
+	if b.noRule > 0 {
+		what = append(what, fmt.Sprintf("%d more calls that need no rule (on its own keys, rpc.allowed)", b.noRule))
 	}
 	s := &Record{
 		Time: now, Node: b.node, Login: b.login, Addr: b.addr, Outcome: OutcomeSuppressed,
 		Error: fmt.Sprintf("%s from this caller since %s not recorded one by one (at most %d at once, then one per %s)",
 			strings.Join(what, " and "), b.since.UTC().Format(time.RFC3339), refusalBurst, refusalEvery),
 	}
-	b.suppressed, b.ownSpace = 0, 0
+	b.suppressed, b.noRule = 0, 0
 	return s
 }
 
