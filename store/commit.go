@@ -28,9 +28,10 @@ type op struct {
 
 // writer is what an op sees of the transaction being built.
 type writer struct {
-	tx  *bolt.Tx
-	kv  *bolt.Bucket
-	log *bolt.Bucket
+	tx    *bolt.Tx
+	kv    *bolt.Bucket
+	log   *bolt.Bucket
+	arena *arena // the store's, reset for this commit
 	// request is the request the write being made is for (Store.For),
 	// which its change in the log carries. requests is the store's (nil in
 	// memory, where requests are not kept); the commit adds the requests
@@ -164,7 +165,7 @@ func (s *Store) commit(batch []*op) {
 	err := s.guard(func() error {
 		return s.db.Update(func(tx *bolt.Tx) error {
 			txid = tx.ID()
-			w = &writer{tx: tx, kv: tx.Bucket(bucketKV), log: tx.Bucket(bucketLog), rev: rev,
+			w = &writer{tx: tx, kv: tx.Bucket(bucketKV), log: tx.Bucket(bucketLog), rev: rev, arena: s.arena.reset(),
 				logBytes: s.logBytes, quota: s.quota, spaces: s.spaces}
 			// Revisions only grow: pack the log's pages full rather than
 			// splitting them in half, for half the pages to read and rewrite.

@@ -216,11 +216,7 @@ func (ws Writes) CAS(key string, rev int64, value json.RawMessage) (int64, error
 	}
 	defer done()
 	res, err := ws.write(func(w *writer) (any, error) {
-		var cur int64
-		if b := w.kv.Get([]byte(key)); b != nil {
-			e, _ := decodeRecord(key, b)
-			cur = e.Rev
-		}
+		cur, _ := recordRevs(w.kv.Get([]byte(key))) // 0 when absent
 		if cur != rev {
 			return nil, &ConflictError{Key: key, Expected: rev, Current: cur}
 		}
@@ -252,12 +248,14 @@ func (w *writer) put(key string, value []byte) (int64, error) {
 	w.rev++
 	createRev := w.rev
 	if old != nil {
-		_, createRev = decodeRecord(key, old)
+		_, createRev = recordRevs(old)
 	}
-	if err := w.kv.Put([]byte(key), encodeRecord(w.rev, createRev, value)); err != nil {
+	record := appendRecord(w.arena.take(16+len(value)), w.rev, createRev, value)
+	if err := w.kv.Put([]byte(key), record); err != nil {
 		return 0, err
 	}
-	return w.rev, w.logChange(encodeEvent(logPut, w.request, key, value))
+	change := w.arena.take(eventSize(w.request, key, value))
+	return w.rev, w.logChange(appendEvent(change, logPut, w.request, key, value))
 }
 
 func (s *Store) view(fn func(tx *bolt.Tx) error) error {

@@ -78,6 +78,7 @@ type Store struct {
 	// revision of each, as the change log holds them; only the committer
 	// touches it.
 	requests map[string]int64
+	arena    arena // the committer's, for the encodings each commit writes
 
 	queue   chan *op
 	stop    chan struct{}

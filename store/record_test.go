@@ -1,7 +1,12 @@
 package store
 
 import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -31,4 +36,65 @@ func TestEventsRoundTripWithAndWithoutARequest(t *testing.T) {
 			t.Errorf("decodeEvent(%q) ok", b)
 		}
 	}
+}
+
+// The records and changes of one commit share the committer's memory,
+// reused by the next commit: every value written, in one commit or many,
+// large or small, reads back as written, from the keys and from the log,
+// also after a reopen.
+func TestValuesWrittenFromReusedMemoryReadBack(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "kv.db")
+	s, err := Open(path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{}
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for i, size := range []int{MaxValueBytes, 3, 64 << 10, MaxValueBytes, 1000, 200 << 10, 10, MaxValueBytes} {
+		key := fmt.Sprintf("k%d", i%5) // some keys written twice
+		value := `"` + strings.Repeat(string(rune('a'+i)), size-2) + `"`
+		put := func() {
+			if _, err := s.For(fmt.Sprint(i)).Put(key, json.RawMessage(value)); err != nil {
+				t.Error(err)
+			}
+		}
+		if i%2 == 0 { // alone in its commit
+			wg.Wait()
+			put()
+			want[key] = value
+			continue
+		}
+		wg.Go(func() { // maybe sharing a commit with others
+			put()
+			mu.Lock()
+			defer mu.Unlock()
+			want[key] = value
+		})
+	}
+	wg.Wait()
+	events, err := s.Watch(context.Background(), "", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(events) != 8 {
+		t.Fatalf("the log holds %d changes, want 8", len(events))
+	}
+	for _, e := range events {
+		if v := string(e.Value); len(v) < 2 || strings.Trim(v[1:len(v)-1], v[1:2]) != "" {
+			t.Errorf("change %d of %s holds %.20q... (%d bytes), not one letter repeated", e.Rev, e.Key, v, len(v))
+		}
+	}
+	for round := range 2 {
+		for key, value := range want {
+			if e, ok, err := s.Get(key); err != nil || !ok || string(e.Value) != value {
+				t.Errorf("round %d: %s reads %.20q (%d bytes) %v %v, want %.20q (%d bytes)", round, key, e.Value, len(e.Value), ok, err, value, len(value))
+			}
+		}
+		s.Close()
+		if s, err = Open(path, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s.Close()
 }
