@@ -137,9 +137,10 @@ func kvError(err error) error {
 }
 
 // listVisible lists the entries under p.Prefix after p.After that show
-// keeps, up to p.Limit of them and api.MaxListBytes of keys and values:
-// limit counts what the caller sees, so others' personal keys hidden from
-// it do not eat into it.
+// keeps, up to p.Limit of them and api.MaxListBytes of keys and values
+// (with api.ListEntryBytes for each entry's framing, so that a reply of
+// tiny entries is bounded too): limit counts what the caller sees, so
+// others' personal keys hidden from it do not eat into it.
 func listVisible(s *store.Store, p api.ListParams, show func(string) bool) ([]store.Entry, error) {
 	entries := []store.Entry{}
 	size := 0
@@ -147,7 +148,7 @@ func listVisible(s *store.Store, p api.ListParams, show func(string) bool) ([]st
 		if !show(e.Key) {
 			return true
 		}
-		size += len(e.Key) + len(e.Value)
+		size += len(e.Key) + len(e.Value) + api.ListEntryBytes
 		if len(entries) > 0 && size > api.MaxListBytes {
 			return false
 		}

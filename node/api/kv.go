@@ -67,8 +67,14 @@ type ListParams struct {
 	After  string `json:"after,omitempty"`
 }
 
-// MaxListBytes bounds the keys and values in one kv.list reply.
+// MaxListBytes bounds the keys and values in one kv.list reply, each
+// entry counted ListEntryBytes more for its framing.
 const MaxListBytes = 4 << 20
+
+// ListEntryBytes is what an entry of a kv.list reply takes beside its key
+// and value, at most: {"key":"","value":,"rev":} and a comma, and a
+// revision's 19 digits.
+const ListEntryBytes = 48
 
 // IncParams are kv.inc's params; Delta defaults to 1.
 type IncParams struct {
