@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	bin "encoding/binary"
 	"encoding/json"
@@ -13,6 +14,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -40,8 +42,8 @@ import (
 func BenchmarkDeployed(b *testing.B) {
 	dn := meshtest.Net(b, devnet.Config{})
 	stateDir := filepath.Join(b.TempDir(), "home")
-	serveHome(b, dn.ControlURL(), stateDir)
-	startFloor(b, dn.ControlURL())
+	homeCPU := processCPU(serveHome(b, dn.ControlURL(), stateDir).cmd.Process.Pid)
+	floorCPU := processCPU(startFloor(b, dn.ControlURL()))
 	cli := meshtest.Join(b, dn, mesh.Config{Hostname: "cafe"})
 	home, floor := peerAddr(b, cli, "home"), peerAddr(b, cli, "floor")
 
@@ -63,14 +65,14 @@ func BenchmarkDeployed(b *testing.B) {
 	b.Run("seed/post", func(b *testing.B) { benchSeed(b, post) })
 	for _, size := range []int{64 << 10, 512 << 10} {
 		kib := fmt.Sprintf("%dKiB", size>>10)
-		b.Run("raw-put/"+kib, func(b *testing.B) { benchRawExchange(b, cli, floor, size, 8) })
-		b.Run("raw-get/"+kib, func(b *testing.B) { benchRawExchange(b, cli, floor, 8, size) })
+		b.Run("raw-put/"+kib, func(b *testing.B) { benchRawExchange(b, cli, floor, size, 8, floorCPU) })
+		b.Run("raw-get/"+kib, func(b *testing.B) { benchRawExchange(b, cli, floor, 8, size, floorCPU) })
 		for _, c := range []struct {
 			name   string
 			client *rpc.Client
 		}{{"stream", stream}, {"post", post}} {
-			b.Run(c.name+"-put/"+kib, func(b *testing.B) { benchPut(b, c.client, size) })
-			b.Run(c.name+"-get/"+kib, func(b *testing.B) { benchGet(b, c.client, size) })
+			b.Run(c.name+"-put/"+kib, func(b *testing.B) { benchPut(b, c.client, size, homeCPU) })
+			b.Run(c.name+"-get/"+kib, func(b *testing.B) { benchGet(b, c.client, size, homeCPU) })
 		}
 	}
 }
@@ -154,16 +156,17 @@ func blob(size int) api.PutParams {
 	return api.PutParams{Key: fmt.Sprintf("blob-%d", size), Value: value}
 }
 
-// benchPut writes a value of size bytes to one key, one at a time.
-func benchPut(b *testing.B, c *rpc.Client, size int) {
+// benchPut writes a value of size bytes to one key, one at a time; cpu
+// is the serving node's CPU time.
+func benchPut(b *testing.B, c *rpc.Client, size int, cpu func() time.Duration) {
 	ctx := context.Background()
 	params := blob(size).Encode()
 	b.SetBytes(int64(size))
-	runCalls(b, 1, func() error { return c.Call(ctx, "kv.put", params, nil) })
+	runCalls(b, 1, func() error { return c.Call(ctx, "kv.put", params, nil) }, cpu)
 }
 
 // benchGet reads a value of size bytes, one at a time.
-func benchGet(b *testing.B, c *rpc.Client, size int) {
+func benchGet(b *testing.B, c *rpc.Client, size int, cpu func() time.Duration) {
 	ctx := context.Background()
 	if err := c.Call(ctx, "kv.put", blob(size), nil); err != nil {
 		b.Fatal(err)
@@ -179,7 +182,7 @@ func benchGet(b *testing.B, c *rpc.Client, size int) {
 			return fmt.Errorf("kv.get returned %d bytes, want %d", len(value), size)
 		}
 		return nil
-	})
+	}, cpu)
 }
 
 // benchCommit is what one store commit costs the disk, as bbolt makes it:
@@ -207,8 +210,9 @@ func benchCommit(b *testing.B, dir string) {
 }
 
 // benchRawExchange is the floor of a call over raw tsnet TCP to the floor
-// peer: up bytes there, down bytes back, one exchange at a time.
-func benchRawExchange(b *testing.B, cli *mesh.Node, floor string, up, down int) {
+// peer: up bytes there, down bytes back, one exchange at a time. cpu, if
+// given, is the floor peer's CPU time.
+func benchRawExchange(b *testing.B, cli *mesh.Node, floor string, up, down int, cpu ...func() time.Duration) {
 	conn, err := cli.Dial(context.Background(), "tcp", net.JoinHostPort(floor, floorTCPPort))
 	if err != nil {
 		b.Fatal(err)
@@ -225,12 +229,13 @@ func benchRawExchange(b *testing.B, cli *mesh.Node, floor string, up, down int) 
 		}
 		_, err := io.ReadFull(conn, resp)
 		return err
-	})
+	}, cpu...)
 }
 
 // runCalls warms call up, then makes b.N calls from conc goroutines and
-// reports calls/s and the latency percentiles.
-func runCalls(b *testing.B, conc int, call func() error) {
+// reports calls/s and the latency percentiles, and with cpu (the serving
+// peer's CPU time) that peer's CPU per call.
+func runCalls(b *testing.B, conc int, call func() error, cpu ...func() time.Duration) {
 	for range 50 {
 		if err := call(); err != nil {
 			b.Fatal(err)
@@ -243,6 +248,10 @@ func runCalls(b *testing.B, conc int, call func() error) {
 	close(work)
 	var mu sync.Mutex
 	lat := make([]time.Duration, 0, b.N)
+	var cpuBefore time.Duration
+	for _, c := range cpu {
+		cpuBefore = c()
+	}
 	b.ResetTimer()
 	var wg sync.WaitGroup
 	for range conc {
@@ -263,6 +272,9 @@ func runCalls(b *testing.B, conc int, call func() error) {
 	}
 	wg.Wait()
 	b.StopTimer()
+	for _, c := range cpu {
+		b.ReportMetric(float64((c()-cpuBefore).Microseconds())/float64(b.N), "peer-cpu-us/op")
+	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "calls/s")
 	if len(lat) > 0 {
 		sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
@@ -279,8 +291,9 @@ const (
 )
 
 // startFloor runs this test binary again as the floor peer, in a process
-// of its own, and waits until it serves. It stops when its stdin closes.
-func startFloor(b *testing.B, controlURL string) {
+// of its own, and waits until it serves; it returns the process's id. It
+// stops when its stdin closes.
+func startFloor(b *testing.B, controlURL string) (pid int) {
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), floorEnv+"="+controlURL, "MESHRPC_BENCH_FLOOR_STATE_DIR="+b.TempDir())
 	stdin, err := cmd.StdinPipe()
@@ -299,6 +312,28 @@ func startFloor(b *testing.B, controlURL string) {
 	ready := make([]byte, len("ready\n"))
 	if _, err := io.ReadFull(stdout, ready); err != nil || string(ready) != "ready\n" {
 		b.Fatalf("the floor peer did not start: %q %v", ready, err)
+	}
+	return cmd.Process.Pid
+}
+
+// processCPU returns a function that reads the CPU time, user and system,
+// process pid has used so far (from /proc, in clock ticks of 10 ms: a
+// figure per call needs many calls).
+func processCPU(pid int) func() time.Duration {
+	return func() time.Duration {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		if err != nil {
+			return 0
+		}
+		// The fields after the command's name, which ends with the last ')':
+		// state is the first; utime and stime are the 12th and 13th.
+		f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
+		if len(f) < 13 {
+			return 0
+		}
+		utime, _ := strconv.ParseInt(f[11], 10, 64)
+		stime, _ := strconv.ParseInt(f[12], 10, 64)
+		return time.Duration(utime+stime) * 10 * time.Millisecond // USER_HZ is 100 on Linux
 	}
 }
 
