@@ -45,8 +45,8 @@ func Check(path string) (err error) {
 		if meta == nil {
 			return fmt.Errorf("%w: %s is a bbolt database of another program (no meshrpc format marker)", ErrDamaged, path)
 		}
-		if f := meta.Get(keyFormat); string(f) != string(formatV1) && string(f) != string(formatV2) {
-			return fmt.Errorf("%w: %s has format %q; this meshrpc reads %q and %q", ErrDamaged, path, f, formatV1, formatV2)
+		if f := meta.Get(keyFormat); string(f) != string(formatV1) && string(f) != string(formatV2) && string(f) != string(formatV3) {
+			return fmt.Errorf("%w: %s has format %q; this meshrpc reads %q, %q and %q", ErrDamaged, path, f, formatV1, formatV2, formatV3)
 		}
 		return nil
 	})

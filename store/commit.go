@@ -311,7 +311,7 @@ func (s *Store) compactLog(w *writer, meta *bolt.Bucket) error {
 	byCount := w.rev - s.maxLog
 	keepFrom := w.rev - min(minLogKept, s.maxLog)
 	target := s.maxLogBytes - s.maxLogBytes/16
-	var old [][]byte // deleting under a moving cursor can skip keys
+	var old, apart [][]byte // deleting under a moving cursor can skip keys
 	until := int64(0)
 	c := w.log.Cursor()
 	for k, v := c.First(); k != nil; k, v = c.Next() {
@@ -320,8 +320,11 @@ func (s *Store) compactLog(w *writer, meta *bolt.Bucket) error {
 			break
 		}
 		old = append(old, k)
+		if isApart(v) {
+			apart = append(apart, k)
+		}
 		until = rev
-		w.logBytes -= int64(len(v))
+		w.logBytes -= changeBytes(v)
 		if r, ok := requestOf(v); ok && w.requests != nil {
 			w.forgotten = append(w.forgotten, r)
 		}
@@ -331,6 +334,11 @@ func (s *Store) compactLog(w *writer, meta *bolt.Bucket) error {
 	}
 	for _, k := range old {
 		if err := w.log.Delete(k); err != nil {
+			return err
+		}
+	}
+	for _, k := range apart {
+		if err := w.tx.Bucket(bucketLogValues).DeleteBucket(k); err != nil {
 			return err
 		}
 	}

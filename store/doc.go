@@ -34,5 +34,12 @@
 // Check and Restore serve `meshrpc store`, and Salvage copies the keys a
 // damaged file still holds into a new one, reading its pages itself.
 //
+// File format: v3. The change log keeps each change's value, a large one
+// (4 KiB or more) apart from the change, in pages of its own written once,
+// so that a large put makes bbolt write about twice the value (the key's
+// record and the log's copy) rather than five times. Open upgrades a v1 or
+// v2 file to v3 in place (nothing is rewritten); a meshrpc older than v3
+// then refuses the file.
+//
 // It knows nothing of the network.
 package store

@@ -3,6 +3,7 @@ package store
 import (
 	"bytes"
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"math"
@@ -231,7 +232,7 @@ func replayRev(_ *writer, rev int64) (any, error) { return rev, nil }
 // replayInc is the result of an increment made first at rev: the value it
 // wrote, as the change log holds it.
 func replayInc(w *writer, rev int64) (any, error) {
-	e, ok := decodeEvent(rev, w.log.Get(revKey(rev)))
+	e, ok := decodeEvent(rev, w.log.Get(revKey(rev)), w.tx.Bucket(bucketLogValues))
 	n, err := strconv.ParseInt(string(e.Value), 10, 64)
 	if !ok || err != nil {
 		return nil, fmt.Errorf("store: the first attempt of this increment (revision %d) is no longer in the change log", rev)
@@ -254,8 +255,26 @@ func (w *writer) put(key string, value []byte) (int64, error) {
 	if err := w.kv.Put([]byte(key), record); err != nil {
 		return 0, err
 	}
+	if len(value) >= apartBytes {
+		return w.rev, w.logApart(key, value)
+	}
 	change := w.arena.take(eventSize(w.request, key, value))
 	return w.rev, w.logChange(appendEvent(change, logPut, w.request, key, value))
+}
+
+// logApart logs the put of key made at w.rev with its value kept apart,
+// written once into pages of its own (see logPutApart).
+func (w *writer) logApart(key string, value []byte) error {
+	b, err := w.tx.Bucket(bucketLogValues).CreateBucket(revKey(w.rev))
+	if err != nil {
+		return err
+	}
+	if err := b.Put(valueKey, value); err != nil {
+		return err
+	}
+	w.logBytes += int64(len(value))
+	change := w.arena.take(eventSize(w.request, key, nil) + binary.MaxVarintLen64)
+	return w.logChange(appendApartEvent(change, w.request, key, len(value)))
 }
 
 func (s *Store) view(fn func(tx *bolt.Tx) error) error {

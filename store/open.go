@@ -46,12 +46,15 @@ var (
 	bucketMeta = []byte("meta")
 	bucketKV   = []byte("kv")
 	bucketLog  = []byte("log")
+	// bucketLogValues holds the log's large values, each apart (format v3).
+	bucketLogValues = []byte("logvalues")
 
 	keyFormat    = []byte("format")
 	keyRev       = []byte("rev")
 	keyCompacted = []byte("compacted")
 	formatV1     = []byte("meshrpc-store-v1")
 	formatV2     = []byte("meshrpc-store-v2") // v1 and changes made for requests
+	formatV3     = []byte("meshrpc-store-v3") // v2 and large values apart from the log
 )
 
 // Store is an open store. Its methods are safe for concurrent use.
@@ -180,19 +183,20 @@ func (s *Store) init() error {
 			if meta, err = tx.CreateBucket(bucketMeta); err != nil {
 				return err
 			}
-			if err := meta.Put(keyFormat, formatV2); err != nil {
+			if err := meta.Put(keyFormat, formatV3); err != nil {
 				return err
 			}
-		} else if f := meta.Get(keyFormat); string(f) == string(formatV1) {
-			// A v1 file is a v2 file with no changes made for requests; say
-			// v2, so that a meshrpc that reads only v1 refuses it from now on.
-			if err := meta.Put(keyFormat, formatV2); err != nil {
+		} else if f := meta.Get(keyFormat); string(f) == string(formatV1) || string(f) == string(formatV2) {
+			// A v1 file is a v3 file with no changes made for requests and
+			// no values apart, a v2 file one with no values apart; say v3,
+			// so that a meshrpc that reads only v1 or v2 refuses it from now on.
+			if err := meta.Put(keyFormat, formatV3); err != nil {
 				return err
 			}
-		} else if string(f) != string(formatV2) {
-			return fmt.Errorf("store: %s has format %q; this meshrpc reads %q and %q", s.path, f, formatV1, formatV2)
+		} else if string(f) != string(formatV3) {
+			return fmt.Errorf("store: %s has format %q; this meshrpc reads %q, %q and %q", s.path, f, formatV1, formatV2, formatV3)
 		}
-		for _, b := range [][]byte{bucketKV, bucketLog} {
+		for _, b := range [][]byte{bucketKV, bucketLog, bucketLogValues} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}
@@ -201,7 +205,7 @@ func (s *Store) init() error {
 			s.requests = map[string]int64{}
 		}
 		tx.Bucket(bucketLog).ForEach(func(k, v []byte) error {
-			s.logBytes += int64(len(v))
+			s.logBytes += changeBytes(v)
 			if r, ok := requestOf(v); ok && s.requests != nil {
 				s.requests[r] = revOf(k)
 			}

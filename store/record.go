@@ -3,6 +3,8 @@ package store
 import (
 	"encoding/binary"
 	"encoding/json"
+
+	bolt "go.etcd.io/bbolt"
 )
 
 // A key's record in the kv bucket: its revision, the revision that created
@@ -38,14 +40,25 @@ func decodeRecord(key string, b []byte) (Entry, int64) {
 
 // A change in the log bucket, keyed by its revision: type, then, for a
 // write made for a request (Store.For), the request, then the key's length,
-// the key and the value.
+// the key and the value. A put of a value of apartBytes or more keeps its
+// value apart (type 'a'): the change ends with the value's length, and the
+// value is the one entry (valueKey) of a bucket of its own in the logvalues
+// bucket, named by the revision. bbolt rewrites a leaf whole when an entry
+// is added to it and splits a leaf only beyond four entries, so large
+// values in the log's last leaf were copied and written again by every
+// append (5.5 times the value per put); a value apart is written once.
 const (
-	logPut           = 'p'
-	logDelete        = 'd'
-	logPutForRequest = 'P' // format v2
-	logDelForRequest = 'D'
-	requestLen       = 16 // a request is named by 16 bytes of its hash
+	logPut                = 'p'
+	logDelete             = 'd'
+	logPutForRequest      = 'P' // format v2
+	logDelForRequest      = 'D'
+	logPutApart           = 'a' // format v3
+	logPutApartForRequest = 'A'
+	requestLen            = 16 // a request is named by 16 bytes of its hash
+	apartBytes            = 4096
 )
+
+var valueKey = []byte("v")
 
 func revKey(rev int64) []byte {
 	var k [8]byte
@@ -74,12 +87,23 @@ func appendEvent(b []byte, typ byte, request, key string, value []byte) []byte {
 	return append(b, value...)
 }
 
-func decodeEvent(rev int64, b []byte) (Event, bool) {
+// appendApartEvent appends a put's change whose value, of size bytes, is
+// kept apart.
+func appendApartEvent(b []byte, request, key string, size int) []byte {
+	b = appendEvent(b, logPutApart, request, key, nil)
+	return binary.AppendUvarint(b, uint64(size))
+}
+
+// decodeEvent reads the change at rev; values is the logvalues bucket,
+// which holds the values kept apart. With values nil, a change whose value
+// is apart is read without it (Value nil), as Salvage, which finds the
+// values on its own, does.
+func decodeEvent(rev int64, b []byte, values *bolt.Bucket) (Event, bool) {
 	if len(b) < 2 {
 		return Event{}, false
 	}
 	typ, rest := b[0], b[1:]
-	if typ == logPutForRequest || typ == logDelForRequest {
+	if typ == logPutForRequest || typ == logDelForRequest || typ == logPutApartForRequest {
 		if len(rest) < requestLen+1 {
 			return Event{}, false
 		}
@@ -90,17 +114,65 @@ func decodeEvent(rev int64, b []byte) (Event, bool) {
 		return Event{}, false
 	}
 	e := Event{Rev: rev, Key: string(rest[w : w+int(n)]), Type: EventPut}
-	if typ == logDelete {
+	switch typ {
+	case logDelete:
 		e.Type = EventDelete
-	} else {
+	case logPutApart:
+		size, sw := binary.Uvarint(rest[w+int(n):])
+		if sw <= 0 {
+			return Event{}, false
+		}
+		if values == nil {
+			return e, true
+		}
+		v := apartValue(values, rev)
+		if v == nil || uint64(len(v)) != size {
+			return Event{}, false
+		}
+		e.Value = json.RawMessage(append([]byte(nil), v...))
+	default:
 		e.Value = json.RawMessage(append([]byte(nil), rest[w+int(n):]...))
 	}
 	return e, true
 }
 
+// apartValue is the value kept apart for the change at rev, or nil.
+func apartValue(values *bolt.Bucket, rev int64) []byte {
+	if values == nil {
+		return nil
+	}
+	if b := values.Bucket(revKey(rev)); b != nil {
+		return b.Get(valueKey)
+	}
+	return nil
+}
+
+// isApart says whether change b keeps its value apart.
+func isApart(b []byte) bool {
+	return len(b) > 0 && (b[0] == logPutApart || b[0] == logPutApartForRequest)
+}
+
+// changeBytes is what change b holds in the log: its own bytes, and its
+// value's when the value is kept apart.
+func changeBytes(b []byte) int64 {
+	n := int64(len(b))
+	if !isApart(b) {
+		return n
+	}
+	rest := b[1:]
+	if b[0] == logPutApartForRequest {
+		rest = rest[min(requestLen, len(rest)):]
+	}
+	if k, w := binary.Uvarint(rest); w > 0 && uint64(len(rest)-w) >= k {
+		size, _ := binary.Uvarint(rest[w+int(k):])
+		n += int64(size)
+	}
+	return n
+}
+
 // requestOf is the request a change was made for, if any.
 func requestOf(b []byte) (string, bool) {
-	if len(b) < 1+requestLen || (b[0] != logPutForRequest && b[0] != logDelForRequest) {
+	if len(b) < 1+requestLen || (b[0] != logPutForRequest && b[0] != logDelForRequest && b[0] != logPutApartForRequest) {
 		return "", false
 	}
 	return string(b[1 : 1+requestLen]), true

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	bolt "go.etcd.io/bbolt"
 )
 
 func TestEventsRoundTripWithAndWithoutARequest(t *testing.T) {
@@ -23,7 +25,7 @@ func TestEventsRoundTripWithAndWithoutARequest(t *testing.T) {
 		{logDelete, request, ""},
 	} {
 		b := encodeEvent(tc.typ, tc.request, "some/key", []byte(tc.value))
-		e, ok := decodeEvent(7, b)
+		e, ok := decodeEvent(7, b, nil)
 		if !ok || e.Key != "some/key" || string(e.Value) != tc.value || e.Rev != 7 || (e.Type == EventDelete) != (tc.typ == logDelete) {
 			t.Errorf("%c with request %v: %+v %v", tc.typ, tc.request != "", e, ok)
 		}
@@ -32,7 +34,7 @@ func TestEventsRoundTripWithAndWithoutARequest(t *testing.T) {
 		}
 	}
 	for _, b := range []string{"", "P", "P" + request, "D\x01"} {
-		if _, ok := decodeEvent(1, []byte(b)); ok {
+		if _, ok := decodeEvent(1, []byte(b), nil); ok {
 			t.Errorf("decodeEvent(%q) ok", b)
 		}
 	}
@@ -97,4 +99,77 @@ func TestValuesWrittenFromReusedMemoryReadBack(t *testing.T) {
 		}
 	}
 	s.Close()
+}
+
+// A large value's change keeps the value apart (format v3), and the value
+// leaves with its change when the log drops it, by count or by bytes; the
+// log's byte count includes the values apart, the same before and after a
+// reopen.
+func TestLargeValuesApartLeaveWithTheirChanges(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "kv.db")
+	opts := &Options{MaxLog: 16, MaxLogBytes: 100 << 10}
+	s, err := Open(path, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 60 {
+		value := `"` + strings.Repeat("x", apartBytes+i) + `"`
+		if i%3 == 0 {
+			value = fmt.Sprint(i) // small: kept in the log
+		}
+		if _, err := s.For(fmt.Sprint(i)).Put(fmt.Sprintf("k%d", i%7), json.RawMessage(value)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	check := func(s *Store) (apart int) {
+		t.Helper()
+		s.view(func(tx *bolt.Tx) error {
+			values := tx.Bucket(bucketLogValues)
+			var logBytes int64
+			tx.Bucket(bucketLog).ForEach(func(k, v []byte) error {
+				logBytes += changeBytes(v)
+				if isApart(v) {
+					apart++
+					if values.Bucket(k) == nil {
+						t.Errorf("change %d keeps its value apart, but the value is missing", revOf(k))
+					}
+				}
+				return nil
+			})
+			n := 0
+			values.ForEach(func(k, _ []byte) error {
+				n++
+				if e, ok := decodeEvent(revOf(k), tx.Bucket(bucketLog).Get(k), values); !ok || len(e.Value) < apartBytes {
+					t.Errorf("a value apart at %d without its change (%v)", revOf(k), ok)
+				}
+				return nil
+			})
+			if n != apart {
+				t.Errorf("%d values apart for %d changes that keep one", n, apart)
+			}
+			if logBytes != s.logBytes || logBytes > opts.MaxLogBytes {
+				t.Errorf("the log holds %d bytes; the store counts %d (bound %d)", logBytes, s.logBytes, opts.MaxLogBytes)
+			}
+			return nil
+		})
+		return apart
+	}
+	if check(s) == 0 {
+		t.Fatal("no change keeps its value apart")
+	}
+	events, err := s.Watch(context.Background(), "", 0)
+	if err != nil || len(events) == 0 {
+		t.Fatalf("watch from the oldest change: %d changes, %v", len(events), err)
+	}
+	for _, e := range events {
+		if want := fmt.Sprintf("k%d", (e.Rev-1)%7); e.Key != want || !json.Valid(e.Value) {
+			t.Errorf("change %d: %s = %.20s, want key %s", e.Rev, e.Key, e.Value, want)
+		}
+	}
+	s.Close()
+	if s, err = Open(path, opts); err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	check(s)
 }

@@ -172,7 +172,7 @@ func TestWatchSeesChangesMadeForRequests(t *testing.T) {
 }
 
 // TestVersion1FilesAreUpgraded: a file written before changes carried
-// their requests opens, keeps its data and says format v2 from then on;
+// their requests opens, keeps its data and says format v3 from then on;
 // another format is refused and named.
 func TestVersion1FilesAreUpgraded(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "kv.db")
@@ -210,11 +210,11 @@ func TestVersion1FilesAreUpgraded(t *testing.T) {
 	}
 	s.For("r").Inc("n", 1)
 	s.Close()
-	if f := format(); f != "meshrpc-store-v2" {
+	if f := format(); f != "meshrpc-store-v3" {
 		t.Fatalf("format after opening a v1 file: %q", f)
 	}
 	setFormat("meshrpc-store-v9")
-	if _, err := store.Open(path, nil); err == nil || !strings.Contains(err.Error(), `"meshrpc-store-v9"`) || !strings.Contains(err.Error(), "meshrpc-store-v2") {
+	if _, err := store.Open(path, nil); err == nil || !strings.Contains(err.Error(), `"meshrpc-store-v9"`) || !strings.Contains(err.Error(), "meshrpc-store-v3") {
 		t.Fatalf("open a v9 file: %v", err)
 	}
 }

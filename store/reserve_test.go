@@ -77,8 +77,19 @@ func TestDeletesWorkWhenTheDiskIsFull(t *testing.T) {
 	for _, err = filler.Write(make([]byte, 64<<10)); err == nil; _, err = filler.Write(make([]byte, 4<<10)) {
 	}
 	filler.Close()
-	if _, err := s.Put("more", value); !errors.Is(err, store.ErrDiskFull) {
-		t.Fatalf("a write with the disk full: %v", err)
+	// Writes that fit in the pages the data file has free need no disk and
+	// commit; then the full disk refuses them.
+	var more []string
+	for i := 0; ; i++ {
+		key := fmt.Sprintf("more%02d", i)
+		_, err := s.Put(key, value)
+		if errors.Is(err, store.ErrDiskFull) {
+			break
+		}
+		if err != nil || i > 40 {
+			t.Fatalf("a write with the disk full: %v", err)
+		}
+		more = append(more, key)
 	}
 
 	for _, k := range keys[:len(keys)/2] {
@@ -104,6 +115,11 @@ func TestDeletesWorkWhenTheDiskIsFull(t *testing.T) {
 		_, ok, err := s.Get(k)
 		if want := i >= len(keys)/2; ok != want || err != nil {
 			t.Fatalf("after reopening, %s present %v, want %v (%v)", k, ok, want, err)
+		}
+	}
+	for _, k := range more {
+		if _, ok, err := s.Get(k); !ok || err != nil {
+			t.Fatalf("after reopening, %s (written with the disk full) is missing: %v", k, err)
 		}
 	}
 }

@@ -67,7 +67,7 @@ func Salvage(path, to string) (info SalvageInfo, err error) {
 	}
 	s := &salvager{
 		pf: &pageFile{f: f, size: fi.Size()}, info: &info, visited: map[uint64]bool{},
-		events: map[int64]Event{}, lostKeys: map[string]bool{},
+		events: map[int64]Event{}, values: map[int64][]byte{}, lostKeys: map[string]bool{},
 	}
 	if s.out, err = createSalvage(to); err != nil {
 		return info, err
@@ -101,6 +101,9 @@ type salvager struct {
 	// bucket's revision.
 	events  map[int64]Event
 	metaRev int64
+	// values are the values kept apart from the log (format v3), by
+	// revision.
+	values map[int64][]byte
 	// lostKeys are keys whose entry was damaged; lostUnknown counts the
 	// damaged entries whose key is unreadable.
 	lostKeys    map[string]bool
@@ -142,7 +145,7 @@ func (s *salvager) run(path string) error {
 		}
 		s.scanUnvisited(free)
 	}
-	if s.format != "" && s.format != string(formatV1) && s.format != string(formatV2) {
+	if s.format != "" && s.format != string(formatV1) && s.format != string(formatV2) && s.format != string(formatV3) {
 		return fmt.Errorf("store: salvage: %s has format %q, not a meshrpc store's", path, s.format)
 	}
 	return s.out.flush()
@@ -219,7 +222,9 @@ func bucketName(bucket string) string {
 	return bucket
 }
 
-// sortedEvents are the changes found in the log, oldest first.
+// sortedEvents are the changes found in the log, oldest first, with the
+// values kept apart that were found; a put whose value was not found keeps
+// Value nil.
 func (s *salvager) sortedEvents() []Event {
 	revs := make([]int64, 0, len(s.events))
 	for r := range s.events {
@@ -229,6 +234,9 @@ func (s *salvager) sortedEvents() []Event {
 	events := make([]Event, len(revs))
 	for i, r := range revs {
 		events[i] = s.events[r]
+		if events[i].Type == EventPut && events[i].Value == nil {
+			events[i].Value = s.values[r] // nil when lost
+		}
 	}
 	return events
 }

@@ -46,12 +46,12 @@ func createSalvage(to string) (*salvageFile, error) {
 	}
 	out := &salvageFile{db: db, tmp: tmp.Name(), to: to, fromLog: map[string]bool{}}
 	err = db.Update(func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{bucketMeta, bucketKV, bucketLog} {
+		for _, b := range [][]byte{bucketMeta, bucketKV, bucketLog, bucketLogValues} {
 			if _, err := tx.CreateBucket(b); err != nil {
 				return err
 			}
 		}
-		return tx.Bucket(bucketMeta).Put(keyFormat, formatV2)
+		return tx.Bucket(bucketMeta).Put(keyFormat, formatV3)
 	})
 	if err != nil {
 		out.abandon()
@@ -153,6 +153,16 @@ func (o *salvageFile) applyLog(tx *bolt.Tx, s *salvager) (rev int64, err error) 
 			continue
 		}
 		o.maxRev = max(o.maxRev, ev.Rev)
+		if ev.Type == EventPut && ev.Value == nil {
+			// A newer write whose value was lost: an older value must not
+			// stand for it.
+			s.lostKeys[ev.Key] = true
+			delete(o.fromLog, ev.Key)
+			if err := kv.Delete([]byte(ev.Key)); err != nil {
+				return 0, err
+			}
+			continue
+		}
 		if ev.Type == EventDelete {
 			delete(o.fromLog, ev.Key)
 			if err := kv.Delete([]byte(ev.Key)); err != nil {

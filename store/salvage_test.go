@@ -241,3 +241,29 @@ func BenchmarkSalvage(b *testing.B) {
 		os.Remove(info.Path)
 	}
 }
+
+// Large values, which the change log keeps apart from its changes, are
+// given back from the log when the page of their keys is destroyed.
+func TestSalvageGivesBackLargeValuesFromTheLog(t *testing.T) {
+	f := storetest.Write(t, filepath.Join(t.TempDir(), "kv.db"), storetest.Config{Keys: 40, ValueBytes: 6000, Options: &store.Options{MaxLog: 64}})
+	page := f.PageOf(t, "k020")
+	keys := f.KeysOn(t, page)
+	f.Damage(t, page, storetest.Garbage)
+	info, err := store.Salvage(f.Path, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.Keys != 40 || info.FromLog != len(keys) || info.Lost != 0 {
+		t.Fatalf("salvage: %+v; want 40 keys, %d of them from the log", info, len(keys))
+	}
+	s, err := store.Open(info.Path, &store.Options{Check: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	for key, e := range f.Entries {
+		if got, ok, err := s.Get(key); err != nil || !ok || string(got.Value) != string(e.Value) || got.Rev != e.Rev {
+			t.Fatalf("%s saved as %.20s at %d (%v %v), was %.20s at %d", key, got.Value, got.Rev, ok, err, e.Value, e.Rev)
+		}
+	}
+}

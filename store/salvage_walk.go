@@ -1,9 +1,11 @@
 package store
 
 import (
+	"bytes"
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"unicode/utf8"
 )
 
@@ -96,8 +98,12 @@ func (s *salvager) entry(bucket string, e leafElement, depth int) {
 	case "":
 		switch name := string(e.key); {
 		case !e.bucket:
-		case name == string(bucketKV), name == string(bucketLog), name == string(bucketMeta):
+		case name == string(bucketKV), name == string(bucketLog), name == string(bucketMeta), name == string(bucketLogValues):
 			s.visitBucket(e.value, name, depth)
+		}
+	case "logvalues": // a bucket for each value kept apart, named by its revision
+		if e.bucket && len(e.key) == 8 {
+			s.visitBucket(e.value, "logvalues/"+string(e.key), depth)
 		}
 	case "kv":
 		if !e.bucket && isRecord(e.key, e.value) {
@@ -112,6 +118,10 @@ func (s *salvager) entry(bucket string, e leafElement, depth int) {
 	case "log":
 		if ev, ok := eventOf(e); ok {
 			s.events[ev.Rev] = ev
+		}
+	default:
+		if rev, ok := strings.CutPrefix(bucket, "logvalues/"); ok && !e.bucket && string(e.key) == string(valueKey) && validJSON(e.value) {
+			s.values[revOf([]byte(rev))] = bytes.Clone(e.value)
 		}
 	case "meta":
 		switch string(e.key) {
@@ -207,8 +217,9 @@ func eventOf(e leafElement) (Event, bool) {
 	if len(e.key) != 8 || e.bucket {
 		return Event{}, false
 	}
-	ev, ok := decodeEvent(revOf(e.key), e.value)
-	if !ok || ev.Rev <= 0 || ev.Rev >= 1<<56 || checkKey(ev.Key) != nil || ev.Type == EventPut && !validJSON(ev.Value) {
+	// A value kept apart (Value nil here) is found in the logvalues bucket.
+	ev, ok := decodeEvent(revOf(e.key), e.value, nil)
+	if !ok || ev.Rev <= 0 || ev.Rev >= 1<<56 || checkKey(ev.Key) != nil || ev.Type == EventPut && !isApart(e.value) && !validJSON(ev.Value) {
 		return Event{}, false
 	}
 	return ev, true

@@ -72,9 +72,10 @@ func (s *Store) changesAfter(prefix string, afterRev int64) ([]Event, int64, err
 	err := s.view(func(tx *bolt.Tx) error {
 		seen = max(seen, getInt(tx.Bucket(bucketMeta), keyRev))
 		c := tx.Bucket(bucketLog).Cursor()
+		values := tx.Bucket(bucketLogValues)
 		p := []byte(prefix)
 		for k, v := c.Seek(revKey(afterRev + 1)); k != nil; k, v = c.Next() {
-			e, ok := decodeEvent(revOf(k), v)
+			e, ok := decodeEvent(revOf(k), v, values)
 			if !ok || !bytes.HasPrefix([]byte(e.Key), p) {
 				continue
 			}
