@@ -213,14 +213,7 @@ func appendCaller(b []byte, c *rpc.Caller) []byte {
 	}
 	b = jsonfast.AppendString(append(b, `,"login":`...), c.Login)
 	if len(c.Tags) > 0 {
-		b = append(b, `,"tags":[`...)
-		for i, t := range c.Tags {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = jsonfast.AppendString(b, t)
-		}
-		b = append(b, ']')
+		b = jsonfast.AppendStrings(append(b, `,"tags":`...), c.Tags)
 	}
 	if c.Addr != "" {
 		b = jsonfast.AppendString(append(b, `,"addr":`...), c.Addr)

@@ -19,8 +19,8 @@
 //     so on invalid input they never panic but may accept it. A caller that
 //     cannot validate first (a reply read by a client) must validate what
 //     it keeps, as rpc does when it decodes a result into the caller's type.
-//   - The encoders (AppendString, AppendFloat) write the bytes json.Marshal
-//     writes for the same value.
+//   - The encoders (AppendString, AppendStrings, AppendFloat) write the
+//     bytes json.Marshal writes for the same value.
 //   - Depth is the nesting depth of valid JSON.
 //
 // fuzz_test.go holds each entry point to this against encoding/json;

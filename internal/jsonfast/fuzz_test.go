@@ -40,8 +40,8 @@ func FuzzCheck(f *testing.F) {
 }
 
 // FuzzStrings: a string Verbatim passes encodes as itself; AppendString
-// writes what json.Marshal writes; a string StringEnd calls plain, and
-// PlainString's value, decode as encoding/json decodes them.
+// and AppendStrings write what json.Marshal writes; a string StringEnd
+// calls plain, and PlainString's value, decode as encoding/json decodes them.
 func FuzzStrings(f *testing.F) {
 	for _, s := range []string{"", "x", "plain text of some length, more than sixteen bytes", `a"b`, `a\b`, "<b>", "&amp;",
 		"tab\there", "nul\x00", "é", "\xff", "\u2028", `\"`, `ends with \\`} {
@@ -54,6 +54,12 @@ func FuzzStrings(f *testing.F) {
 		}
 		if got := AppendString([]byte("x"), s); string(got) != "x"+string(want) {
 			t.Fatalf("AppendString(%q) = %s, json.Marshal %s", s, got[1:], want)
+		}
+		for _, ss := range [][]string{nil, {}, {s}, {s, s[:len(s)/2], ""}} {
+			want, _ := json.Marshal(ss)
+			if got := AppendStrings(nil, ss); string(got) != string(want) {
+				t.Fatalf("AppendStrings(%q) = %s, json.Marshal %s", ss, got, want)
+			}
 		}
 		raw := []byte(`"` + s + `"`)
 		end, plain := StringEnd(raw, 0)

@@ -109,6 +109,22 @@ func AppendString(b []byte, s string) []byte {
 	return append(b, q...)
 }
 
+// AppendStrings appends ss as json.Marshal writes a []string, with null
+// for a nil slice.
+func AppendStrings(b []byte, ss []string) []byte {
+	if ss == nil {
+		return append(b, "null"...)
+	}
+	b = append(b, '[')
+	for i, s := range ss {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = AppendString(b, s)
+	}
+	return append(b, ']')
+}
+
 // AppendFloat appends f as json.Marshal writes it; f must be finite (a
 // NaN or an infinity json.Marshal refuses appends nothing).
 func AppendFloat(b []byte, f float64) []byte {

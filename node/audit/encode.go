@@ -18,14 +18,7 @@ func appendRecord(b []byte, r Record) []byte {
 	b = appendField(b, "node", r.Node)
 	b = appendField(b, "login", r.Login)
 	if len(r.Tags) > 0 {
-		b = append(b, `,"tags":[`...)
-		for i, t := range r.Tags {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = jsonfast.AppendString(b, t)
-		}
-		b = append(b, ']')
+		b = jsonfast.AppendStrings(append(b, `,"tags":`...), r.Tags)
 	}
 	b = appendField(b, "addr", r.Addr)
 	b = appendField(b, "method", r.Method)
