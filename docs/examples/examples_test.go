@@ -114,13 +114,7 @@ func (b *lockedBuffer) String() string {
 // cafe.py calling them through the other with five processes of 1000
 // get + inc each.
 func TestSeedProgramsInPython(t *testing.T) {
-	python, err := exec.LookPath("python3")
-	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatal("python3 is not installed; .ci/run installs it")
-		}
-		t.Skip("no python3")
-	}
+	python := needPython(t)
 	dir := t.TempDir()
 	meshrpc := build(t, dir, "github.com/meshrpc/meshrpc/cmd/meshrpc")
 	dn := meshtest.Net(t, devnet.Config{})
@@ -193,13 +187,7 @@ func serve(t *testing.T, meshrpc string, dn *devnet.Net, hostname, stateDir stri
 // TestPythonProviderOutlivesItsNode: a program that provides through
 // `meshrpc serve` provides again when the node restarts.
 func TestPythonProviderOutlivesItsNode(t *testing.T) {
-	python, err := exec.LookPath("python3")
-	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatal("python3 is not installed; .ci/run installs it")
-		}
-		t.Skip("no python3")
-	}
+	python := needPython(t)
 	dir := t.TempDir()
 	meshrpc := build(t, dir, "github.com/meshrpc/meshrpc/cmd/meshrpc")
 	dn := meshtest.Net(t, devnet.Config{})
@@ -242,13 +230,7 @@ func TestPythonProviderOutlivesItsNode(t *testing.T) {
 // TestPythonModule runs meshrpc.py's own tests (test_meshrpc.py) against a
 // `meshrpc serve` on a devnet.
 func TestPythonModule(t *testing.T) {
-	python, err := exec.LookPath("python3")
-	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatal("python3 is not installed; .ci/run installs it")
-		}
-		t.Skip("no python3")
-	}
+	python := needPython(t)
 	dir := t.TempDir()
 	meshrpc := build(t, dir, "github.com/meshrpc/meshrpc/cmd/meshrpc")
 	dn := meshtest.Net(t, devnet.Config{})
@@ -267,4 +249,17 @@ func TestPythonModule(t *testing.T) {
 		t.Fatalf("python3 -m unittest test_meshrpc: %v\n%s", err, out)
 	}
 	t.Logf("%s", out)
+}
+
+// needPython returns python3's path, or skips the test where there is none
+// (CI installs it: there the test fails instead).
+func needPython(t *testing.T) string {
+	python, err := exec.LookPath("python3")
+	if err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatal("python3 is not installed; .ci/run installs it")
+		}
+		t.Skip("no python3")
+	}
+	return python
 }
