@@ -77,6 +77,9 @@ was. SIGINT or SIGTERM drains the calls in flight and closes the store cleanly.`
 
 func runServe(ctx context.Context, opts *serveOptions, portSet bool) error {
 	node.LimitMemory()
+	// serve starts no children but the programs it exposes: their
+	// descendants that escape the process group are its own to end.
+	command.AdoptOrphans() // Linux only; elsewhere the group kill is all
 	// Catch SIGHUP from the start: its default would end the process.
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -28,6 +29,12 @@ const greetConfig = `{
 			"name": "greet",
 			"argv": ["printf", "hello %s\n", "{name}"],
 			"params": [{"name": "name"}],
+		},
+		// Leaves a daemon that left its process group and cleared its
+		// environment, and prints its pid.
+		{
+			"name": "daemon",
+			"argv": ["sh", "-c", "pid=$(env -i setsid -f sh -c 'echo $$; exec sleep 601 >/dev/null 2>&1 </dev/null'); echo $pid"],
 		},
 	],
 }
@@ -59,6 +66,18 @@ func TestServeProgramsFromConfigAndExpose(t *testing.T) {
 	r = call("fail", "--raw")
 	if r.code != 1 || r.stderr != "oops\nmeshrpc: fail on home: exit status 3\n" {
 		t.Fatalf("fail: %+v", r)
+	}
+
+	// What a program leaves running ends with the call, even a daemon
+	// that cleared its environment (serve adopts orphans, on Linux).
+	if r = call("daemon", "--raw"); r.code != 0 {
+		t.Fatalf("daemon: %+v", r)
+	}
+	if pid, err := strconv.Atoi(strings.TrimSpace(r.stdout)); err != nil {
+		t.Fatalf("daemon printed %q", r.stdout)
+	} else if stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid)); err == nil {
+		syscall.Kill(pid, syscall.SIGKILL)
+		t.Errorf("the daemon is left after its call: %s", stat)
 	}
 
 	// A good reload: greet goes, hello comes; the --expose procedures stay.

@@ -59,12 +59,14 @@ func (s *Spec) run(ctx context.Context, argv []string, extraEnv []string) (*Resu
 	cmd.WaitDelay = time.Second
 
 	start := time.Now()
-	if err := cmd.Start(); err != nil {
+	if err := startProgram(cmd, run); err != nil {
 		return nil, fmt.Errorf("%w: %v", errProgram, err)
 	}
 	err = cmd.Wait()
+	programEnded(cmd, run)
 	killProcessGroup(cmd) // whatever the program left running ends with the call
 	sweep(run)            // and so do its descendants that left the group (setsid)
+	killOrphans()         // and those that also cleared their environment
 	elapsed := time.Since(start)
 
 	if ctx.Err() != nil {
