@@ -11,8 +11,11 @@ import (
 	"time"
 
 	"github.com/meshrpc/meshrpc/internal/poll"
+	"github.com/meshrpc/meshrpc/mesh"
 	"github.com/meshrpc/meshrpc/mesh/devnet"
 	"github.com/meshrpc/meshrpc/mesh/meshtest"
+	"github.com/meshrpc/meshrpc/node/api"
+	"github.com/meshrpc/meshrpc/rpc"
 )
 
 func TestEscapeMakesOneCellOfAnyText(t *testing.T) {
@@ -99,5 +102,58 @@ func TestPeerChosenTextIsPrintedEscaped(t *testing.T) {
 	}
 	if r := run(t, dn.ControlURL(), "--state-dir", home, "ls", "home"); !strings.Contains(r.stdout, `says x\x1b[2J\nforged\trow`) {
 		t.Errorf("ls: %+v", r)
+	}
+}
+
+// hostileText holds what a terminal or a table would take for structure:
+// tabs and newlines, a forged row, CSI sequences, C1 controls and a bidi
+// override.
+const hostileText = "v1\tforged\nlaptop (user-1@example.com) kv.delete backups/all ok\x1b[1A\x1b[2K\u009b2J\u202eexe"
+
+// A peer on the tailnet answers meshrpc's calls with text of its choosing:
+// uname, peers and whoami print it escaped, one row per peer, and an error
+// message it sends reaches the terminal as one escaped line.
+func TestHostilePeersAnswersArePrintedEscaped(t *testing.T) {
+	dn := meshtest.Net(t, devnet.Config{})
+	reg := rpc.NewRegistry()
+	rpc.RegisterFunc(reg, "sys.uname", func() api.Uname {
+		return api.Uname{Sysname: hostileText, Nodename: hostileText, Release: hostileText, Version: hostileText, Machine: hostileText}
+	})
+	rpc.RegisterFunc(reg, "sys.info", func() api.Info { return api.Info{Node: hostileText, Version: hostileText, Methods: 3} })
+	capValue, _ := json.Marshal(hostileText)
+	rpc.RegisterFunc(reg, "sys.whoami", func() rpc.Caller {
+		return rpc.Caller{Node: hostileText, Login: hostileText, Tags: []string{hostileText}, Caps: map[string][]json.RawMessage{hostileText: {capValue}}}
+	})
+	rpc.RegisterFunc(reg, "fail", func() error { return rpc.Errorf(-32000, "%s", hostileText) })
+	hostile := meshtest.Join(t, dn, mesh.Config{Hostname: "hostile"})
+	ln, err := hostile.Listen("tcp", ":4343")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := rpc.NewServer(rpc.Config{Registry: reg})
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+
+	cafe := []string{"--hostname", "cafe", "--state-dir", filepath.Join(t.TempDir(), "cafe")}
+	controls := func(s string) bool {
+		return strings.ContainsFunc(s, func(c rune) bool { return c < ' ' && c != '\n' || c >= 0x7f && c <= 0x9f || c == '\u202e' })
+	}
+	for _, c := range []struct {
+		args []string
+		rows int // lines of stdout
+	}{
+		{[]string{"uname", "hostile"}, 2},
+		{[]string{"peers"}, 2},             // the header and hostile (cafe is this command)
+		{[]string{"whoami", "hostile"}, 4}, // node, login, tags, grant
+		{[]string{"call", "hostile", "fail"}, 0},
+	} {
+		r := run(t, dn.ControlURL(), append(cafe, c.args...)...)
+		lines := strings.Count(r.stdout, "\n")
+		if controls(r.stdout) || controls(r.stderr) || lines != c.rows || strings.Count(r.stderr, "\n") > 1 {
+			t.Errorf("%s printed a control character or a forged row (%d lines, want %d):\nstdout %q\nstderr %q", c.args, lines, c.rows, r.stdout, r.stderr)
+		}
+		if !strings.Contains(r.stdout+r.stderr, `v1\tforged\nlaptop`) {
+			t.Errorf("%s did not show the peer's text escaped: %+v", c.args, r)
+		}
 	}
 }
