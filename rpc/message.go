@@ -42,10 +42,11 @@ func decodeBody(body []byte, maxDepth, maxBatch int) (reqs []request, batch bool
 	if !utf8.Valid(body) {
 		return nil, false, &Error{Code: CodeParseError, Message: "parse error: the request body is not valid UTF-8"}
 	}
-	if !jsonfast.Valid(body) {
+	depth, valid := jsonfast.ValidDepth(body)
+	if !valid {
 		return nil, false, &Error{Code: CodeParseError, Message: "parse error: the request body is not valid JSON" + syntaxHint(body)}
 	}
-	if depth := jsonfast.Depth(body); depth > maxDepth {
+	if depth > maxDepth {
 		return nil, false, &Error{Code: CodeInvalidRequest, Message: fmt.Sprintf("invalid request: JSON nested %d deep, more than the limit of %d", depth, maxDepth)}
 	}
 	body = bytes.TrimSpace(body)

@@ -1,10 +1,10 @@
 package rpc
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
-	"io"
 	"net/http"
 	"net/netip"
 	"sync"
@@ -196,8 +196,16 @@ func readMessage(ctx context.Context, conn *websocket.Conn, within time.Duration
 	defer late.Stop()
 	budget.r = r
 	defer budget.refund()
-	data, err := io.ReadAll(budget)
-	return typ, data, err
+	// Read into a pooled buffer, then copy once into a slice of the
+	// message's size, which the handlers keep: io.ReadAll would allocate
+	// (and zero) about twice a large message in growing chunks.
+	buf := bufPool.Get().(*bytes.Buffer)
+	defer putBuf(buf)
+	buf.Reset()
+	if _, err := buf.ReadFrom(budget); err != nil {
+		return typ, nil, err
+	}
+	return typ, bytes.Clone(buf.Bytes()), nil
 }
 
 // unpack returns the requests of a message: under PackSubprotocol, an

@@ -51,15 +51,16 @@ func BenchmarkVersusEncodingJSON(b *testing.B) {
 				json.Unmarshal(params, &m)
 			}
 		})
-		b.Run(name("depth", "jsonfast"), func(b *testing.B) {
+		b.Run(name("valid-depth", "jsonfast"), func(b *testing.B) {
 			b.SetBytes(int64(len(req)))
 			for range b.N {
-				Depth(req)
+				ValidDepth(req)
 			}
 		})
-		b.Run(name("depth", "encoding-json-tokens"), func(b *testing.B) {
+		b.Run(name("valid-depth", "encoding-json-tokens"), func(b *testing.B) {
 			b.SetBytes(int64(len(req)))
 			for range b.N {
+				json.Valid(req)
 				depthByTokens(req)
 			}
 		})

@@ -8,8 +8,9 @@
 //
 // Every function here agrees with encoding/json or declines:
 //
-//   - Valid and Check agree with json.Valid on every input (and Check's
-//     compact with json.Compact leaving its input unchanged).
+//   - Valid, Check and ValidDepth agree with json.Valid on every input
+//     (Check's compact with json.Compact leaving its input unchanged, and
+//     ValidDepth's depth with the nesting of encoding/json's tokens).
 //   - The decoders (SplitArray, SplitObject, EachMember, Member,
 //     PlainString, PlainInt, StringEnd's plain) either give what
 //     json.Unmarshal gives for the same input or report false, and the
@@ -21,7 +22,6 @@
 //     it keeps, as rpc does when it decodes a result into the caller's type.
 //   - The encoders (AppendString, AppendStrings, AppendFloat) write the
 //     bytes json.Marshal writes for the same value.
-//   - Depth is the nesting depth of valid JSON.
 //
 // fuzz_test.go holds each entry point to this against encoding/json;
 // BenchmarkVersusEncodingJSON shows what each buys. The day encoding/json

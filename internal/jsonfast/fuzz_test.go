@@ -11,8 +11,9 @@ import (
 // Every entry point against encoding/json (the package's contract). The
 // seeds run as unit tests; `go test -fuzz FuzzX` explores further.
 
-// FuzzCheck: Valid agrees with json.Valid on every input, and compact with
-// json.Compact leaving the input unchanged.
+// FuzzCheck: Check and ValidDepth agree with json.Valid on every input,
+// compact with json.Compact leaving the input unchanged, and the depth with
+// encoding/json's tokens.
 func FuzzCheck(f *testing.F) {
 	for _, s := range []string{``, ` `, `0`, `-0`, `01`, `-`, `1.`, `1.5e+3`, `1E-2`, `.5`, `1e`, `true`, `tru`, `nulll`,
 		`"a"`, `"\u00e9\n\"\\\/\b\f\r\t"`, `"\x"`, `"\u12g4"`, "\"tab\there\"", `"\xff"`, `"unterminated`, `"a\"`,
@@ -26,8 +27,15 @@ func FuzzCheck(f *testing.F) {
 		if want := json.Valid(b); valid != want {
 			t.Fatalf("Check(%q) valid = %v, json.Valid %v", b, valid, want)
 		}
+		depth, valid2 := ValidDepth(b)
+		if valid2 != valid {
+			t.Fatalf("ValidDepth(%q) valid = %v, Check %v", b, valid2, valid)
+		}
 		if !valid {
 			return
+		}
+		if want := depthByTokens(b); depth != want {
+			t.Fatalf("ValidDepth(%q) = %d, encoding/json's tokens say %d", b, depth, want)
 		}
 		var buf bytes.Buffer
 		if err := json.Compact(&buf, b); err != nil {
@@ -41,7 +49,8 @@ func FuzzCheck(f *testing.F) {
 
 // FuzzStrings: a string Verbatim passes encodes as itself; AppendString
 // and AppendStrings write what json.Marshal writes; a string StringEnd
-// calls plain, and PlainString's value, decode as encoding/json decodes them.
+// calls plain, and PlainString's value, decode as encoding/json decodes
+// them; skipString ends a valid string where StringEnd does.
 func FuzzStrings(f *testing.F) {
 	for _, s := range []string{"", "x", "plain text of some length, more than sixteen bytes", `a"b`, `a\b`, "<b>", "&amp;",
 		"tab\there", "nul\x00", "é", "\xff", "\u2028", `\"`, `ends with \\`} {
@@ -76,6 +85,11 @@ func FuzzStrings(f *testing.F) {
 		var dec string
 		if p, ok := PlainString(raw); ok && json.Valid(raw) && (json.Unmarshal(raw, &dec) != nil || dec != p) {
 			t.Fatalf("PlainString(%q) = %q, encoding/json %q", raw, p, dec)
+		}
+		// skipString finds the same end as StringEnd, without its checks,
+		// wherever the input is valid, and never panics elsewhere.
+		if skip := skipString(raw, 0); json.Valid(raw) && skip != end {
+			t.Fatalf("skipString(%q) = %d, StringEnd %d", raw, skip, end)
 		}
 	})
 }
@@ -125,13 +139,10 @@ func FuzzSplit(f *testing.F) {
 		if p, ok := PlainInt(bytes.TrimSpace(raw)); ok && (json.Unmarshal(raw, &n) != nil || n != p) {
 			t.Fatalf("PlainInt(%q) = %d, encoding/json %d", raw, p, n)
 		}
-		if got, want := Depth(raw), depthByTokens(raw); got != want {
-			t.Fatalf("Depth(%q) = %d, encoding/json's tokens say %d", raw, got, want)
-		}
 	})
 }
 
-// depthByTokens is Depth the slow way: encoding/json's tokens.
+// depthByTokens is ValidDepth's depth the slow way: encoding/json's tokens.
 func depthByTokens(raw []byte) int {
 	d := json.NewDecoder(bytes.NewReader(raw))
 	depth, deepest := 0, 0

@@ -149,10 +149,25 @@ func SkipSpace(data []byte, i int) int {
 }
 
 // skipString returns the index after the string starting at data[i] ('"'),
-// or -1.
+// or -1. It only finds the closing quote: unlike StringEnd it does not look
+// for control characters, which valid input has none of.
 func skipString(data []byte, i int) int {
-	end, _ := StringEnd(data, i)
-	return end
+	for j := i + 1; j <= len(data); {
+		q := bytes.IndexByte(data[j:], '"')
+		if q < 0 {
+			return -1
+		}
+		// The quote is escaped when an odd run of backslashes precedes it.
+		n := 0
+		for k := j + q - 1; k > i && data[k] == '\\'; k-- {
+			n++
+		}
+		if n%2 == 0 {
+			return j + q + 1
+		}
+		j += q + 1
+	}
+	return -1
 }
 
 // SkipValue returns the index after the JSON value starting at data[i], or
@@ -194,25 +209,4 @@ func SkipValue(data []byte, i int) int {
 		return -1
 	}
 	return j
-}
-
-// Depth is the deepest nesting of objects and arrays in valid JSON.
-func Depth(b []byte) int {
-	depth, deepest := 0, 0
-	for i := 0; i < len(b); i++ {
-		switch b[i] {
-		case '"':
-			end, _ := StringEnd(b, i)
-			if end < 0 {
-				return deepest
-			}
-			i = end - 1
-		case '{', '[':
-			depth++
-			deepest = max(deepest, depth)
-		case '}', ']':
-			depth--
-		}
-	}
-	return deepest
 }

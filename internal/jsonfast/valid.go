@@ -18,24 +18,39 @@ func Valid(b []byte) bool {
 // bytes. Long strings are crossed with bytes.IndexByte.
 func Check(b []byte) (valid, compact bool) {
 	c := checker{b: b, compact: true}
+	valid = c.check()
+	return valid, valid && c.compact
+}
+
+// ValidDepth reports whether b is one valid JSON value, as json.Valid
+// does, and, when it is, how deeply its objects and arrays nest (0 for a
+// scalar): a request's check and its nesting limit in one pass.
+func ValidDepth(b []byte) (depth int, valid bool) {
+	c := checker{b: b}
+	valid = c.check()
+	return c.deepest, valid
+}
+
+// checker is Check's state: the open containers, the deepest they went,
+// and whether a space was skipped.
+type checker struct {
+	b       []byte
+	stack   []byte // '{' or '['
+	deepest int
+	compact bool
+}
+
+func (c *checker) check() bool {
 	i, ok := c.space(0), true
 	for ok {
 		if i, ok = c.value(i); ok {
 			var done bool
 			if i, done, ok = c.next(i); done {
-				return ok, ok && c.compact
+				return ok
 			}
 		}
 	}
-	return false, false
-}
-
-// checker is Check's state: the open containers, and whether a space was
-// skipped.
-type checker struct {
-	b       []byte
-	stack   []byte // '{' or '['
-	compact bool
+	return false
 }
 
 func (c *checker) space(i int) int {
@@ -62,6 +77,7 @@ func (c *checker) value(i int) (int, bool) {
 			return 0, false
 		}
 		c.stack = append(c.stack, ch)
+		c.deepest = max(c.deepest, len(c.stack))
 		i = c.space(i + 1)
 		if i < len(b) && b[i] == ch+2 { // '}' is '{'+2, ']' is '['+2
 			c.stack = c.stack[:len(c.stack)-1]
