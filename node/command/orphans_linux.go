@@ -1,7 +1,6 @@
 package command
 
 import (
-	"bytes"
 	"os"
 	"strconv"
 	"syscall"
@@ -34,28 +33,38 @@ func AdoptOrphans() error {
 // killOrphans kills and reaps the children of this process that it did
 // not start as programs, once it has adopted orphans. An orphan's own
 // children become orphans as it dies, so it looks again until none is
-// left.
+// left. The lock is held while orphans are told from programs and killed,
+// not while they are reaped, so a program starting meanwhile never waits
+// for that.
 func killOrphans() {
+	for range 10 {
+		killed := killUnknownChildren()
+		if len(killed) == 0 {
+			return
+		}
+		for _, pid := range killed {
+			reap(pid)
+		}
+	}
+}
+
+// killUnknownChildren kills this process's children that are neither a
+// program under way nor carry the marker of one, and returns their pids.
+func killUnknownChildren() (killed []int) {
 	programs.Lock()
 	defer programs.Unlock()
 	if !programs.adopting {
-		return
+		return nil
 	}
 	self := os.Getpid()
-	for range 10 {
-		found := false
-		for _, pid := range childrenOf(self) {
-			if programs.live[pid] != nil || carriesLiveMarker(pid) {
-				continue
-			}
-			syscall.Kill(pid, syscall.SIGKILL)
-			reap(pid)
-			found = true
+	for _, pid := range childrenOf(self) {
+		if programs.live[pid] != nil || procEnvironHas(strconv.Itoa(pid), func(entry []byte) bool { return programs.markers[string(entry)] > 0 }) {
+			continue
 		}
-		if !found {
-			return
-		}
+		syscall.Kill(pid, syscall.SIGKILL)
+		killed = append(killed, pid)
 	}
+	return killed
 }
 
 // childrenOf lists the processes whose parent is pid, from /proc.
@@ -70,32 +79,11 @@ func childrenOf(pid int) []int {
 		if err != nil {
 			continue
 		}
-		stat, err := os.ReadFile("/proc/" + e.Name() + "/stat")
-		// pid (comm) STATE PPID ...: comm may hold spaces and parentheses.
-		i := bytes.LastIndexByte(stat, ')')
-		if err != nil || i < 0 {
-			continue
-		}
-		if f := bytes.Fields(stat[i+1:]); len(f) > 1 && string(f[1]) == strconv.Itoa(pid) {
+		if _, ppid, ok := procStat(e.Name()); ok && ppid == pid {
 			children = append(children, child)
 		}
 	}
 	return children
-}
-
-// carriesLiveMarker reports whether pid's environment holds the marker of
-// a run under way.
-func carriesLiveMarker(pid int) bool {
-	env, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/environ")
-	if err != nil {
-		return false
-	}
-	for _, kv := range bytes.Split(env, []byte{0}) {
-		if programs.markers[string(kv)] > 0 {
-			return true
-		}
-	}
-	return false
 }
 
 // reap waits, for a second at most, for the killed child pid to end, and

@@ -1,7 +1,6 @@
 package command
 
 import (
-	"bytes"
 	"os"
 	"strconv"
 	"syscall"
@@ -14,7 +13,6 @@ import (
 // descendant that cleared its environment escapes it; a cgroup would not
 // let it, but needs a delegated cgroup tree this node may not have.
 func sweep(marker string) {
-	want := append([]byte(marker), 0)
 	uid, self := os.Getuid(), os.Getpid()
 	var killed []string
 	for range 10 {
@@ -30,8 +28,7 @@ func sweep(marker string) {
 			if fi, err := e.Info(); err != nil || int(fi.Sys().(*syscall.Stat_t).Uid) != uid {
 				continue
 			}
-			env, err := os.ReadFile("/proc/" + e.Name() + "/environ")
-			if err != nil || !bytes.Contains(append([]byte{0}, env...), append([]byte{0}, want...)) {
+			if !procEnvironHas(e.Name(), func(entry []byte) bool { return string(entry) == marker }) {
 				continue
 			}
 			if syscall.Kill(pid, syscall.SIGKILL) == nil {
@@ -52,12 +49,7 @@ func sweep(marker string) {
 // zombie or gone: a kill is delivered asynchronously.
 func waitDead(pid string) {
 	for range 1000 {
-		stat, err := os.ReadFile("/proc/" + pid + "/stat")
-		if err != nil {
-			return
-		}
-		// pid (comm) STATE ...: comm may hold spaces and parentheses.
-		if i := bytes.LastIndexByte(stat, ')'); i < 0 || i+2 >= len(stat) || stat[i+2] == 'Z' || stat[i+2] == 'X' {
+		if state, _, ok := procStat(pid); !ok || state == 'Z' || state == 'X' {
 			return
 		}
 		time.Sleep(time.Millisecond)
