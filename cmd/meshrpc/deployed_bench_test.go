@@ -57,9 +57,9 @@ func BenchmarkDeployed(b *testing.B) {
 	b.Run("raw-pingpong-64B", func(b *testing.B) { benchRawExchange(b, cli, floor, 64, 64) })
 	b.Run("commit-2x4KiB-fdatasync", func(b *testing.B) { benchCommit(b, stateDir) })
 	for _, conc := range []int{1, 5, 64} {
-		b.Run(fmt.Sprintf("nethttp-nothing/conc=%d", conc), func(b *testing.B) { benchPing(b, nethttp, conc) })
-		b.Run(fmt.Sprintf("post-ping/conc=%d", conc), func(b *testing.B) { benchPing(b, post, conc) })
-		b.Run(fmt.Sprintf("stream-ping/conc=%d", conc), func(b *testing.B) { benchPing(b, stream, conc) })
+		b.Run(fmt.Sprintf("nethttp-nothing/conc=%d", conc), func(b *testing.B) { benchPing(b, nethttp, conc, floorCPU) })
+		b.Run(fmt.Sprintf("post-ping/conc=%d", conc), func(b *testing.B) { benchPing(b, post, conc, homeCPU) })
+		b.Run(fmt.Sprintf("stream-ping/conc=%d", conc), func(b *testing.B) { benchPing(b, stream, conc, homeCPU) })
 	}
 	b.Run("seed/stream", func(b *testing.B) { benchSeed(b, stream) })
 	b.Run("seed/post", func(b *testing.B) { benchSeed(b, post) })
@@ -98,10 +98,11 @@ func peerAddr(b testing.TB, cli *mesh.Node, name string) string {
 }
 
 // benchPing makes b.N sys.ping calls from conc goroutines; against the
-// floor's do-nothing server, any method answers.
-func benchPing(b *testing.B, c *rpc.Client, conc int) {
+// floor's do-nothing server, any method answers. cpu is the serving
+// peer's CPU time.
+func benchPing(b *testing.B, c *rpc.Client, conc int, cpu func() time.Duration) {
 	ctx := context.Background()
-	runCalls(b, conc, func() error { return c.Call(ctx, "sys.ping", nil, nil) })
+	runCalls(b, conc, func() error { return c.Call(ctx, "sys.ping", nil, nil) }, cpu)
 }
 
 // benchSeed is the original's workload, b.N times: 5 clients, each making
