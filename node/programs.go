@@ -285,6 +285,8 @@ func (p *program) procedure(decl api.Provided) (*rpc.Procedure, error) {
 		Timeout:  time.Duration(decl.TimeoutMs) * time.Millisecond,
 		Provider: p.String(),
 		Handler:  provided{p: p, name: decl.Name, params: params},
+		// ask returns when the caller's context ends.
+		HonorsDeadline: true,
 	}, nil
 }
 

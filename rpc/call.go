@@ -271,9 +271,10 @@ func (s *Server) authorize(ctx context.Context, caller Caller, a Access) (Grant,
 	return g, nil
 }
 
-// invokeWithin runs the bound call on its own goroutine within the call's
-// timeout, calling done with its outcome even when the caller has stopped
-// waiting for it.
+// invokeWithin runs the bound call within the call's timeout, calling done
+// with its outcome even when the caller has stopped waiting for it. A
+// handler that may overstay its context runs on a goroutine of its own; one
+// that HonorsDeadline runs on the caller's.
 func (s *Server) invokeWithin(ctx context.Context, in incoming, proc *Procedure, bound boundCall, done func(result)) result {
 	timeout := s.cfg.DefaultTimeout
 	if proc.Timeout > 0 {
@@ -286,6 +287,15 @@ func (s *Server) invokeWithin(ctx context.Context, in incoming, proc *Procedure,
 	defer cancel()
 
 	s.inflight.Add(1)
+	if proc.HonorsDeadline {
+		res := s.invoke(ctx, proc.Name, bound)
+		if res.err != nil && ctx.Err() != nil {
+			res = ended(in, proc, timeout)
+		}
+		done(res)
+		s.inflight.Add(-1)
+		return res
+	}
 	resc := make(chan result, 1)
 	go func() {
 		res := s.invoke(ctx, proc.Name, bound) // it recovers the handler's panics
@@ -297,11 +307,17 @@ func (s *Server) invokeWithin(ctx context.Context, in incoming, proc *Procedure,
 	case res := <-resc:
 		return res
 	case <-ctx.Done():
-		if in.ctx.Err() != nil {
-			return result{err: &Error{Code: CodeUnavailable, Message: "the caller went away"}}
-		}
-		return result{err: &Error{Code: CodeDeadlineExceeded, Message: fmt.Sprintf("deadline exceeded: %s did not finish within %v", proc.Name, timeout)}}
+		return ended(in, proc, timeout)
 	}
+}
+
+// ended is the outcome of a call whose context ended before its handler
+// answered: the caller left, or the deadline passed.
+func ended(in incoming, proc *Procedure, timeout time.Duration) result {
+	if in.ctx.Err() != nil {
+		return result{err: &Error{Code: CodeUnavailable, Message: "the caller went away"}}
+	}
+	return result{err: &Error{Code: CodeDeadlineExceeded, Message: fmt.Sprintf("deadline exceeded: %s did not finish within %v", proc.Name, timeout)}}
 }
 
 // invoke runs the handler, turning panics and errors into results.

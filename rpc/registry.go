@@ -56,6 +56,12 @@ type Procedure struct {
 	// Timeout bounds a call when the caller sets no shorter deadline; zero
 	// means the server's DefaultTimeout. A backup script may need minutes.
 	Timeout time.Duration
+	// HonorsDeadline: the handler returns as soon as its context ends (a
+	// program's procedure, which only waits for the program's answer, its
+	// context or the program's leaving). The server then runs it on the
+	// call's own goroutine rather than on one of its own, sparing each
+	// call a hand-over between goroutines.
+	HonorsDeadline bool
 	// Provider names who serves the procedure when it is not the node's
 	// own code: a program on the node's machine ("program seed (pid
 	// 4242)"). rpc.discover publishes it (package openrpc).
