@@ -272,9 +272,45 @@ func decodeRequest(line []byte) (req api.ProgramRequest, err error) {
 	}
 	if caller != nil && string(caller) != "null" {
 		req.Caller = new(rpc.Caller)
-		if err := json.Unmarshal(caller, req.Caller); err != nil {
-			return req, err
+		if !decodeCaller(caller, req.Caller) {
+			*req.Caller = rpc.Caller{}
+			if err := json.Unmarshal(caller, req.Caller); err != nil {
+				return req, err
+			}
 		}
 	}
 	return req, nil
+}
+
+// decodeCaller reads a caller as appendCaller writes it, without
+// reflection: it travels with every call. It reports false for anything
+// else (caps, escapes, a member it does not know), left to encoding/json.
+func decodeCaller(raw []byte, c *rpc.Caller) bool {
+	return jsonfast.EachMember(raw, func(key, val []byte) bool {
+		ok := true
+		switch string(key) {
+		case "node":
+			c.Node, ok = jsonfast.PlainString(val)
+		case "node_fqdn":
+			c.NodeFQDN, ok = jsonfast.PlainString(val)
+		case "login":
+			c.Login, ok = jsonfast.PlainString(val)
+		case "addr":
+			c.Addr, ok = jsonfast.PlainString(val)
+		case "tags":
+			var items []json.RawMessage
+			if items, ok = jsonfast.SplitArray(val); !ok {
+				return false
+			}
+			c.Tags = make([]string, len(items))
+			for i, item := range items {
+				if c.Tags[i], ok = jsonfast.PlainString(item); !ok {
+					return false
+				}
+			}
+		default:
+			ok = false
+		}
+		return ok
+	})
 }
