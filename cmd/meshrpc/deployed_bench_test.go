@@ -20,6 +20,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/meshrpc/meshrpc/internal/grpcecho"
 	"github.com/meshrpc/meshrpc/internal/poll"
 	"github.com/meshrpc/meshrpc/mesh"
 	"github.com/meshrpc/meshrpc/mesh/devnet"
@@ -34,7 +35,8 @@ import (
 // "home", the calling node in the benchmark's own process, and a raw tsnet
 // peer, "floor", re-executed from this test binary, which serves the
 // floors every figure is compared with: a TCP echo, a TCP exchange of
-// chosen sizes, and a JSON-RPC server over net/http that does nothing.
+// chosen sizes, a JSON-RPC server over net/http that does nothing, and
+// grpc-go's unary echo (internal/grpcecho).
 // All figures come from one run; .ci/bench prints their ratios and the
 // seed workload's bound. Each iteration of a seed sub-benchmark is the
 // original's whole workload (run those with -benchtime 1x); the others
@@ -53,6 +55,11 @@ func BenchmarkDeployed(b *testing.B) {
 	b.Cleanup(func() { post.Close() })
 	nethttp := rpc.NewClient(rpc.ClientConfig{Addr: floor + ":" + floorHTTPPort, Dial: cli.Dial})
 	b.Cleanup(func() { nethttp.Close() })
+	grpcc, err := grpcecho.Dial(floor+":"+floorGRPCPort, cli.Dial)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { grpcc.Close() })
 
 	b.Run("raw-pingpong-64B", func(b *testing.B) { benchRawExchange(b, cli, floor, 64, 64) })
 	b.Run("commit-2x4KiB-fdatasync", func(b *testing.B) { benchCommit(b, stateDir) })
@@ -60,6 +67,9 @@ func BenchmarkDeployed(b *testing.B) {
 		b.Run(fmt.Sprintf("nethttp-nothing/conc=%d", conc), func(b *testing.B) { benchPing(b, nethttp, conc, floorCPU) })
 		b.Run(fmt.Sprintf("post-ping/conc=%d", conc), func(b *testing.B) { benchPing(b, post, conc, homeCPU) })
 		b.Run(fmt.Sprintf("stream-ping/conc=%d", conc), func(b *testing.B) { benchPing(b, stream, conc, homeCPU) })
+		b.Run(fmt.Sprintf("grpc-echo/conc=%d", conc), func(b *testing.B) {
+			runCalls(b, conc, func() error { return grpcecho.Call(context.Background(), grpcc) }, floorCPU)
+		})
 	}
 	b.Run("seed/stream", func(b *testing.B) { benchSeed(b, stream) })
 	b.Run("seed/post", func(b *testing.B) { benchSeed(b, post) })
@@ -288,6 +298,7 @@ func runCalls(b *testing.B, conc int, call func() error, cpu ...func() time.Dura
 const (
 	floorTCPPort  = "7000"
 	floorHTTPPort = "8080"
+	floorGRPCPort = "7002"
 	floorEnv      = "MESHRPC_BENCH_FLOOR_CONTROL_URL"
 )
 
@@ -339,8 +350,8 @@ func processCPU(pid int) func() time.Duration {
 }
 
 // runFloor is the floor peer's whole life: join the devnet as "floor",
-// serve the raw exchange and the do-nothing JSON-RPC server, say "ready",
-// and leave when stdin closes.
+// serve the raw exchange, the do-nothing JSON-RPC server and grpc-go's
+// echo, say "ready", and leave when stdin closes.
 func runFloor() {
 	ctx := context.Background()
 	n, err := mesh.Join(ctx, mesh.Config{
@@ -363,6 +374,12 @@ func runFloor() {
 		os.Exit(1)
 	}
 	go http.Serve(web, http.HandlerFunc(answerNothing))
+	g, err := n.Listen("tcp", ":"+floorGRPCPort)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "floor:", err)
+		os.Exit(1)
+	}
+	grpcecho.Serve(g)
 	fmt.Println("ready")
 	io.Copy(io.Discard, os.Stdin)
 	n.Close()
