@@ -284,6 +284,32 @@ func TestProgramProtocolHoldsAgainstBadPrograms(t *testing.T) {
 		}
 	})
 
+	t.Run("a program that stops reading costs each caller no more than its deadline", func(t *testing.T) {
+		// Its procedure's own timeout is a second; the callers set none.
+		p, w := connectProgram(t, dir, `{"meshrpc":"program/1","name":"deaf","provide":[{"name":"deaf.echo","timeout_ms":1000,"params":[{"name":"text","schema":{"type":"string"}}]}]}`)
+		if w.Error != nil {
+			t.Fatal(w.Error)
+		}
+		t.Cleanup(func() { p.conn.Close(); waitProvided(t, home, "deaf.echo", false) })
+		big := strings.Repeat("x", 200<<10)
+		const calls = 8 // 1.6 MB of calls, more than the socket holds
+		errc := make(chan error, calls)
+		start := time.Now()
+		for range calls {
+			go func() { errc <- cafe.Call(ctx, "home", "deaf.echo", []any{big}, nil) }()
+		}
+		for range calls {
+			if err := <-errc; rpc.CodeOf(err) != rpc.CodeDeadlineExceeded {
+				t.Errorf("a call to a program that does not read: %v", err)
+			}
+		}
+		// The node gives up writing to the program after 10 s; the callers
+		// are answered at their calls' deadline.
+		if d := time.Since(start); d > 6*time.Second {
+			t.Errorf("the callers got their answers after %v, want about the procedure's 1 s timeout", d)
+		}
+	})
+
 	t.Run("a program that leaves mid-call", func(t *testing.T) {
 		p := slowProgram(t, dir, home)
 		errc := make(chan error, 1)

@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/meshrpc/meshrpc/internal/jsonfast"
@@ -41,10 +42,12 @@ type lineConn struct {
 	conn net.Conn
 	r    *bufio.Reader
 
-	wmu     sync.Mutex
-	pending []byte // lines waiting for the write under way
-	spare   []byte
-	writing bool // a sender is writing
+	wmu        sync.Mutex
+	pending    []byte // lines waiting for the write under way
+	spare      []byte
+	writing    bool            // a sender, or drain, is writing
+	closeAfter error           // set by finish: why to close once the write ends
+	raw        syscall.RawConn // the socket's, for writes that do not wait; nil for other conns
 
 	// inFlight counts the calls under way on the connection, either way;
 	// with more than one, a writer yields once before it writes.
@@ -59,7 +62,11 @@ func newLineConn(c net.Conn, r *bufio.Reader) *lineConn {
 	if r == nil {
 		r = bufio.NewReaderSize(c, 64<<10)
 	}
-	return &lineConn{conn: c, r: r, done: make(chan struct{})}
+	lc := &lineConn{conn: c, r: r, done: make(chan struct{})}
+	if sc, ok := c.(syscall.Conn); ok {
+		lc.raw, _ = sc.SyscallConn()
+	}
+	return lc
 }
 
 // readLine returns the next line without its newline. The slice is the
@@ -106,7 +113,6 @@ func (lc *lineConn) send(v any) bool {
 
 // sendLine is send for a line already encoded: compact JSON, no newline.
 func (lc *lineConn) sendLine(line []byte) bool {
-	var err error
 	lc.wmu.Lock()
 	if lc.closed() {
 		lc.wmu.Unlock()
@@ -130,26 +136,103 @@ func (lc *lineConn) sendLine(line []byte) bool {
 		runtime.Gosched()
 		lc.wmu.Lock()
 	}
-	for len(lc.pending) > 0 && err == nil {
+	return lc.flush()
+}
+
+// flush writes the pending lines; it is called with wmu held and releases
+// it. It writes what the socket takes at once: when the other side reads
+// slowly, a goroutine of its own finishes the write (drain), so that a
+// sender, which may be a call that must answer by its deadline, never
+// waits for the other side to read.
+func (lc *lineConn) flush() bool {
+	for len(lc.pending) > 0 {
 		buf := lc.pending
 		lc.pending = lc.spare[:0]
 		lc.wmu.Unlock()
-		lc.conn.SetWriteDeadline(time.Now().Add(programWriteTimeout))
-		_, err = lc.conn.Write(buf)
+		n, err := lc.writeNow(buf)
+		if err == nil && n < len(buf) {
+			go lc.drain(buf[n:])
+			return true
+		}
 		lc.wmu.Lock()
 		if cap(buf) <= 64<<10 { // keep a small buffer for next time, not a large one
 			lc.spare = buf[:0]
 		} else {
 			lc.spare = nil
 		}
+		if err != nil {
+			lc.stopWriting()
+			lc.close(err)
+			return false
+		}
 	}
-	lc.writing = false
-	lc.wmu.Unlock()
-	if err != nil {
-		lc.close(err)
-		return false
-	}
+	lc.stopWriting()
 	return true
+}
+
+// drain finishes a write the socket did not take at once, then writes the
+// lines sent meanwhile, allowing each write programWriteTimeout.
+func (lc *lineConn) drain(rest []byte) {
+	for {
+		lc.conn.SetWriteDeadline(time.Now().Add(programWriteTimeout))
+		_, err := lc.conn.Write(rest)
+		lc.conn.SetWriteDeadline(time.Time{})
+		lc.wmu.Lock()
+		if err != nil {
+			lc.stopWriting()
+			lc.close(err)
+			return
+		}
+		if len(lc.pending) == 0 {
+			lc.stopWriting()
+			return
+		}
+		// pending may share its array with spare: take it whole.
+		rest, lc.pending, lc.spare = lc.pending, nil, nil
+		lc.wmu.Unlock()
+	}
+}
+
+// stopWriting ends the write under way, with wmu held, and releases it;
+// a connection that finish left to this write closes now.
+func (lc *lineConn) stopWriting() {
+	lc.writing = false
+	why, closing := lc.closeAfter, lc.closeAfter != nil
+	lc.wmu.Unlock()
+	if closing {
+		lc.close(why)
+	}
+}
+
+// writeNow writes as much of buf as the socket takes without waiting. A
+// connection that is not a socket gets a plain write.
+func (lc *lineConn) writeNow(buf []byte) (int, error) {
+	if lc.raw == nil {
+		lc.conn.SetWriteDeadline(time.Now().Add(programWriteTimeout))
+		return lc.conn.Write(buf)
+	}
+	n := 0
+	var werr error
+	err := lc.raw.Write(func(fd uintptr) bool {
+		for n < len(buf) {
+			m, err := syscall.Write(int(fd), buf[n:])
+			switch {
+			case err == syscall.EINTR:
+				continue
+			case err == syscall.EAGAIN:
+				return true // full: drain waits for room
+			case err != nil:
+				werr = err
+				return true
+			}
+			n += m
+		}
+		return true
+	})
+	if err == nil {
+		err = werr
+	}
+	return n, err
 }
 
 func (lc *lineConn) closed() bool {
@@ -161,9 +244,17 @@ func (lc *lineConn) closed() bool {
 	}
 }
 
-// finish sends v as the last line and closes the connection with why.
+// finish sends v as the last line and closes the connection with why,
+// once the line is written.
 func (lc *lineConn) finish(v any, why error) {
 	lc.send(v)
+	lc.wmu.Lock()
+	if lc.writing { // drain writes it, then closes
+		lc.closeAfter = why
+		lc.wmu.Unlock()
+		return
+	}
+	lc.wmu.Unlock()
 	lc.close(why)
 }
 

@@ -12,6 +12,7 @@ import (
 	"net/netip"
 	"os"
 	"sync"
+	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -84,6 +85,16 @@ func peerCred(c *net.UnixConn) (uid, pid int) {
 type credConn struct {
 	net.Conn
 	pid int
+}
+
+// SyscallConn is the socket's, so that a program's connection can write
+// without waiting (lineConn.writeNow).
+func (c *credConn) SyscallConn() (syscall.RawConn, error) {
+	sc, ok := c.Conn.(syscall.Conn)
+	if !ok {
+		return nil, errors.ErrUnsupported
+	}
+	return sc.SyscallConn()
 }
 
 type socketServer struct {
