@@ -1,9 +1,16 @@
 package node
 
 import (
+	"bufio"
 	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"path/filepath"
 	"reflect"
 	"testing"
+	"time"
 
 	"github.com/meshrpc/meshrpc/node/api"
 	"github.com/meshrpc/meshrpc/rpc"
@@ -75,4 +82,74 @@ func TestDecodeRequestReadsCallersAsEncodingJSON(t *testing.T) {
 			t.Errorf("caller %s: decodeRequest = %+v, %v; encoding/json reads %+v, %v", caller, got.Caller, err, want.Caller, wantErr)
 		}
 	}
+}
+
+// A full socket never holds up a sender: lines sent while the other side
+// does not read return at once, and arrive whole and in order once it
+// reads; a last line sent by finish goes out before the close.
+func TestLinesWaitForASlowReaderWithoutTheirSenders(t *testing.T) {
+	a, b, err := socketPair(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	lc := newLineConn(a, nil)
+	if lc.raw == nil {
+		t.Fatal("a unix socket's lineConn writes through its raw conn")
+	}
+	line := make([]byte, 64<<10)
+	const lines = 64 // 4 MiB, far more than the socket buffers
+	for i := range lines {
+		copy(line, fmt.Sprintf(`"%08d`, i))
+		for j := 9; j < len(line)-1; j++ {
+			line[j] = 'x'
+		}
+		line[len(line)-1] = '"'
+		sent := make(chan bool, 1)
+		go func() { sent <- lc.sendLine(line) }()
+		select {
+		case ok := <-sent:
+			if !ok {
+				t.Fatalf("line %d: the connection ended", i)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatalf("line %d: the sender waited for the reader", i)
+		}
+	}
+	lc.finish(json.RawMessage(`"bye"`), errors.New("done"))
+	r := bufio.NewReaderSize(b, 1<<20)
+	for i := range lines {
+		got, err := r.ReadBytes('\n')
+		if err != nil {
+			t.Fatalf("line %d: %v", i, err)
+		}
+		if want := fmt.Sprintf(`"%08d`, i); len(got) != len(line)+1 || string(got[:9]) != want {
+			t.Fatalf("line %d: %d bytes beginning %.9s, want %d beginning %s", i, len(got), got, len(line)+1, want)
+		}
+	}
+	if last, err := r.ReadString('\n'); last != "\"bye\"\n" || err != nil {
+		t.Fatalf("the last line: %q, %v", last, err)
+	}
+	if _, err := r.ReadByte(); err != io.EOF {
+		t.Fatalf("after the last line: %v, want the connection closed", err)
+	}
+}
+
+// socketPair is a connected pair of unix stream sockets.
+func socketPair(dir string) (net.Conn, net.Conn, error) {
+	ln, err := net.Listen("unix", filepath.Join(dir, "lc.sock"))
+	if err != nil {
+		return nil, nil, err
+	}
+	defer ln.Close()
+	accepted := make(chan net.Conn, 1)
+	go func() {
+		c, _ := ln.Accept()
+		accepted <- c
+	}()
+	a, err := net.Dial("unix", ln.Addr().String())
+	if err != nil {
+		return nil, nil, err
+	}
+	return a, <-accepted, nil
 }
