@@ -29,6 +29,10 @@ func TestMain(m *testing.M) {
 		runFloor() // BenchmarkDeployed's raw peer, in a process of its own
 		return
 	}
+	if dir := os.Getenv(providerEnv); dir != "" {
+		runProvider(dir) // BenchmarkDeployed's program on home's machine
+		return
+	}
 	dir, err := os.MkdirTemp("", "meshrpc-cli-test-")
 	if err != nil {
 		panic(err)

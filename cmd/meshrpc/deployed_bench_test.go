@@ -17,6 +17,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -25,15 +26,17 @@ import (
 	"github.com/meshrpc/meshrpc/mesh"
 	"github.com/meshrpc/meshrpc/mesh/devnet"
 	"github.com/meshrpc/meshrpc/mesh/meshtest"
+	"github.com/meshrpc/meshrpc/node"
 	"github.com/meshrpc/meshrpc/node/api"
 	"github.com/meshrpc/meshrpc/rpc"
 	"golang.org/x/sys/unix"
 )
 
-// BenchmarkDeployed measures meshrpc as users deploy it, in three
+// BenchmarkDeployed measures meshrpc as users deploy it, in four
 // processes on one devnet: `meshrpc serve` (this package's binary) as
-// "home", the calling node in the benchmark's own process, and a raw tsnet
-// peer, "floor", re-executed from this test binary, which serves the
+// "home", a program on home's machine that provides bench.ping through
+// its socket (node.Provide), the calling node in the benchmark's own
+// process, and a raw tsnet peer, "floor", which serves the
 // floors every figure is compared with: a TCP echo, a TCP exchange of
 // chosen sizes, a JSON-RPC server over net/http that does nothing, and
 // grpc-go's unary echo (internal/grpcecho).
@@ -45,6 +48,8 @@ func BenchmarkDeployed(b *testing.B) {
 	dn := meshtest.Net(b, devnet.Config{})
 	stateDir := filepath.Join(b.TempDir(), "home")
 	homeCPU := processCPU(serveHome(b, dn.ControlURL(), stateDir).cmd.Process.Pid)
+	providerCPU := processCPU(startProvider(b, stateDir))
+	servingCPU := func() time.Duration { return homeCPU() + providerCPU() }
 	floorCPU := processCPU(startFloor(b, dn.ControlURL()))
 	cli := meshtest.Join(b, dn, mesh.Config{Hostname: "cafe"})
 	home, floor := peerAddr(b, cli, "home"), peerAddr(b, cli, "floor")
@@ -67,6 +72,7 @@ func BenchmarkDeployed(b *testing.B) {
 		b.Run(fmt.Sprintf("nethttp-nothing/conc=%d", conc), func(b *testing.B) { benchPing(b, nethttp, conc, floorCPU) })
 		b.Run(fmt.Sprintf("post-ping/conc=%d", conc), func(b *testing.B) { benchPing(b, post, conc, homeCPU) })
 		b.Run(fmt.Sprintf("stream-ping/conc=%d", conc), func(b *testing.B) { benchPing(b, stream, conc, homeCPU) })
+		b.Run(fmt.Sprintf("provided-ping/conc=%d", conc), func(b *testing.B) { benchProvided(b, stream, conc, homeCPU, servingCPU) })
 		b.Run(fmt.Sprintf("grpc-echo/conc=%d", conc), func(b *testing.B) {
 			runCalls(b, conc, func() error { return grpcecho.Call(context.Background(), grpcc) }, floorCPU)
 		})
@@ -113,6 +119,54 @@ func peerAddr(b testing.TB, cli *mesh.Node, name string) string {
 func benchPing(b *testing.B, c *rpc.Client, conc int, cpu func() time.Duration) {
 	ctx := context.Background()
 	runCalls(b, conc, func() error { return c.Call(ctx, "sys.ping", nil, nil) }, cpu)
+}
+
+// benchProvided compares bench.ping, which a program provides through
+// home's socket, with home's own sys.ping over the stream: the two
+// alternate in blocks of 64 x conc calls, so that the machine's drift
+// falls on both alike. It reports each one's calls/s, program/own (the
+// provided call's time over sys.ping's: its latency ratio at c=1, its
+// rate's inverse at c=64), and the serving side's CPU per call of each
+// (home's for sys.ping; home's and the program's for bench.ping). An op
+// is one call of each.
+func benchProvided(b *testing.B, c *rpc.Client, conc int, homeCPU, servingCPU func() time.Duration) {
+	ctx := context.Background()
+	kinds := []struct {
+		method string
+		cpu    func() time.Duration
+		took   time.Duration
+		used   time.Duration
+	}{{method: "sys.ping", cpu: homeCPU}, {method: "bench.ping", cpu: servingCPU}}
+	b.ResetTimer()
+	block := 64 * conc
+	for done := 0; done < b.N; done += block {
+		for i := range kinds {
+			k := &kinds[i]
+			n := int64(min(block, b.N-done))
+			var next atomic.Int64
+			cpu, start := k.cpu(), time.Now()
+			var wg sync.WaitGroup
+			for range conc {
+				wg.Go(func() {
+					for next.Add(1) <= n {
+						if err := c.Call(ctx, k.method, nil, nil); err != nil {
+							b.Error(err)
+							return
+						}
+					}
+				})
+			}
+			wg.Wait()
+			k.took += time.Since(start)
+			k.used += k.cpu() - cpu
+		}
+	}
+	own, program := kinds[0], kinds[1]
+	b.ReportMetric(float64(b.N)/own.took.Seconds(), "own-calls/s")
+	b.ReportMetric(float64(b.N)/program.took.Seconds(), "program-calls/s")
+	b.ReportMetric(program.took.Seconds()/own.took.Seconds(), "program/own")
+	b.ReportMetric(float64(own.used.Microseconds())/float64(b.N), "own-cpu-us/op")
+	b.ReportMetric(float64(program.used.Microseconds())/float64(b.N), "program-cpu-us/op")
 }
 
 // benchSeed is the original's workload, b.N times: 5 clients, each making
@@ -326,6 +380,43 @@ func startFloor(b *testing.B, controlURL string) (pid int) {
 		b.Fatalf("the floor peer did not start: %q %v", ready, err)
 	}
 	return cmd.Process.Pid
+}
+
+// The provider's environment: the serving node's state directory.
+const providerEnv = "MESHRPC_BENCH_PROVIDER_STATE_DIR"
+
+// startProvider runs this test binary again as a program on home's
+// machine that provides bench.ping, a procedure like sys.ping, through the
+// socket in stateDir; it returns the process's id. It stops when its stdin
+// closes. The benchmark's first provided-ping calls wait until it serves.
+func startProvider(b *testing.B, stateDir string) (pid int) {
+	cmd := exec.Command(os.Args[0], "-test.run=^provider$") // TestMain runs no test: the argument names the process
+	cmd.Env = append(os.Environ(), providerEnv+"="+stateDir)
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		b.Fatal(err)
+	}
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { stdin.Close(); cmd.Wait() })
+	return cmd.Process.Pid
+}
+
+// runProvider is the provider's whole life: provide bench.ping through
+// the node at stateDir until stdin closes.
+func runProvider(stateDir string) {
+	reg := rpc.NewRegistry()
+	rpc.Register(reg, "bench.ping", `Answers "pong", as sys.ping does, from a program.`, func(context.Context, api.NoParams) (string, error) {
+		return "pong", nil
+	}).ReadOnly = true
+	ctx, stop := context.WithCancel(context.Background())
+	go func() { io.Copy(io.Discard, os.Stdin); stop() }()
+	if err := node.Provide(ctx, node.ProviderConfig{Name: "bench", StateDir: stateDir}, reg); err != nil {
+		fmt.Fprintln(os.Stderr, "provider:", err)
+		os.Exit(1)
+	}
 }
 
 // processCPU returns a function that reads the CPU time, user and system,
