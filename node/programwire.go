@@ -100,9 +100,10 @@ func (lc *lineConn) readLine() ([]byte, error) {
 // send writes v as one line and reports false when the connection has
 // ended. Lines sent while another sender's write is under way wait in
 // pending, and that sender writes them too, in one write: a lone line goes
-// out at once, and lines sent together share a syscall. A write that
-// cannot finish within programWriteTimeout (the other side stopped
-// reading), or more than maxPending waiting, ends the connection.
+// out at once, and lines sent together share a syscall. A sender never
+// waits for the other side to read (see flush). A write that cannot finish
+// within programWriteTimeout (the other side stopped reading), or more
+// than maxPending waiting, ends the connection.
 func (lc *lineConn) send(v any) bool {
 	line, err := json.Marshal(v)
 	if err != nil {
@@ -249,7 +250,7 @@ func (lc *lineConn) closed() bool {
 func (lc *lineConn) finish(v any, why error) {
 	lc.send(v)
 	lc.wmu.Lock()
-	if lc.writing { // drain writes it, then closes
+	if lc.writing { // the write under way takes the line, then closes
 		lc.closeAfter = why
 		lc.wmu.Unlock()
 		return
