@@ -137,6 +137,7 @@ func benchProvided(b *testing.B, c *rpc.Client, conc int, homeCPU, servingCPU fu
 		took   time.Duration
 		used   time.Duration
 	}{{method: "sys.ping", cpu: homeCPU}, {method: "bench.ping", cpu: servingCPU}}
+	poll.Until(b, time.Minute, func() error { return c.Call(ctx, "bench.ping", nil, nil) }) // the program has connected
 	b.ResetTimer()
 	block := 64 * conc
 	for done := 0; done < b.N; done += block {
@@ -388,7 +389,7 @@ const providerEnv = "MESHRPC_BENCH_PROVIDER_STATE_DIR"
 // startProvider runs this test binary again as a program on home's
 // machine that provides bench.ping, a procedure like sys.ping, through the
 // socket in stateDir; it returns the process's id. It stops when its stdin
-// closes. The benchmark's first provided-ping calls wait until it serves.
+// closes. benchProvided waits until it serves.
 func startProvider(b *testing.B, stateDir string) (pid int) {
 	cmd := exec.Command(os.Args[0], "-test.run=^provider$") // TestMain runs no test: the argument names the process
 	cmd.Env = append(os.Environ(), providerEnv+"="+stateDir)
