@@ -361,21 +361,7 @@ const (
 // of its own, and waits until it serves; it returns the process's id. It
 // stops when its stdin closes.
 func startFloor(b *testing.B, controlURL string) (pid int) {
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), floorEnv+"="+controlURL, "MESHRPC_BENCH_FLOOR_STATE_DIR="+b.TempDir())
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		b.Fatal(err)
-	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		b.Fatal(err)
-	}
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { stdin.Close(); cmd.Wait() })
+	cmd, stdout := reexec(b, "floor", floorEnv+"="+controlURL, "MESHRPC_BENCH_FLOOR_STATE_DIR="+b.TempDir())
 	ready := make([]byte, len("ready\n"))
 	if _, err := io.ReadFull(stdout, ready); err != nil || string(ready) != "ready\n" {
 		b.Fatalf("the floor peer did not start: %q %v", ready, err)
@@ -391,9 +377,22 @@ const providerEnv = "MESHRPC_BENCH_PROVIDER_STATE_DIR"
 // socket in stateDir; it returns the process's id. It stops when its stdin
 // closes. benchProvided waits until it serves.
 func startProvider(b *testing.B, stateDir string) (pid int) {
-	cmd := exec.Command(os.Args[0], "-test.run=^provider$") // TestMain runs no test: the argument names the process
-	cmd.Env = append(os.Environ(), providerEnv+"="+stateDir)
+	cmd, _ := reexec(b, "provider", providerEnv+"="+stateDir)
+	return cmd.Process.Pid
+}
+
+// reexec runs this test binary again as a helper process (TestMain sees
+// its environment and runs no test; role only names it in ps), which
+// stops when its stdin closes, at the benchmark's end. It returns the
+// helper and its stdout.
+func reexec(b *testing.B, role string, env ...string) (*exec.Cmd, io.Reader) {
+	cmd := exec.Command(os.Args[0], "-test.run=^"+role+"$")
+	cmd.Env = append(os.Environ(), env...)
 	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		b.Fatal(err)
+	}
+	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -402,7 +401,7 @@ func startProvider(b *testing.B, stateDir string) (pid int) {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { stdin.Close(); cmd.Wait() })
-	return cmd.Process.Pid
+	return cmd, stdout
 }
 
 // runProvider is the provider's whole life: provide bench.ping through
