@@ -33,6 +33,10 @@ func TestMain(m *testing.M) {
 		runProvider(dir) // BenchmarkDeployed's program on home's machine
 		return
 	}
+	if sock := os.Getenv(echoEnv); sock != "" {
+		runEcho(sock) // BenchmarkDeployed's floor of a socket hop
+		return
+	}
 	dir, err := os.MkdirTemp("", "meshrpc-cli-test-")
 	if err != nil {
 		panic(err)

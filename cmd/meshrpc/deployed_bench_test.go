@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	bin "encoding/binary"
@@ -29,18 +30,21 @@ import (
 	"github.com/meshrpc/meshrpc/node"
 	"github.com/meshrpc/meshrpc/node/api"
 	"github.com/meshrpc/meshrpc/rpc"
+	"github.com/meshrpc/meshrpc/store"
 	"golang.org/x/sys/unix"
 )
 
-// BenchmarkDeployed measures meshrpc as users deploy it, in four
+// BenchmarkDeployed measures meshrpc as users deploy it, in separate
 // processes on one devnet: `meshrpc serve` (this package's binary) as
 // "home", a program on home's machine that provides bench.ping through
 // its socket (node.Provide), the calling node in the benchmark's own
 // process, and a raw tsnet peer, "floor", which serves the
 // floors every figure is compared with: a TCP echo, a TCP exchange of
 // chosen sizes, a JSON-RPC server over net/http that does nothing, and
-// grpc-go's unary echo (internal/grpcecho).
-// All figures come from one run; .ci/bench prints their ratios and the
+// grpc-go's unary echo (internal/grpcecho). Two more floors: a Go program
+// that echoes lines on a Unix socket (a provided call's hop, doing
+// nothing) and the store alone, in the benchmark's process, on home's
+// file system. All figures come from one run; .ci/bench prints their ratios and the
 // seed workload's bound. Each iteration of a seed sub-benchmark is the
 // original's whole workload (run those with -benchtime 1x); the others
 // are one call each.
@@ -49,7 +53,7 @@ func BenchmarkDeployed(b *testing.B) {
 	stateDir := filepath.Join(b.TempDir(), "home")
 	homeCPU := processCPU(serveHome(b, dn.ControlURL(), stateDir).cmd.Process.Pid)
 	providerCPU := processCPU(startProvider(b, stateDir))
-	servingCPU := func() time.Duration { return homeCPU() + providerCPU() }
+	echoSocket := startEcho(b)
 	floorCPU := processCPU(startFloor(b, dn.ControlURL()))
 	cli := meshtest.Join(b, dn, mesh.Config{Hostname: "cafe"})
 	home, floor := peerAddr(b, cli, "home"), peerAddr(b, cli, "floor")
@@ -72,15 +76,18 @@ func BenchmarkDeployed(b *testing.B) {
 		b.Run(fmt.Sprintf("nethttp-nothing/conc=%d", conc), func(b *testing.B) { benchPing(b, nethttp, conc, floorCPU) })
 		b.Run(fmt.Sprintf("post-ping/conc=%d", conc), func(b *testing.B) { benchPing(b, post, conc, homeCPU) })
 		b.Run(fmt.Sprintf("stream-ping/conc=%d", conc), func(b *testing.B) { benchPing(b, stream, conc, homeCPU) })
-		b.Run(fmt.Sprintf("provided-ping/conc=%d", conc), func(b *testing.B) { benchProvided(b, stream, conc, homeCPU, servingCPU) })
+		b.Run(fmt.Sprintf("provided-ping/conc=%d", conc), func(b *testing.B) { benchProvided(b, stream, conc, homeCPU, providerCPU) })
 		b.Run(fmt.Sprintf("grpc-echo/conc=%d", conc), func(b *testing.B) {
 			runCalls(b, conc, func() error { return grpcecho.Call(context.Background(), grpcc) }, floorCPU)
 		})
 	}
+	b.Run("hop-ping/go", func(b *testing.B) { benchHop(b, stream, echoSocket) })
+	b.Run("hop-ping/python", func(b *testing.B) { benchHop(b, stream, startPythonEcho(b)) })
 	b.Run("seed/stream", func(b *testing.B) { benchSeed(b, stream) })
 	b.Run("seed/post", func(b *testing.B) { benchSeed(b, post) })
 	for _, size := range []int{64 << 10, 512 << 10} {
 		kib := fmt.Sprintf("%dKiB", size>>10)
+		b.Run("store-put/"+kib, func(b *testing.B) { benchStorePut(b, size) })
 		b.Run("raw-put/"+kib, func(b *testing.B) { benchRawExchange(b, cli, floor, size, 8, floorCPU) })
 		b.Run("raw-get/"+kib, func(b *testing.B) { benchRawExchange(b, cli, floor, 8, size, floorCPU) })
 		for _, c := range []struct {
@@ -122,35 +129,88 @@ func benchPing(b *testing.B, c *rpc.Client, conc int, cpu func() time.Duration) 
 }
 
 // benchProvided compares bench.ping, which a program provides through
-// home's socket, with home's own sys.ping over the stream: the two
-// alternate in blocks of 64 x conc calls, so that the machine's drift
-// falls on both alike. It reports each one's calls/s, program/own (the
+// home's socket, with home's own sys.ping over the stream, alternating
+// (see alternate). It reports each one's calls/s, program/own (the
 // provided call's time over sys.ping's: its latency ratio at c=1, its
 // rate's inverse at c=64), and the serving side's CPU per call of each
-// (home's for sys.ping; home's and the program's for bench.ping). An op
-// is one call of each.
-func benchProvided(b *testing.B, c *rpc.Client, conc int, homeCPU, servingCPU func() time.Duration) {
+// (home's for sys.ping; home's and the program's for bench.ping, and the
+// program's alone). An op is one call of each.
+func benchProvided(b *testing.B, c *rpc.Client, conc int, homeCPU, programCPU func() time.Duration) {
 	ctx := context.Background()
-	kinds := []struct {
-		method string
-		cpu    func() time.Duration
-		took   time.Duration
-		used   time.Duration
-	}{{method: "sys.ping", cpu: homeCPU}, {method: "bench.ping", cpu: servingCPU}}
 	poll.Until(b, time.Minute, func() error { return c.Call(ctx, "bench.ping", nil, nil) }) // the program has connected
+	own := &timed{call: func() error { return c.Call(ctx, "sys.ping", nil, nil) }, cpu: homeCPU}
+	program := &timed{call: func() error { return c.Call(ctx, "bench.ping", nil, nil) },
+		cpu: func() time.Duration { return homeCPU() + programCPU() }}
+	before := programCPU()
+	alternate(b, conc, own, program)
+	programUsed := programCPU() - before // it serves nothing but bench.ping
+	b.ReportMetric(float64(b.N)/own.took.Seconds(), "own-calls/s")
+	b.ReportMetric(float64(b.N)/program.took.Seconds(), "program-calls/s")
+	b.ReportMetric(program.took.Seconds()/own.took.Seconds(), "program/own")
+	b.ReportMetric(float64(own.used.Microseconds())/float64(b.N), "own-cpu-us/op")
+	b.ReportMetric(float64(program.used.Microseconds())/float64(b.N), "program-cpu-us/op")
+	b.ReportMetric(float64(programUsed.Microseconds())/float64(b.N), "program-alone-cpu-us/op")
+}
+
+// benchHop is benchProvided's floor at concurrency 1: home's sys.ping,
+// then one line there and back over a Unix socket to a Go program on this
+// machine that only echoes it (the hop a provided call adds, with neither
+// end doing anything else), alternating with sys.ping alone. hop/own is
+// the least program/own a procedure one socket hop away could show here.
+func benchHop(b *testing.B, c *rpc.Client, sock string) {
+	conn, err := net.Dial("unix", sock)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer conn.Close()
+	r := bufio.NewReader(conn)
+	line := []byte(`{"jsonrpc":"2.0","id":1,"result":"pong"}` + "\n")
+	ctx := context.Background()
+	ping := func() error { return c.Call(ctx, "sys.ping", nil, nil) }
+	own := &timed{call: ping}
+	hop := &timed{call: func() error {
+		if err := ping(); err != nil {
+			return err
+		}
+		if _, err := conn.Write(line); err != nil {
+			return err
+		}
+		_, err := r.ReadSlice('\n')
+		return err
+	}}
+	alternate(b, 1, own, hop)
+	b.ReportMetric(float64((hop.took-own.took).Microseconds())/float64(b.N), "hop-us")
+	b.ReportMetric(hop.took.Seconds()/own.took.Seconds(), "hop/own")
+}
+
+// timed is one kind of call in alternate, and the time and CPU (cpu's,
+// when set) its calls took.
+type timed struct {
+	call       func() error
+	cpu        func() time.Duration
+	took, used time.Duration
+}
+
+// alternate makes b.N calls of each kind from conc goroutines, the kinds
+// taking turns in blocks of 64 x conc calls, so that the machine's drift
+// falls on all of them alike.
+func alternate(b *testing.B, conc int, kinds ...*timed) {
 	b.ResetTimer()
 	block := 64 * conc
 	for done := 0; done < b.N; done += block {
-		for i := range kinds {
-			k := &kinds[i]
+		for _, k := range kinds {
 			n := int64(min(block, b.N-done))
 			var next atomic.Int64
-			cpu, start := k.cpu(), time.Now()
+			var cpu time.Duration
+			if k.cpu != nil {
+				cpu = k.cpu()
+			}
+			start := time.Now()
 			var wg sync.WaitGroup
 			for range conc {
 				wg.Go(func() {
 					for next.Add(1) <= n {
-						if err := c.Call(ctx, k.method, nil, nil); err != nil {
+						if err := k.call(); err != nil {
 							b.Error(err)
 							return
 						}
@@ -159,15 +219,11 @@ func benchProvided(b *testing.B, c *rpc.Client, conc int, homeCPU, servingCPU fu
 			}
 			wg.Wait()
 			k.took += time.Since(start)
-			k.used += k.cpu() - cpu
+			if k.cpu != nil {
+				k.used += k.cpu() - cpu
+			}
 		}
 	}
-	own, program := kinds[0], kinds[1]
-	b.ReportMetric(float64(b.N)/own.took.Seconds(), "own-calls/s")
-	b.ReportMetric(float64(b.N)/program.took.Seconds(), "program-calls/s")
-	b.ReportMetric(program.took.Seconds()/own.took.Seconds(), "program/own")
-	b.ReportMetric(float64(own.used.Microseconds())/float64(b.N), "own-cpu-us/op")
-	b.ReportMetric(float64(program.used.Microseconds())/float64(b.N), "program-cpu-us/op")
 }
 
 // benchSeed is the original's workload, b.N times: 5 clients, each making
@@ -229,6 +285,25 @@ func benchPut(b *testing.B, c *rpc.Client, size int, cpu func() time.Duration) {
 	params := blob(size).Encode()
 	b.SetBytes(int64(size))
 	runCalls(b, 1, func() error { return c.Call(ctx, "kv.put", params, nil) }, cpu)
+}
+
+// benchStorePut is benchPut's store alone: the same puts, one at a time,
+// each made for a request of its own as kv.put's are, into a new store on
+// home's file system.
+func benchStorePut(b *testing.B, size int) {
+	s, err := store.Open(filepath.Join(b.TempDir(), "kv.db"), nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	p := blob(size)
+	b.SetBytes(int64(size))
+	i := 0
+	runCalls(b, 1, func() error {
+		i++
+		_, err := s.For(strconv.Itoa(i)).Put(p.Key, p.Value)
+		return err
+	})
 }
 
 // benchGet reads a value of size bytes, one at a time.
@@ -362,10 +437,7 @@ const (
 // stops when its stdin closes.
 func startFloor(b *testing.B, controlURL string) (pid int) {
 	cmd, stdout := reexec(b, "floor", floorEnv+"="+controlURL, "MESHRPC_BENCH_FLOOR_STATE_DIR="+b.TempDir())
-	ready := make([]byte, len("ready\n"))
-	if _, err := io.ReadFull(stdout, ready); err != nil || string(ready) != "ready\n" {
-		b.Fatalf("the floor peer did not start: %q %v", ready, err)
-	}
+	awaitReady(b, "the floor peer", stdout)
 	return cmd.Process.Pid
 }
 
@@ -381,6 +453,83 @@ func startProvider(b *testing.B, stateDir string) (pid int) {
 	return cmd.Process.Pid
 }
 
+// The echo program's environment: the Unix socket it listens on.
+const echoEnv = "MESHRPC_BENCH_ECHO_SOCKET"
+
+// startEcho runs this test binary again as a Go program on this machine
+// that echoes lines on a Unix socket (benchHop's), and returns the
+// socket's path once it listens. It stops when its stdin closes.
+func startEcho(b *testing.B) (sock string) {
+	sock = filepath.Join(b.TempDir(), "echo.sock")
+	_, stdout := reexec(b, "echo", echoEnv+"="+sock)
+	awaitReady(b, "the echo program", stdout)
+	return sock
+}
+
+// pythonEcho is startEcho's program in Python: a program on the node's
+// machine need not be Go, and a Go runtime pays wake-ups of its own when
+// a line arrives at a process whose threads sleep.
+const pythonEcho = `
+import socket, sys, threading
+ln = socket.socket(socket.AF_UNIX)
+ln.bind(sys.argv[1])
+ln.listen()
+def serve(c):
+    for line in c.makefile("rb"):
+        c.sendall(line)
+def accept():
+    while True:
+        threading.Thread(target=serve, args=(ln.accept()[0],), daemon=True).start()
+threading.Thread(target=accept, daemon=True).start()
+print("ready", flush=True)
+sys.stdin.read()
+`
+
+// startPythonEcho is startEcho with python3, when the machine has it.
+func startPythonEcho(b *testing.B) (sock string) {
+	python, err := exec.LookPath("python3")
+	if err != nil {
+		b.Skip("no python3 here")
+	}
+	sock = filepath.Join(b.TempDir(), "echo.sock")
+	awaitReady(b, "the Python echo", start(b, exec.Command(python, "-c", pythonEcho, sock)))
+	return sock
+}
+
+// runEcho is the echo program's whole life: answer each line on sock with
+// itself until stdin closes.
+func runEcho(sock string) {
+	ln, err := net.Listen("unix", sock)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "echo:", err)
+		os.Exit(1)
+	}
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				r := bufio.NewReader(c)
+				for {
+					line, err := r.ReadSlice('\n')
+					if err != nil {
+						return
+					}
+					if _, err := c.Write(line); err != nil {
+						return
+					}
+				}
+			}()
+		}
+	}()
+	fmt.Println("ready")
+	io.Copy(io.Discard, os.Stdin)
+	ln.Close()
+}
+
 // reexec runs this test binary again as a helper process (TestMain sees
 // its environment and runs no test; role only names it in ps), which
 // stops when its stdin closes, at the benchmark's end. It returns the
@@ -388,6 +537,12 @@ func startProvider(b *testing.B, stateDir string) (pid int) {
 func reexec(b *testing.B, role string, env ...string) (*exec.Cmd, io.Reader) {
 	cmd := exec.Command(os.Args[0], "-test.run=^"+role+"$")
 	cmd.Env = append(os.Environ(), env...)
+	return cmd, start(b, cmd)
+}
+
+// start starts a helper process that stops when its stdin closes, at the
+// benchmark's end, and returns its stdout.
+func start(b *testing.B, cmd *exec.Cmd) io.Reader {
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
 		b.Fatal(err)
@@ -401,7 +556,15 @@ func reexec(b *testing.B, role string, env ...string) (*exec.Cmd, io.Reader) {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { stdin.Close(); cmd.Wait() })
-	return cmd, stdout
+	return stdout
+}
+
+// awaitReady waits for a helper's "ready" line.
+func awaitReady(b *testing.B, what string, stdout io.Reader) {
+	ready := make([]byte, len("ready\n"))
+	if _, err := io.ReadFull(stdout, ready); err != nil || string(ready) != "ready\n" {
+		b.Fatalf("%s did not start: %q %v", what, ready, err)
+	}
 }
 
 // runProvider is the provider's whole life: provide bench.ping through
