@@ -76,8 +76,20 @@ func Provide(ctx context.Context, cfg ProviderConfig, reg *rpc.Registry) error {
 	if err := welcome(lc, hello); err != nil {
 		return err
 	}
+	// Each call runs on a worker of its own. A worker that has answered
+	// waits for the next call rather than ending: starting a goroutine and
+	// growing its stack for every call was a tenth of a program's CPU.
+	// There are as many as calls have been in flight at once (the node
+	// sends at most MaxProgramCalls), and they end with the connection.
 	var wg sync.WaitGroup
 	defer wg.Wait()
+	work := make(chan api.ProgramRequest)
+	defer close(work)
+	serve := func(req api.ProgramRequest) {
+		res := serveProvided(ctx, procs[req.Method], req)
+		lc.sendLine(appendResponse(nil, res.ID, res.Result, res.Error))
+		lc.inFlight.Add(-1)
+	}
 	for {
 		line, err := lc.readLine()
 		if err != nil {
@@ -91,11 +103,16 @@ func Provide(ctx context.Context, cfg ProviderConfig, reg *rpc.Registry) error {
 			continue // a notice from the node about one of our lines
 		}
 		lc.inFlight.Add(1)
-		wg.Go(func() {
-			res := serveProvided(ctx, procs[req.Method], req)
-			lc.sendLine(appendResponse(nil, res.ID, res.Result, res.Error))
-			lc.inFlight.Add(-1)
-		})
+		select {
+		case work <- req: // an idle worker takes it
+		default:
+			wg.Go(func() {
+				serve(req)
+				for req := range work {
+					serve(req)
+				}
+			})
+		}
 	}
 }
 
