@@ -582,11 +582,26 @@ func runProvider(stateDir string) {
 	}
 }
 
-// processCPU returns a function that reads the CPU time, user and system,
-// process pid has used so far (from /proc, in clock ticks of 10 ms: a
-// figure per call needs many calls).
+// processCPU returns a function that reads the CPU time process pid has
+// used so far: the sum of its threads' time on a CPU, in nanoseconds, from
+// /proc/PID/task/*/schedstat (a Go process keeps its threads), or where
+// the kernel has no schedstat, user and system time from /proc/PID/stat
+// in clock ticks of 10 ms, when a figure per call needs many calls.
 func processCPU(pid int) func() time.Duration {
 	return func() time.Duration {
+		tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/schedstat", pid))
+		var sum time.Duration
+		for _, t := range tasks {
+			b, err := os.ReadFile(t)
+			if err != nil {
+				continue // a thread that just ended
+			}
+			ns, _ := strconv.ParseInt(strings.Fields(string(b) + " 0")[0], 10, 64)
+			sum += time.Duration(ns)
+		}
+		if sum > 0 {
+			return sum
+		}
 		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 		if err != nil {
 			return 0
