@@ -69,11 +69,12 @@ func (s *Server) servePost(w http.ResponseWriter, r *http.Request) {
 		refuse(w, http.StatusUnsupportedMediaType, fmt.Sprintf("Content-Type must be application/json, not %q", r.Header.Get("Content-Type")))
 		return
 	}
-	http.NewResponseController(w).SetReadDeadline(time.Now().Add(s.cfg.BodyTimeout))
+	rc := http.NewResponseController(w)
 	buf := bufPool.Get().(*bytes.Buffer)
 	defer putBuf(buf)
 	buf.Reset()
 	body := &chargedReader{r: http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes), sources: s.sources, src: sourceOf(r.RemoteAddr)}
+	rc.SetReadDeadline(body.clock.begin(&s.cfg, func(d time.Time) { rc.SetReadDeadline(d) }))
 	defer body.refund()
 	_, err := buf.ReadFrom(body)
 	var tooBig *http.MaxBytesError
@@ -90,7 +91,7 @@ func (s *Server) servePost(w http.ResponseWriter, r *http.Request) {
 		// nothing to say (not even net/http's empty 200): drop the connection.
 		panic(http.ErrAbortHandler)
 	}
-	http.NewResponseController(w).SetReadDeadline(time.Time{})
+	rc.SetReadDeadline(time.Time{})
 
 	in := s.incomingPost(w, r)
 	out := bufPool.Get().(*bytes.Buffer)

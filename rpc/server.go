@@ -44,7 +44,13 @@ type Config struct {
 	MaxBatch          int           // requests in one batch; default 100
 	MaxDepth          int           // JSON nesting; default 64
 	ReadHeaderTimeout time.Duration // default 5 s
-	BodyTimeout       time.Duration // reading one request body; default 10 s
+	// A request body (a stream's message) once begun must arrive within
+	// BodyTimeout, plus a second for each MinBodyRate bytes of it that
+	// have arrived: a large request over a slow link gets the time it
+	// needs, one that stalls is dropped. Defaults: 10 s and 16 KiB/s (a
+	// 1 MiB body may take 74 s).
+	BodyTimeout       time.Duration
+	MinBodyRate       int64         // bytes per second
 	DefaultTimeout    time.Duration // per call, when the client asks no less; default 30 s
 	MaxCallsPerCaller int           // concurrent calls per caller; default 64
 
@@ -127,6 +133,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.BodyTimeout <= 0 {
 		c.BodyTimeout = 10 * time.Second
+	}
+	if c.MinBodyRate <= 0 {
+		c.MinBodyRate = 16 << 10
 	}
 	if c.DefaultTimeout <= 0 {
 		c.DefaultTimeout = 30 * time.Second

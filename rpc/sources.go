@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/netip"
 	"sync"
+	"time"
 )
 
 // sources accounts for what peers make the server hold before any call of
@@ -200,17 +201,62 @@ type chargedReader struct {
 	sources *sources
 	src     netip.Addr
 	n       int64
+	clock   bodyClock // the request's deadline, moved on as its bytes arrive
 }
 
+// readChunk bounds one read of a request: the websocket library fills
+// what it is given (io.ReadFull), and the request's clock only sees bytes
+// as reads return.
+const readChunk = 4 << 10
+
 func (c *chargedReader) Read(p []byte) (int, error) {
-	n, err := c.r.Read(p)
+	n, err := c.r.Read(p[:min(len(p), readChunk)])
 	if n > 0 {
 		if cerr := c.sources.charge(c.src, int64(n)); cerr != nil {
 			return 0, cerr
 		}
 		c.n += int64(n)
+		c.clock.arrived(c.n)
 	}
 	return n, err
+}
+
+// bodyClock keeps a begun request's deadline (Config.BodyTimeout and
+// MinBodyRate), telling set a later one as the request's bytes arrive,
+// each time it has moved by a quarter of the timeout: a large body moves
+// it a few times, not at every read.
+type bodyClock struct {
+	start   time.Time
+	timeout time.Duration
+	rate    int64
+	set     func(time.Time) // nil: no deadline
+	last    time.Time       // the deadline set last
+}
+
+// begin starts the clock of a request that begins now and returns its
+// first deadline, which the caller sets.
+func (c *bodyClock) begin(cfg *Config, set func(time.Time)) time.Time {
+	*c = bodyClock{start: time.Now(), timeout: cfg.BodyTimeout, rate: cfg.MinBodyRate, set: set}
+	c.last = c.start.Add(c.timeout)
+	return c.last
+}
+
+// arrived moves the deadline on when n bytes in all have arrived: the
+// request may pause for the timeout, and take the timeout and a second
+// for each rate bytes in all. Both grow as bytes come, so the deadline
+// only moves later.
+func (c *bodyClock) arrived(n int64) {
+	if c.set == nil {
+		return
+	}
+	d := c.start.Add(c.timeout + time.Duration(n)*time.Second/time.Duration(c.rate))
+	if paused := time.Now().Add(c.timeout); paused.Before(d) {
+		d = paused
+	}
+	if d.Sub(c.last) >= c.timeout/4 {
+		c.set(d)
+		c.last = d
+	}
 }
 
 func (c *chargedReader) refund() {

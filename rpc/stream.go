@@ -63,7 +63,7 @@ func (s *Server) serveStream(w http.ResponseWriter, r *http.Request) {
 	workers := workerPool{wg: &handlers, done: ctx.Done(), idle: make(chan func())}
 	slots := make(chan struct{}, maxStreamInFlight)
 	budget := &chargedReader{sources: s.sources, src: src}
-	readRequests(ctx, conn, pack, s.cfg.BodyTimeout, budget, func(body json.RawMessage) {
+	readRequests(ctx, conn, pack, &s.cfg, budget, func(body json.RawMessage) {
 		// Back pressure: no more calls while the peer leaves too many
 		// replies unread (nor reading, as this is the reader).
 		if s.sources.waitReplies(ctx, src) != nil {
@@ -159,11 +159,12 @@ func (st *streamConn) replier(ctx context.Context, pack bool, release func(bytes
 // readRequests reads the stream's messages until it ends or breaks, and
 // hands each request in them to handle. A stream may wait for its next
 // message as long as it likes, but a message once begun must arrive whole
-// within bodyTimeout, as a POST body must: otherwise the stream is closed,
-// so a peer cannot hold the node's memory with messages it never finishes.
-func readRequests(ctx context.Context, conn *websocket.Conn, pack bool, bodyTimeout time.Duration, budget *chargedReader, handle func(json.RawMessage)) {
+// in the time a POST body has (Config.BodyTimeout and MinBodyRate):
+// otherwise the stream is closed, so a peer cannot hold the node's memory
+// with messages it never finishes.
+func readRequests(ctx context.Context, conn *websocket.Conn, pack bool, cfg *Config, budget *chargedReader, handle func(json.RawMessage)) {
 	for {
-		typ, data, err := readMessage(ctx, conn, bodyTimeout, budget)
+		typ, data, err := readMessage(ctx, conn, cfg, budget)
 		if errors.Is(err, errReadingBudget) {
 			conn.Close(websocket.StatusPolicyViolation, err.Error())
 			return
@@ -182,17 +183,20 @@ func readRequests(ctx context.Context, conn *websocket.Conn, pack bool, bodyTime
 }
 
 // readMessage reads the stream's next message, waiting for its start as
-// long as ctx allows and for the rest of it at most within (the websocket
-// library closes the connection when the context it reads with ends), and
-// charging its bytes to the stream's source while they arrive.
-func readMessage(ctx context.Context, conn *websocket.Conn, within time.Duration, budget *chargedReader) (websocket.MessageType, []byte, error) {
+// long as ctx allows and for the rest of it at most until its deadline
+// (the websocket library closes the connection when the context it reads
+// with ends), and charging its bytes to the stream's source while they
+// arrive.
+func readMessage(ctx context.Context, conn *websocket.Conn, cfg *Config, budget *chargedReader) (websocket.MessageType, []byte, error) {
 	msgCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	typ, r, err := conn.Reader(msgCtx)
 	if err != nil {
 		return 0, nil, err
 	}
-	late := time.AfterFunc(within, cancel)
+	var late *time.Timer
+	first := budget.clock.begin(cfg, func(d time.Time) { late.Reset(time.Until(d)) })
+	late = time.AfterFunc(time.Until(first), cancel)
 	defer late.Stop()
 	budget.r = r
 	defer budget.refund()

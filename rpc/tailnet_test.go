@@ -145,25 +145,132 @@ func TestStreamMessagesMustArriveWhole(t *testing.T) {
 
 	// A second stream, written by hand: a text frame that announces 1000
 	// bytes, then only 50 of them.
-	raw, err := cli.Dial(ctx, "tcp", srv.Addr().String()+":4343")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer raw.Close()
-	fmt.Fprintf(raw, "GET /rpc HTTP/1.1\r\nHost: %s\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"+
-		"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n", srv.Addr())
-	br := bufio.NewReader(raw)
-	resp, err := http.ReadResponse(br, nil)
-	if err != nil || resp.StatusCode != http.StatusSwitchingProtocols {
-		t.Fatalf("upgrade: %v %v", resp, err)
-	}
-	frame := append([]byte{0x81, 0x80 | 126, 1000 >> 8, 1000 & 0xff, 0, 0, 0, 0}, make([]byte, 50)...)
-	if _, err := raw.Write(frame); err != nil {
+	raw, br := rawStream(ctx, t, cli, srv.Addr().String()+":4343")
+	if _, err := raw.Write(append(frameHeader(1000), make([]byte, 50)...)); err != nil {
 		t.Fatal(err)
 	}
 	raw.SetReadDeadline(time.Now().Add(time.Minute))
 	if _, err := io.Copy(io.Discard, br); err != nil {
 		t.Fatalf("the server held a stalled message until the test gave up: %v", err)
+	}
+}
+
+// rawStream opens a stream to addr by hand, for a test to write its frames.
+func rawStream(ctx context.Context, t *testing.T, cli *mesh.Node, addr string) (net.Conn, *bufio.Reader) {
+	t.Helper()
+	raw, err := cli.Dial(ctx, "tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { raw.Close() })
+	fmt.Fprintf(raw, "GET /rpc HTTP/1.1\r\nHost: %s\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"+
+		"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n", addr)
+	br := bufio.NewReader(raw)
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil || resp.StatusCode != http.StatusSwitchingProtocols {
+		t.Fatalf("upgrade: %v %v", resp, err)
+	}
+	return raw, br
+}
+
+// frameHeader begins a client's text frame of n bytes (126 to 65535),
+// masked with a zero key, so that its payload goes as it is.
+func frameHeader(n int) []byte {
+	return []byte{0x81, 0x80 | 126, byte(n >> 8), byte(n), 0, 0, 0, 0}
+}
+
+// TestSlowRequestsGetTheirTime: over the tailnet, a request that arrives
+// slowly but steadily, faster than MinBodyRate, is served though it takes
+// longer than BodyTimeout (a large value over a slow link), as a POST body
+// and as a stream message; one that trickles in slower is dropped long
+// before it would end, and one that stalls is dropped BodyTimeout after
+// its last byte, however many came before.
+func TestSlowRequestsGetTheirTime(t *testing.T) {
+	_, nodes := meshtest.Nodes(t, "home", "cafe")
+	srv, cli := nodes[0], nodes[1]
+	ln, err := srv.Listen("tcp", ":4343")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const bodyTimeout, minRate = time.Second, 16 << 10
+	s := rpc.NewServer(rpc.Config{Registry: testRegistry(), BodyTimeout: bodyTimeout, MinBodyRate: minRate})
+	go s.Serve(ln)
+	t.Cleanup(func() { s.Close() })
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	addr := srv.Addr().String() + ":4343"
+
+	// A call padded with spaces to 48 KiB.
+	call := []byte(`{"jsonrpc":"2.0","id":1,"method":"get_data"}`)
+	call = append(call, bytes.Repeat([]byte(" "), 48<<10-len(call))...)
+	// paced writes the call's first n bytes in chunks, one every every.
+	paced := func(n, chunk int, every time.Duration) func(io.Writer) {
+		return func(w io.Writer) {
+			for p := call[:n]; len(p) > 0 && ctx.Err() == nil; time.Sleep(every) {
+				k := min(chunk, len(p))
+				if _, err := w.Write(p[:k]); err != nil {
+					return // dropped by the server
+				}
+				p = p[k:]
+			}
+		}
+	}
+	// Steady: 2 KiB every 80 ms, 25 KiB/s, about 2 s in all. Trickling:
+	// 512 bytes every 100 ms, 5 KiB/s, which would take 10 s. Stalled: all
+	// but the last 100 bytes at once (time for 4 s at minRate), then none.
+	steady := paced(len(call), 2<<10, 80*time.Millisecond)
+	trickling := paced(len(call), 512, 100*time.Millisecond)
+	stalled := paced(len(call)-100, len(call), 0)
+
+	post := func(feed func(io.Writer)) (string, error) {
+		conn, err := cli.Dial(ctx, "tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		fmt.Fprintf(conn, "POST /rpc HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n", addr, len(call))
+		go feed(conn)
+		conn.SetReadDeadline(time.Now().Add(30 * time.Second))
+		resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+		if err != nil {
+			return "", err
+		}
+		defer resp.Body.Close()
+		b, err := io.ReadAll(resp.Body)
+		return string(b), err
+	}
+	stream := func(feed func(io.Writer)) (string, error) {
+		raw, br := rawStream(ctx, t, cli, addr)
+		if _, err := raw.Write(frameHeader(len(call))); err != nil {
+			t.Fatal(err)
+		}
+		go feed(raw)
+		raw.SetReadDeadline(time.Now().Add(30 * time.Second))
+		b, err := br.ReadBytes('}') // the reply frame's payload is one JSON object
+		return string(b), err
+	}
+	for _, kind := range []struct {
+		name string
+		send func(feed func(io.Writer)) (string, error)
+	}{{"POST", post}, {"stream", stream}} {
+		start := time.Now()
+		if got, err := kind.send(steady); err != nil || !strings.Contains(got, `"result"`) {
+			t.Errorf("%s: a request sent steadily over %v (BodyTimeout %v): %q, %v", kind.name, time.Since(start).Round(time.Millisecond), bodyTimeout, got, err)
+		}
+		for _, c := range []struct {
+			what   string
+			feed   func(io.Writer)
+			within time.Duration
+		}{{"trickling in", trickling, 5 * time.Second}, {"stalled", stalled, 3 * time.Second}} {
+			start := time.Now()
+			got, err := kind.send(c.feed)
+			if err == nil {
+				t.Errorf("%s: a request %s was answered: %q", kind.name, c.what, got)
+			}
+			if took := time.Since(start); took > c.within {
+				t.Errorf("%s: a request %s was dropped only after %v", kind.name, c.what, took.Round(time.Millisecond))
+			}
+		}
 	}
 }
 
