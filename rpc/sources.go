@@ -202,15 +202,14 @@ type chargedReader struct {
 	src     netip.Addr
 	n       int64
 	clock   bodyClock // the request's deadline, moved on as its bytes arrive
+	maxRead int       // bytes one Read asks for; 0: as many as it is given
 }
 
-// readChunk bounds one read of a request: the websocket library fills
-// what it is given (io.ReadFull), and the request's clock only sees bytes
-// as reads return.
-const readChunk = 4 << 10
-
 func (c *chargedReader) Read(p []byte) (int, error) {
-	n, err := c.r.Read(p[:min(len(p), readChunk)])
+	if c.maxRead > 0 && len(p) > c.maxRead {
+		p = p[:c.maxRead]
+	}
+	n, err := c.r.Read(p)
 	if n > 0 {
 		if cerr := c.sources.charge(c.src, int64(n)); cerr != nil {
 			return 0, cerr

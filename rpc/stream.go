@@ -62,7 +62,9 @@ func (s *Server) serveStream(w http.ResponseWriter, r *http.Request) {
 	var handlers sync.WaitGroup
 	workers := workerPool{wg: &handlers, done: ctx.Done(), idle: make(chan func())}
 	slots := make(chan struct{}, maxStreamInFlight)
-	budget := &chargedReader{sources: s.sources, src: src}
+	// The websocket library fills what it is asked to read (io.ReadFull):
+	// asking 4 KiB at a time, the message's clock sees its bytes come.
+	budget := &chargedReader{sources: s.sources, src: src, maxRead: 4 << 10}
 	readRequests(ctx, conn, pack, &s.cfg, budget, func(body json.RawMessage) {
 		// Back pressure: no more calls while the peer leaves too many
 		// replies unread (nor reading, as this is the reader).
