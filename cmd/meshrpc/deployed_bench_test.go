@@ -504,27 +504,18 @@ func runEcho(sock string) {
 		fmt.Fprintln(os.Stderr, "echo:", err)
 		os.Exit(1)
 	}
-	go func() {
+	go acceptEach(ln, func(c net.Conn) {
+		r := bufio.NewReader(c)
 		for {
-			c, err := ln.Accept()
+			line, err := r.ReadSlice('\n')
 			if err != nil {
 				return
 			}
-			go func() {
-				defer c.Close()
-				r := bufio.NewReader(c)
-				for {
-					line, err := r.ReadSlice('\n')
-					if err != nil {
-						return
-					}
-					if _, err := c.Write(line); err != nil {
-						return
-					}
-				}
-			}()
+			if _, err := c.Write(line); err != nil {
+				return
+			}
 		}
-	}()
+	})
 	fmt.Println("ready")
 	io.Copy(io.Discard, os.Stdin)
 	ln.Close()
@@ -657,6 +648,28 @@ func runFloor() {
 // serveExchanges answers each connection's exchanges: an 8-byte header
 // (bytes up, bytes down), the bytes up, then the bytes down.
 func serveExchanges(ln net.Listener) {
+	acceptEach(ln, func(c net.Conn) {
+		var hdr [8]byte
+		var up, down []byte
+		for {
+			if _, err := io.ReadFull(c, hdr[:]); err != nil {
+				return
+			}
+			up = slices.Grow(up[:0], int(bin.BigEndian.Uint32(hdr[:])))[:bin.BigEndian.Uint32(hdr[:])]
+			down = slices.Grow(down[:0], int(bin.BigEndian.Uint32(hdr[4:])))[:bin.BigEndian.Uint32(hdr[4:])]
+			if _, err := io.ReadFull(c, up); err != nil {
+				return
+			}
+			if _, err := c.Write(down); err != nil {
+				return
+			}
+		}
+	})
+}
+
+// acceptEach serves each connection ln accepts on a goroutine of its own,
+// and closes it after, until ln closes.
+func acceptEach(ln net.Listener, serve func(net.Conn)) {
 	for {
 		c, err := ln.Accept()
 		if err != nil {
@@ -664,21 +677,7 @@ func serveExchanges(ln net.Listener) {
 		}
 		go func() {
 			defer c.Close()
-			var hdr [8]byte
-			var up, down []byte
-			for {
-				if _, err := io.ReadFull(c, hdr[:]); err != nil {
-					return
-				}
-				up = slices.Grow(up[:0], int(bin.BigEndian.Uint32(hdr[:])))[:bin.BigEndian.Uint32(hdr[:])]
-				down = slices.Grow(down[:0], int(bin.BigEndian.Uint32(hdr[4:])))[:bin.BigEndian.Uint32(hdr[4:])]
-				if _, err := io.ReadFull(c, up); err != nil {
-					return
-				}
-				if _, err := c.Write(down); err != nil {
-					return
-				}
-			}
+			serve(c)
 		}()
 	}
 }
