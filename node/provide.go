@@ -76,11 +76,17 @@ func Provide(ctx context.Context, cfg ProviderConfig, reg *rpc.Registry) error {
 	if err := welcome(lc, hello); err != nil {
 		return err
 	}
-	// Each call runs on a worker of its own. A worker that has answered
-	// waits for the next call rather than ending: starting a goroutine and
-	// growing its stack for every call was a tenth of a program's CPU.
-	// There are as many as calls have been in flight at once (the node
-	// sends at most MaxProgramCalls), and they end with the connection.
+	return serveCalls(ctx, lc, procs)
+}
+
+// serveCalls serves the calls the node sends until ctx ends (nil) or the
+// connection does. Each call runs on a worker of its own; a worker that
+// has answered waits for the next call rather than ending: starting a
+// goroutine and growing its stack for every call was a tenth of a
+// program's CPU. There are as many as calls have been in flight at once
+// (the node sends at most MaxProgramCalls), and they end with the
+// connection.
+func serveCalls(ctx context.Context, lc *lineConn, procs map[string]*rpc.Procedure) error {
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	work := make(chan api.ProgramRequest)
