@@ -44,11 +44,12 @@ type Config struct {
 	MaxBatch          int           // requests in one batch; default 100
 	MaxDepth          int           // JSON nesting; default 64
 	ReadHeaderTimeout time.Duration // default 5 s
-	// A request body (a stream's message) once begun must arrive within
-	// BodyTimeout, plus a second for each MinBodyRate bytes of it that
-	// have arrived: a large request over a slow link gets the time it
-	// needs, one that stalls is dropped. Defaults: 10 s and 16 KiB/s (a
-	// 1 MiB body may take 74 s).
+	// A request body (a stream's message) once begun must keep arriving:
+	// it is dropped when BodyTimeout passes without a byte of it, or when
+	// it has taken BodyTimeout plus a second for each MinBodyRate bytes of
+	// it that have arrived. A large request over a slow link gets the time
+	// it needs; one that stalls or trickles is dropped. Defaults: 10 s and
+	// 16 KiB/s (a 1 MiB body may take 74 s).
 	BodyTimeout       time.Duration
 	MinBodyRate       int64         // bytes per second
 	DefaultTimeout    time.Duration // per call, when the client asks no less; default 30 s
