@@ -41,11 +41,11 @@ import (
 // process, and a raw tsnet peer, "floor", which serves the
 // floors every figure is compared with: a TCP echo, a TCP exchange of
 // chosen sizes, a JSON-RPC server over net/http that does nothing, and
-// grpc-go's unary echo (internal/grpcecho). Two more floors: a Go program
-// that echoes lines on a Unix socket (a provided call's hop, doing
-// nothing) and the store alone, in the benchmark's process, on home's
-// file system. All figures come from one run; .ci/bench prints their ratios and the
-// seed workload's bound. Each iteration of a seed sub-benchmark is the
+// grpc-go's unary echo (internal/grpcecho). Two more floors: a program
+// that echoes lines on a Unix socket, in Go and in Python (a provided
+// call's hop, doing nothing), and the store alone, in the benchmark's
+// process, on home's file system. All figures come from one run;
+// .ci/bench prints their ratios and the seed workload's bound. Each iteration of a seed sub-benchmark is the
 // original's whole workload (run those with -benchtime 1x); the others
 // are one call each.
 func BenchmarkDeployed(b *testing.B) {
@@ -153,9 +153,9 @@ func benchProvided(b *testing.B, c *rpc.Client, conc int, homeCPU, programCPU fu
 }
 
 // benchHop is benchProvided's floor at concurrency 1: home's sys.ping,
-// then one line there and back over a Unix socket to a Go program on this
-// machine that only echoes it (the hop a provided call adds, with neither
-// end doing anything else), alternating with sys.ping alone. hop/own is
+// then one line there and back over the Unix socket sock to a program on
+// this machine that only echoes it (the hop a provided call adds, with
+// neither end doing anything else), alternating with sys.ping alone. hop/own is
 // the least program/own a procedure one socket hop away could show here.
 func benchHop(b *testing.B, c *rpc.Client, sock string) {
 	conn, err := net.Dial("unix", sock)
