@@ -35,7 +35,9 @@ type ProviderConfig struct {
 // call as it does its built-ins, and the handler finds the caller with
 // rpc.CallerFrom and its call id with rpc.CallIDFrom. A procedure that
 // declares a key (rpc:"key") is authorized on it by the node's key-scoped
-// rules and grants, and gets it as granted.
+// rules and grants, and gets it as granted. Calls run concurrently, up to
+// MaxProgramCalls at once, each handler on a goroutine of its own as on a
+// serving node: handlers must be safe for concurrent use.
 //
 // Provide returns nil when ctx ends, and an error when the node refuses
 // the procedures (a name taken, say) or the connection ends.
