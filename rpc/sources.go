@@ -243,12 +243,17 @@ func (c *bodyClock) begin(cfg *Config, set func(time.Time)) time.Time {
 // arrived moves the deadline on when n bytes in all have arrived: the
 // request may pause for the timeout, and take the timeout and a second
 // for each rate bytes in all. Both grow as bytes come, so the deadline
-// only moves later.
+// only moves later. The pause bound can only make it earlier, so the
+// clock is read only when the rate bound has moved far enough: a small
+// request's reads never read it.
 func (c *bodyClock) arrived(n int64) {
 	if c.set == nil {
 		return
 	}
 	d := c.start.Add(c.timeout + time.Duration(n)*time.Second/time.Duration(c.rate))
+	if d.Sub(c.last) < c.timeout/4 {
+		return
+	}
 	if paused := time.Now().Add(c.timeout); paused.Before(d) {
 		d = paused
 	}
