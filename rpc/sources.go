@@ -250,7 +250,8 @@ func (c *bodyClock) arrived(n int64) {
 	if c.set == nil {
 		return
 	}
-	d := c.start.Add(c.timeout + time.Duration(n)*time.Second/time.Duration(c.rate))
+	// n/rate seconds, in two parts, so that no product overflows.
+	d := c.start.Add(c.timeout + time.Duration(n/c.rate)*time.Second + time.Duration(n%c.rate)*time.Second/time.Duration(c.rate))
 	if d.Sub(c.last) < c.timeout/4 {
 		return
 	}
