@@ -182,19 +182,32 @@ func frameHeader(n int) []byte {
 // TestSlowRequestsGetTheirTime: over the tailnet, a request that arrives
 // slowly but steadily, faster than MinBodyRate, is served though it takes
 // longer than BodyTimeout (a large value over a slow link), as a POST body
-// and as a stream message; one that trickles in slower is dropped long
-// before it would end, and one that stalls is dropped BodyTimeout after
-// its last byte, however many came before.
+// and as a stream message; one that a peer with no rule lets trickle in
+// slower is dropped long before it would end, and one it stalls is dropped
+// BodyTimeout after its last byte, however many came before.
 func TestSlowRequestsGetTheirTime(t *testing.T) {
-	_, nodes := meshtest.Nodes(t, "home", "cafe")
-	srv, cli := nodes[0], nodes[1]
+	_, nodes := meshtest.Nodes(t, "home", "cafe", "stranger")
+	srv, cafe, stranger := nodes[0], nodes[1], nodes[2]
 	ln, err := srv.Listen("tcp", ":4343")
 	if err != nil {
 		t.Fatal(err)
 	}
 	// Generous: a loaded machine's tailnet may pause for a second.
 	const bodyTimeout, minRate = 2 * time.Second, 4 << 10
-	s := rpc.NewServer(rpc.Config{Registry: testRegistry(), BodyTimeout: bodyTimeout, MinBodyRate: minRate})
+	s := rpc.NewServer(rpc.Config{
+		Registry: testRegistry(), BodyTimeout: bodyTimeout, MinBodyRate: minRate,
+		Identify: func(ctx context.Context, addr string) (rpc.Caller, error) {
+			id, err := srv.WhoIs(ctx, addr)
+			return rpc.Caller(id), err
+		},
+		// Only cafe may call: the stranger has no rule.
+		Authorize: func(_ context.Context, c rpc.Caller, a rpc.Access) (rpc.Grant, error) {
+			if c.Node != "cafe" {
+				return rpc.Grant{}, rpc.Errorf(rpc.CodePermissionDenied, "permission denied: %s", a.Method)
+			}
+			return rpc.Grant{}, nil
+		},
+	})
 	go s.Serve(ln)
 	t.Cleanup(func() { s.Close() })
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
@@ -224,7 +237,7 @@ func TestSlowRequestsGetTheirTime(t *testing.T) {
 	trickling := paced(len(call), 256, 100*time.Millisecond)
 	stalled := paced(len(call)-100, len(call), 0)
 
-	post := func(feed func(io.Writer)) (string, error) {
+	post := func(cli *mesh.Node, feed func(io.Writer)) (string, error) {
 		conn, err := cli.Dial(ctx, "tcp", addr)
 		if err != nil {
 			t.Fatal(err)
@@ -241,7 +254,7 @@ func TestSlowRequestsGetTheirTime(t *testing.T) {
 		b, err := io.ReadAll(resp.Body)
 		return string(b), err
 	}
-	stream := func(feed func(io.Writer)) (string, error) {
+	stream := func(cli *mesh.Node, feed func(io.Writer)) (string, error) {
 		raw, br := rawStream(ctx, t, cli, addr)
 		if _, err := raw.Write(frameHeader(len(call))); err != nil {
 			t.Fatal(err)
@@ -253,10 +266,10 @@ func TestSlowRequestsGetTheirTime(t *testing.T) {
 	}
 	for _, kind := range []struct {
 		name string
-		send func(feed func(io.Writer)) (string, error)
+		send func(cli *mesh.Node, feed func(io.Writer)) (string, error)
 	}{{"POST", post}, {"stream", stream}} {
 		start := time.Now()
-		if got, err := kind.send(steady); err != nil || !strings.Contains(got, `"result"`) {
+		if got, err := kind.send(cafe, steady); err != nil || !strings.Contains(got, `"result"`) {
 			t.Errorf("%s: a request sent steadily over %v (BodyTimeout %v): %q, %v", kind.name, time.Since(start).Round(time.Millisecond), bodyTimeout, got, err)
 		}
 		for _, c := range []struct {
@@ -265,7 +278,7 @@ func TestSlowRequestsGetTheirTime(t *testing.T) {
 			within time.Duration
 		}{{"trickling in", trickling, 10 * time.Second}, {"stalled", stalled, 6 * time.Second}} {
 			start := time.Now()
-			got, err := kind.send(c.feed)
+			got, err := kind.send(stranger, c.feed)
 			if err == nil {
 				t.Errorf("%s: a request %s was answered: %q", kind.name, c.what, got)
 			}
